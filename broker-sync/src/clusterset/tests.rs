@@ -1,0 +1,190 @@
+//! Unit tests of parsing and validation, on the shipped example and on broken files.
+
+use std::net::IpAddr;
+use std::path::Path;
+
+use super::*;
+use crate::state::*;
+
+const EXAMPLE: &str = include_str!("../../../examples/clusterset.yaml");
+
+fn errors_of(text: &str) -> Vec<String> {
+    match parse(text, Path::new("test.yaml")) {
+        Ok(_) => panic!("expected errors"),
+        Err(error) => error.field_errors().iter().map(|e| e.to_string()).collect(),
+    }
+}
+
+#[test]
+fn the_shipped_example_is_valid_and_complete() {
+    let set = parse(EXAMPLE, Path::new("examples/clusterset.yaml")).expect("example parses");
+    assert_eq!(set.local_cluster.as_str(), "east");
+    assert_eq!(set.dns.zones, ["clusterset.local"]);
+    assert_eq!(set.dns.ttl, 5);
+    let ids: Vec<&str> = set.clusters.iter().map(|c| c.id.as_str()).collect();
+    assert_eq!(ids, ["central", "east", "west"]);
+    let find = |ns: &str, name: &str| {
+        set.services
+            .iter()
+            .find(|s| s.namespace == ns && s.name == name)
+            .unwrap_or_else(|| panic!("{ns}/{name} missing"))
+    };
+    let nginx = find("default", "nginx");
+    assert_eq!(nginx.exports.len(), 2);
+    assert_eq!(
+        nginx.exports[1].ips,
+        ["10.2.0.10".parse::<IpAddr>().unwrap()]
+    );
+    let db = find("data", "db");
+    assert_eq!(db.service_type, ServiceType::Headless);
+    assert_eq!(db.exports[0].endpoints.len(), 2);
+    assert!(!find("default", "api").vips.is_empty());
+    assert!(
+        find("shop", "web").exports[0]
+            .ips
+            .iter()
+            .any(IpAddr::is_ipv6)
+    );
+    assert!(matches!(
+        find("shop", "checkout").policy.mode,
+        Mode::WeightedRoundRobin { .. }
+    ));
+}
+
+#[test]
+fn every_error_is_reported_with_its_path() {
+    let text = r#"
+localCluster: nowhere
+clusters:
+  - { id: east }
+  - { id: east }
+  - { id: Bad_Id }
+services:
+  - name: web
+    namespace: default
+    ports: [{ name: http, port: 70000 }]
+    policy: { mode: WeightedRoundRobin, weights: { east: -1, ghost: 2 } }
+    exports:
+      - { cluster: north, ips: [10.0.0.1] }
+      - { cluster: east, ips: [10.0.0.300] }
+  - name: web
+    namespace: default
+  - name: db
+    namespace: data
+    type: Headless
+    exports:
+      - cluster: east
+        endpoints: [{ addresses: [10.0.0.2] }]
+"#;
+    let errors = errors_of(text);
+    let expect = [
+        "clusters[1].id: duplicate cluster \"east\"",
+        "clusters[2].id: \"Bad_Id\" is not a DNS label",
+        "localCluster: unknown cluster \"nowhere\"",
+        "services[0].ports[0].port: 70000 is out of range",
+        "services[0].exports[0].cluster: unknown cluster \"north\"",
+        "services[0].exports[1].ips[0]: \"10.0.0.300\" is not an IPv4 or IPv6 address",
+        "services[0].policy.weights.east: -1 is not a weight",
+        "services[0].policy.weights.ghost: unknown cluster \"ghost\"",
+        "services[1].name: duplicate service \"default/web\"",
+        "services[2].exports[0].endpoints[0].hostname: a Headless endpoint needs a hostname",
+    ];
+    for wanted in expect {
+        assert!(
+            errors.iter().any(|e| e.starts_with(wanted)),
+            "missing {wanted:?} in {errors:#?}"
+        );
+    }
+    assert_eq!(errors.len(), expect.len(), "{errors:#?}");
+}
+
+#[test]
+fn a_syntax_error_names_file_and_line() {
+    let error = parse(
+        "localCluster: east\nclusters: [\n  - id\n",
+        Path::new("bad.yaml"),
+    )
+    .expect_err("syntax error");
+    let LoadError::Syntax { line, .. } = &error else {
+        panic!("expected a syntax error, got {error}");
+    };
+    assert!(*line >= 2, "line {line}");
+    assert!(error.to_string().starts_with("bad.yaml:"), "{error}");
+}
+
+#[test]
+fn a_type_error_names_the_field_and_spares_the_other_entries() {
+    let text = r#"
+localCluster: east
+clusters: [{ id: east, connected: maybe }, { id: west, colour: blue }]
+services:
+  - { name: a, namespace: n, ports: [{ port: 80, protocol: QUIC }] }
+  - { name: b, namespace: n, exports: [{ cluster: west, ips: 10.0.0.1 }] }
+"#;
+    let errors = errors_of(text);
+    let expect = [
+        "clusters[0].connected: ",
+        "clusters[1].colour: unknown field `colour`",
+        "services[0].ports[0].protocol: unknown variant `QUIC`",
+        "services[1].exports[0].ips: ",
+    ];
+    for wanted in expect {
+        assert!(
+            errors.iter().any(|e| e.starts_with(wanted)),
+            "missing {wanted:?} in {errors:#?}"
+        );
+    }
+    assert_eq!(
+        errors.len(),
+        expect.len(),
+        "no cascading errors: {errors:#?}"
+    );
+}
+
+#[test]
+fn an_unknown_top_level_key_and_an_empty_file_are_errors() {
+    assert!(
+        errors_of("localCluster: east\nclusterz: []\n")[0].contains("unknown field `clusterz`")
+    );
+    assert!(errors_of("")[0].contains("the file is empty"));
+}
+
+#[test]
+fn zones_are_normalised_and_overlaps_rejected() {
+    let base = "localCluster: east\nclusters: [{ id: east }]\n";
+    let set = parse(
+        &format!("{base}dns: {{ zones: [ClusterSet.Local., other.example] }}\n"),
+        Path::new("t"),
+    )
+    .unwrap();
+    assert_eq!(set.dns.zones, ["clusterset.local", "other.example"]);
+    let errors = errors_of(&format!(
+        "{base}dns: {{ zones: [clusterset.local, a.clusterset.local], ttl: 4000 }}\n"
+    ));
+    assert!(errors.iter().any(|e| e.contains("overlaps")), "{errors:?}");
+    assert!(
+        errors
+            .iter()
+            .any(|e| e.starts_with("dns.ttl: 4000 is out of range")),
+        "{errors:?}"
+    );
+}
+
+#[test]
+fn common_ports_are_the_intersection_over_exports() {
+    let text = r#"
+localCluster: a
+clusters: [{ id: a }, { id: b }]
+services:
+  - name: s
+    namespace: n
+    ports: [{ name: http, port: 80 }, { name: metrics, port: 9090 }]
+    exports:
+      - { cluster: a, ips: [10.0.0.1] }
+      - { cluster: b, ips: [10.0.0.2], ports: [{ name: http, port: 80 }] }
+"#;
+    let set = parse(text, Path::new("t")).unwrap();
+    let ports = set.services[0].common_ports();
+    assert_eq!(ports.len(), 1);
+    assert_eq!(ports[0].name.as_deref(), Some("http"));
+}

@@ -1,0 +1,534 @@
+//! Turns a [`RawClusterSet`] into a valid [`ClusterSet`], collecting every problem it finds with
+//! the path of the field at fault rather than stopping at the first.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::net::IpAddr;
+
+use serde::de::DeserializeOwned;
+use serde_yaml_ng::Value;
+
+use super::error::FieldError;
+use super::raw::*;
+use crate::state::*;
+
+/// Validates the whole file. Either every check passes or every failure is returned.
+pub(crate) fn validate(raw: RawClusterSet) -> Result<ClusterSet, Vec<FieldError>> {
+    let mut v = Validator::default();
+    let dns = v.dns(raw.dns);
+    // Ids of every cluster entry, even one that fails to decode, so that its other errors do not
+    // cascade into "unknown cluster" errors wherever it is named.
+    let mentioned: Vec<String> = raw
+        .clusters
+        .iter()
+        .filter_map(|c| c.get("id").and_then(Value::as_str).map(str::to_owned))
+        .collect();
+    let clusters = v.clusters(raw.clusters);
+    let known: HashSet<&str> = mentioned.iter().map(String::as_str).collect();
+    let local_cluster = v.local_cluster(raw.local_cluster, &known, &clusters);
+    let services = v.services(raw.services, &known);
+    if !v.errors.is_empty() {
+        return Err(v.errors);
+    }
+    Ok(ClusterSet {
+        local_cluster,
+        dns,
+        clusters,
+        services,
+    })
+}
+
+#[derive(Default)]
+struct Validator {
+    errors: Vec<FieldError>,
+}
+
+impl Validator {
+    fn error(&mut self, path: impl Into<String>, message: impl Into<String>) {
+        self.errors.push(FieldError {
+            path: path.into(),
+            message: message.into(),
+        });
+    }
+
+    /// Decodes one section or list element, recording a type error under `path`.
+    fn decode<T: DeserializeOwned>(&mut self, path: &str, value: Value) -> Option<T> {
+        match serde_path_to_error::deserialize(value) {
+            Ok(decoded) => Some(decoded),
+            Err(error) => {
+                let inner = error.path().to_string();
+                let full = match inner.as_str() {
+                    "." | "" => path.to_owned(),
+                    inner if inner.starts_with('[') => format!("{path}{inner}"),
+                    inner => format!("{path}.{inner}"),
+                };
+                self.error(full, error.into_inner().to_string());
+                None
+            }
+        }
+    }
+
+    fn dns(&mut self, raw: Option<Value>) -> DnsSettings {
+        let mut dns = DnsSettings::default();
+        let Some(raw) = raw.and_then(|value| self.decode::<RawDns>("dns", value)) else {
+            return dns;
+        };
+        if let Some(zones) = raw.zones {
+            if zones.is_empty() {
+                self.error("dns.zones", "at least one zone is required");
+            }
+            dns.zones.clear();
+            for (i, zone) in zones.iter().enumerate() {
+                let path = format!("dns.zones[{i}]");
+                match normalize_zone(zone) {
+                    Err(message) => self.error(path, message),
+                    Ok(zone) => {
+                        if let Some(other) = dns.zones.iter().find(|z| nested(z, &zone)) {
+                            self.error(path, format!("zone \"{zone}\" overlaps zone \"{other}\""));
+                        } else {
+                            dns.zones.push(zone);
+                        }
+                    }
+                }
+            }
+        }
+        if let Some(ttl) = raw.ttl {
+            dns.ttl = self.ttl("dns.ttl", ttl);
+            dns.negative_ttl = dns.ttl;
+        }
+        if let Some(ttl) = raw.negative_ttl {
+            dns.negative_ttl = self.ttl("dns.negativeTtl", ttl);
+        }
+        dns
+    }
+
+    fn ttl(&mut self, path: &str, ttl: i64) -> u32 {
+        match u32::try_from(ttl) {
+            Ok(ttl) if ttl <= MAX_TTL => ttl,
+            _ => {
+                self.error(
+                    path,
+                    format!("{ttl} is out of range: a TTL is 0 to {MAX_TTL} seconds"),
+                );
+                DEFAULT_TTL
+            }
+        }
+    }
+
+    fn clusters(&mut self, raw: Vec<Value>) -> Vec<Cluster> {
+        if raw.is_empty() {
+            self.error("clusters", "at least one cluster is required");
+        }
+        let mut first_seen: HashMap<String, usize> = HashMap::new();
+        let mut clusters = Vec::new();
+        for (i, value) in raw.into_iter().enumerate() {
+            let path = format!("clusters[{i}]");
+            let Some(raw) = self.decode::<RawCluster>(&path, value) else {
+                continue;
+            };
+            if !self.label(&format!("{path}.id"), &raw.id) {
+                continue;
+            }
+            if let Some(first) = first_seen.insert(raw.id.clone(), i) {
+                self.error(
+                    format!("{path}.id"),
+                    format!(
+                        "duplicate cluster \"{}\" (first declared at clusters[{first}])",
+                        raw.id
+                    ),
+                );
+                first_seen.insert(raw.id.clone(), first);
+                continue;
+            }
+            let prices = raw.prices.map(|p| PriceTable {
+                egress: self.price_row(&format!("{path}.prices.egress"), &p.egress),
+                ingress: p
+                    .ingress
+                    .map(|row| self.price_row(&format!("{path}.prices.ingress"), &row))
+                    .unwrap_or_default(),
+            });
+            clusters.push(Cluster {
+                id: ClusterId::new(raw.id),
+                provider: raw.provider,
+                region: raw.region,
+                zone: raw.zone,
+                connected: raw.connected,
+                prices,
+            });
+        }
+        clusters.sort_by(|a, b| a.id.cmp(&b.id));
+        clusters
+    }
+
+    fn price_row(&mut self, path: &str, raw: &RawPriceRow) -> PriceRow {
+        let fields = [
+            ("intraZone", raw.intra_zone),
+            ("interZone", raw.inter_zone),
+            ("interRegion", raw.inter_region),
+            ("interContinent", raw.inter_continent),
+            ("internet", raw.internet),
+        ];
+        for (name, price) in fields {
+            if !(price.is_finite() && price >= 0.0) {
+                self.error(
+                    format!("{path}.{name}"),
+                    format!("{price} is not a price: use a non-negative number of USD per GB"),
+                );
+            }
+        }
+        PriceRow {
+            intra_zone: raw.intra_zone,
+            inter_zone: raw.inter_zone,
+            inter_region: raw.inter_region,
+            inter_continent: raw.inter_continent,
+            internet: raw.internet,
+        }
+    }
+
+    fn local_cluster(
+        &mut self,
+        raw: Option<String>,
+        known: &HashSet<&str>,
+        clusters: &[Cluster],
+    ) -> ClusterId {
+        match raw {
+            None => self.error(
+                "localCluster",
+                "missing: name the cluster this instance runs in",
+            ),
+            Some(id) if !known.contains(id.as_str()) => self.error(
+                "localCluster",
+                format!("unknown cluster \"{id}\" (declared: {})", list(clusters)),
+            ),
+            Some(id) => return ClusterId::new(id),
+        }
+        ClusterId::new("")
+    }
+
+    fn services(&mut self, raw: Vec<Value>, known: &HashSet<&str>) -> Vec<Service> {
+        let mut first_seen: HashMap<(String, String), usize> = HashMap::new();
+        let mut services = Vec::new();
+        for (i, value) in raw.into_iter().enumerate() {
+            let path = format!("services[{i}]");
+            let Some(raw) = self.decode::<RawService>(&path, value) else {
+                continue;
+            };
+            let name_ok = self.label(&format!("{path}.name"), &raw.name);
+            let namespace_ok = self.label(&format!("{path}.namespace"), &raw.namespace);
+            if name_ok && namespace_ok {
+                let key = (raw.namespace.clone(), raw.name.clone());
+                if let Some(&first) = first_seen.get(&key) {
+                    self.error(
+                        format!("{path}.name"),
+                        format!(
+                            "duplicate service \"{}/{}\" (first declared at services[{first}])",
+                            raw.namespace, raw.name
+                        ),
+                    );
+                    continue;
+                }
+                first_seen.insert(key, i);
+            }
+            if let Some(service) = self.service(&path, raw, known) {
+                services.push(service);
+            }
+        }
+        services.sort_by(|a, b| (&a.namespace, &a.name).cmp(&(&b.namespace, &b.name)));
+        services
+    }
+
+    fn service(&mut self, path: &str, raw: RawService, known: &HashSet<&str>) -> Option<Service> {
+        let errors_before = self.errors.len();
+        let service_type = match raw.service_type {
+            RawServiceType::ClusterSetIp => ServiceType::ClusterSetIp,
+            RawServiceType::Headless => ServiceType::Headless,
+        };
+        let ports = self.ports(&format!("{path}.ports"), &raw.ports);
+        let vips = self.ips(&format!("{path}.vips"), &raw.vips);
+        if service_type == ServiceType::Headless && !vips.is_empty() {
+            self.error(
+                format!("{path}.vips"),
+                "a Headless service has no clusterset VIPs",
+            );
+        }
+        let mut exports: Vec<Export> = Vec::new();
+        let mut exported_by: HashMap<&str, usize> = HashMap::new();
+        for (j, raw_export) in raw.exports.iter().enumerate() {
+            let path = format!("{path}.exports[{j}]");
+            if !known.contains(raw_export.cluster.as_str()) {
+                self.error(
+                    format!("{path}.cluster"),
+                    format!("unknown cluster \"{}\"", raw_export.cluster),
+                );
+                continue;
+            }
+            if let Some(first) = exported_by.insert(&raw_export.cluster, j) {
+                self.error(
+                    format!("{path}.cluster"),
+                    format!(
+                        "cluster \"{}\" already exports this service at exports[{first}]",
+                        raw_export.cluster
+                    ),
+                );
+                continue;
+            }
+            exports.push(self.export(&path, raw_export, service_type, &ports));
+        }
+        exports.sort_by(|a, b| a.cluster.cmp(&b.cluster));
+        let policy = self.policy(&format!("{path}.policy"), raw.policy, known);
+        if self.errors.len() > errors_before {
+            return None;
+        }
+        Some(Service {
+            namespace: raw.namespace,
+            name: raw.name,
+            service_type,
+            vips,
+            exports,
+            policy,
+        })
+    }
+
+    fn export(
+        &mut self,
+        path: &str,
+        raw: &RawExport,
+        service_type: ServiceType,
+        service_ports: &[Port],
+    ) -> Export {
+        let ips = self.ips(&format!("{path}.ips"), &raw.ips);
+        let ports = match &raw.ports {
+            Some(ports) => self.ports(&format!("{path}.ports"), ports),
+            None => service_ports.to_vec(),
+        };
+        let mut endpoints = Vec::new();
+        match service_type {
+            ServiceType::ClusterSetIp => {
+                if raw.ips.is_empty() {
+                    self.error(
+                        format!("{path}.ips"),
+                        "a ClusterSetIP export needs its service IP (one IPv4 and/or one IPv6)",
+                    );
+                }
+                if !raw.endpoints.is_empty() {
+                    self.error(
+                        format!("{path}.endpoints"),
+                        "only Headless exports list endpoints; a ClusterSetIP export has ips",
+                    );
+                }
+            }
+            ServiceType::Headless => {
+                if !raw.ips.is_empty() {
+                    self.error(
+                        format!("{path}.ips"),
+                        "a Headless export has no service IP; list its pods under endpoints",
+                    );
+                }
+                let mut hostnames: HashMap<&str, usize> = HashMap::new();
+                for (k, endpoint) in raw.endpoints.iter().enumerate() {
+                    let path = format!("{path}.endpoints[{k}]");
+                    let addresses = self.ips(&format!("{path}.addresses"), &endpoint.addresses);
+                    if endpoint.addresses.is_empty() {
+                        self.error(format!("{path}.addresses"), "an endpoint needs an address");
+                    }
+                    let Some(hostname) = &endpoint.hostname else {
+                        self.error(
+                            format!("{path}.hostname"),
+                            "a Headless endpoint needs a hostname: it names the endpoint's \
+                             records (<hostname>.<cluster>.<svc>.<ns>.svc) and SRV targets",
+                        );
+                        continue;
+                    };
+                    if !self.label(&format!("{path}.hostname"), hostname) {
+                        continue;
+                    }
+                    if let Some(first) = hostnames.insert(hostname, k) {
+                        self.error(
+                            format!("{path}.hostname"),
+                            format!(
+                                "duplicate hostname \"{hostname}\" (also at endpoints[{first}])"
+                            ),
+                        );
+                        continue;
+                    }
+                    endpoints.push(Endpoint {
+                        hostname: hostname.clone(),
+                        addresses,
+                        ready: endpoint.ready,
+                    });
+                }
+            }
+        }
+        Export {
+            cluster: ClusterId::new(raw.cluster.clone()),
+            ips,
+            ready: raw.ready,
+            ports,
+            endpoints,
+        }
+    }
+
+    fn ports(&mut self, path: &str, raw: &[RawPort]) -> Vec<Port> {
+        let mut ports: Vec<Port> = Vec::new();
+        for (i, raw) in raw.iter().enumerate() {
+            let path = format!("{path}[{i}]");
+            let port = match u16::try_from(raw.port) {
+                Ok(port) if port > 0 => port,
+                _ => {
+                    self.error(
+                        format!("{path}.port"),
+                        format!("{} is out of range: a port is 1 to 65535", raw.port),
+                    );
+                    continue;
+                }
+            };
+            if let Some(name) = &raw.name {
+                if !self.label(&format!("{path}.name"), name) {
+                    continue;
+                }
+                if ports.iter().any(|p| p.name.as_deref() == Some(name)) {
+                    self.error(
+                        format!("{path}.name"),
+                        format!("duplicate port name \"{name}\""),
+                    );
+                    continue;
+                }
+            }
+            let protocol = match raw.protocol {
+                RawProtocol::Tcp => Protocol::Tcp,
+                RawProtocol::Udp => Protocol::Udp,
+                RawProtocol::Sctp => Protocol::Sctp,
+            };
+            if ports
+                .iter()
+                .any(|p| p.port == port && p.protocol == protocol)
+            {
+                self.error(
+                    format!("{path}.port"),
+                    format!(
+                        "port {port}/{} is listed twice",
+                        protocol.label().to_uppercase()
+                    ),
+                );
+                continue;
+            }
+            ports.push(Port {
+                name: raw.name.clone(),
+                port,
+                protocol,
+            });
+        }
+        ports
+    }
+
+    fn ips(&mut self, path: &str, raw: &[String]) -> Vec<IpAddr> {
+        let mut ips = Vec::new();
+        for (i, text) in raw.iter().enumerate() {
+            match text.parse::<IpAddr>() {
+                Ok(ip) if ips.contains(&ip) => {
+                    self.error(format!("{path}[{i}]"), format!("duplicate address {ip}"));
+                }
+                Ok(ip) => ips.push(ip),
+                Err(_) => self.error(
+                    format!("{path}[{i}]"),
+                    format!("\"{text}\" is not an IPv4 or IPv6 address"),
+                ),
+            }
+        }
+        ips
+    }
+
+    fn policy(&mut self, path: &str, raw: Option<RawPolicy>, known: &HashSet<&str>) -> Policy {
+        let Some(raw) = raw else {
+            return Policy::default();
+        };
+        let mode = match raw.mode {
+            RawMode::RoundRobin => {
+                if !raw.weights.is_empty() {
+                    self.error(
+                        format!("{path}.weights"),
+                        "weights apply only to mode WeightedRoundRobin",
+                    );
+                }
+                Mode::RoundRobin
+            }
+            RawMode::WeightedRoundRobin => {
+                let mut weights = BTreeMap::new();
+                for (cluster, &weight) in &raw.weights {
+                    let path = format!("{path}.weights.{cluster}");
+                    if !known.contains(cluster.as_str()) {
+                        self.error(path, format!("unknown cluster \"{cluster}\""));
+                    } else if !(weight.is_finite() && weight >= 0.0) {
+                        self.error(
+                            path,
+                            format!("{weight} is not a weight: use a number >= 0 (0 drains)"),
+                        );
+                    } else {
+                        weights.insert(ClusterId::new(cluster.clone()), weight);
+                    }
+                }
+                Mode::WeightedRoundRobin { weights }
+            }
+        };
+        Policy {
+            mode,
+            prefer_local: raw.prefer_local,
+        }
+    }
+
+    /// Checks a DNS-1123 label (what Kubernetes requires of names, namespaces and cluster ids).
+    fn label(&mut self, path: &str, text: &str) -> bool {
+        match check_label(text) {
+            Ok(()) => true,
+            Err(message) => {
+                self.error(path, message);
+                false
+            }
+        }
+    }
+}
+
+fn check_label(text: &str) -> Result<(), String> {
+    let bytes = text.as_bytes();
+    let valid_inner = |b: &u8| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'-';
+    let alnum = |b: &u8| b.is_ascii_lowercase() || b.is_ascii_digit();
+    let ok = !bytes.is_empty()
+        && bytes.len() <= 63
+        && bytes.iter().all(valid_inner)
+        && bytes.first().is_some_and(alnum)
+        && bytes.last().is_some_and(alnum);
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "\"{text}\" is not a DNS label: use 1 to 63 lower-case letters, digits and '-', \
+             starting and ending with a letter or digit"
+        ))
+    }
+}
+
+/// Lower-cases a zone name, drops a trailing dot and checks each label.
+fn normalize_zone(zone: &str) -> Result<String, String> {
+    let zone = zone.trim_end_matches('.').to_ascii_lowercase();
+    if zone.is_empty() || zone.len() > 253 {
+        return Err(format!("\"{zone}\" is not a domain name"));
+    }
+    for label in zone.split('.') {
+        check_label(label).map_err(|e| format!("in zone \"{zone}\": {e}"))?;
+    }
+    Ok(zone)
+}
+
+/// Whether one zone contains the other (or they are equal): answers would be ambiguous.
+fn nested(a: &str, b: &str) -> bool {
+    let inside = |inner: &str, outer: &str| inner == outer || inner.ends_with(&format!(".{outer}"));
+    inside(a, b) || inside(b, a)
+}
+
+fn list(clusters: &[Cluster]) -> String {
+    let ids: Vec<&str> = clusters.iter().map(|c| c.id.as_str()).collect();
+    if ids.is_empty() {
+        "none".to_owned()
+    } else {
+        ids.join(", ")
+    }
+}

@@ -1,0 +1,239 @@
+//! The validated model of a clusterset: clusters, exported services, their exports and policies.
+//!
+//! Values of these types are always valid: sources build them only through validation, so the
+//! optimizer and the DNS snapshot builder never re-check names, ranges or references.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::net::IpAddr;
+
+/// A cluster's id as Submariner knows it (a DNS label).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct ClusterId(String);
+
+impl ClusterId {
+    /// Wraps an id that validation has already checked to be a DNS label.
+    pub fn new(id: impl Into<String>) -> Self {
+        Self(id.into())
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for ClusterId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Everything Aviator knows about the clusterset at one moment.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ClusterSet {
+    /// The cluster this Aviator instance runs in.
+    pub local_cluster: ClusterId,
+    pub dns: DnsSettings,
+    /// Sorted by id.
+    pub clusters: Vec<Cluster>,
+    /// Sorted by (namespace, name).
+    pub services: Vec<Service>,
+}
+
+impl ClusterSet {
+    pub fn cluster(&self, id: &ClusterId) -> Option<&Cluster> {
+        self.clusters
+            .binary_search_by(|c| c.id.cmp(id))
+            .ok()
+            .map(|i| &self.clusters[i])
+    }
+
+    /// Whether the cluster is reachable over the Submariner tunnel (unknown clusters are not).
+    pub fn is_connected(&self, id: &ClusterId) -> bool {
+        self.cluster(id).is_some_and(|c| c.connected)
+    }
+}
+
+/// How the responder presents the clusterset zones.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DnsSettings {
+    /// Zone apexes, lower case, without the trailing dot (e.g. `clusterset.local`).
+    pub zones: Vec<String>,
+    /// TTL of positive answers, seconds.
+    pub ttl: u32,
+    /// TTL of negative answers (the SOA minimum), seconds.
+    pub negative_ttl: u32,
+}
+
+impl Default for DnsSettings {
+    fn default() -> Self {
+        Self {
+            zones: vec![DEFAULT_ZONE.to_owned()],
+            ttl: DEFAULT_TTL,
+            negative_ttl: DEFAULT_TTL,
+        }
+    }
+}
+
+/// The zone Lighthouse and the MCS API use.
+pub const DEFAULT_ZONE: &str = "clusterset.local";
+/// Short enough that weights act within seconds, long enough to spare resolvers (reference §5).
+pub const DEFAULT_TTL: u32 = 5;
+/// The largest TTL accepted: an hour; longer would make weights meaningless.
+pub const MAX_TTL: u32 = 3600;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Cluster {
+    pub id: ClusterId,
+    pub provider: Option<String>,
+    pub region: Option<String>,
+    pub zone: Option<String>,
+    /// Submariner gateway connectivity; connected unless a source says otherwise.
+    pub connected: bool,
+    pub prices: Option<PriceTable>,
+}
+
+/// A cluster's transfer prices in USD per GB, by where the traffic goes (egress) or comes from
+/// (ingress). Ingress matters because some clouds bill the receiver too (AWS cross-zone).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct PriceTable {
+    pub egress: PriceRow,
+    pub ingress: PriceRow,
+}
+
+/// One price per destination class, USD per GB.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct PriceRow {
+    pub intra_zone: f64,
+    pub inter_zone: f64,
+    pub inter_region: f64,
+    pub inter_continent: f64,
+    pub internet: f64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ServiceType {
+    /// One virtual IP per cluster; DNS picks a cluster.
+    ClusterSetIp,
+    /// No virtual IP; DNS returns the pods' addresses.
+    Headless,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Protocol {
+    Tcp,
+    Udp,
+    Sctp,
+}
+
+impl Protocol {
+    /// The label used in SRV names (`_tcp`, without the underscore).
+    pub fn label(self) -> &'static str {
+        match self {
+            Protocol::Tcp => "tcp",
+            Protocol::Udp => "udp",
+            Protocol::Sctp => "sctp",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Port {
+    /// Lower case; unnamed ports are reachable only through the service-wide SRV answer.
+    pub name: Option<String>,
+    pub port: u16,
+    pub protocol: Protocol,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Service {
+    pub namespace: String,
+    pub name: String,
+    pub service_type: ServiceType,
+    /// Clusterset VIPs (`ServiceImport.spec.ips`): when present, they are the answer.
+    pub vips: Vec<IpAddr>,
+    /// Sorted by cluster id; at most one export per cluster.
+    pub exports: Vec<Export>,
+    pub policy: Policy,
+}
+
+impl Service {
+    /// The ports every exporting cluster serves, in a stable order (reference §2: the
+    /// intersection over exporting clusters).
+    pub fn common_ports(&self) -> Vec<Port> {
+        let Some((first, rest)) = self.exports.split_first() else {
+            return Vec::new();
+        };
+        let mut ports: Vec<Port> = first
+            .ports
+            .iter()
+            .filter(|p| rest.iter().all(|e| e.ports.contains(p)))
+            .cloned()
+            .collect();
+        ports.sort();
+        ports.dedup();
+        ports
+    }
+}
+
+/// One cluster's export of a service.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Export {
+    pub cluster: ClusterId,
+    /// The service's IPs in that cluster (ClusterSetIP); empty for headless.
+    pub ips: Vec<IpAddr>,
+    /// The EndpointSlice's ready condition for the service IP.
+    pub ready: bool,
+    pub ports: Vec<Port>,
+    /// Pods behind a headless export.
+    pub endpoints: Vec<Endpoint>,
+}
+
+impl Export {
+    /// Whether this export can take traffic: it has something ready to serve and its cluster is
+    /// connected. Health probing narrows this further once it exists.
+    pub fn is_eligible(&self, service_type: ServiceType, set: &ClusterSet) -> bool {
+        let has_ready = match service_type {
+            ServiceType::ClusterSetIp => self.ready && !self.ips.is_empty(),
+            ServiceType::Headless => self.endpoints.iter().any(|e| e.ready),
+        };
+        has_ready && set.is_connected(&self.cluster)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Endpoint {
+    /// Lower case DNS label, unique within its export.
+    pub hostname: String,
+    pub addresses: Vec<IpAddr>,
+    pub ready: bool,
+}
+
+/// How DNS spreads a service's lookups over its exports.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Policy {
+    pub mode: Mode,
+    /// Answer with the local export whenever it is eligible (Lighthouse's behaviour).
+    pub prefer_local: bool,
+}
+
+impl Default for Policy {
+    fn default() -> Self {
+        Self {
+            mode: Mode::RoundRobin,
+            prefer_local: true,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Mode {
+    /// Strict rotation over the eligible exports.
+    RoundRobin,
+    /// Weighted-random choice; a weight is proportional, 0 drains (Route 53 semantics). Clusters
+    /// without an entry weigh [`DEFAULT_WEIGHT`].
+    WeightedRoundRobin { weights: BTreeMap<ClusterId, f64> },
+}
+
+/// The weight of a cluster the operator did not name.
+pub const DEFAULT_WEIGHT: f64 = 1.0;

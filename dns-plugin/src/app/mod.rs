@@ -1,0 +1,25 @@
+//! What each subcommand does: the control plane around the DNS hot path.
+
+mod check;
+mod reload;
+mod serve;
+mod telemetry;
+
+use std::process::ExitCode;
+
+use crate::cli::{Cli, Command};
+
+/// Runs the parsed command line to completion.
+pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    telemetry::init_logs(&cli.log_level)?;
+    match cli.command {
+        Command::Check(args) => Ok(check::check(&args)),
+        Command::Serve(args) => {
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()?;
+            runtime.block_on(serve::serve(args))?;
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}

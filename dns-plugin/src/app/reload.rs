@@ -1,0 +1,127 @@
+//! Keeps the served snapshot in step with the clusterset file: reload on change, on SIGHUP and on
+//! a slow poll (for filesystems without change notification). An invalid edit is logged and
+//! counted, and the last good snapshot keeps serving.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use aviator_broker::clusterset::{self, FileWatch};
+use aviator_broker::state::ClusterSet;
+use tokio::signal::unix::{SignalKind, signal};
+use tokio_util::sync::CancellationToken;
+use tracing::{error, info, warn};
+
+use crate::handler::SnapshotCell;
+use crate::metrics;
+use crate::snapshot;
+
+/// How often the file is re-read even without a change event: a backstop, and cheap, since an
+/// unchanged file is only compared, not parsed.
+const POLL_INTERVAL: Duration = Duration::from_secs(10);
+
+pub struct Reloader {
+    path: PathBuf,
+    cell: Arc<SnapshotCell>,
+    /// The text last looked at, valid or not, so an unchanged file is neither rebuilt nor
+    /// reported twice.
+    last_seen: Option<String>,
+}
+
+impl Reloader {
+    pub fn new(path: PathBuf, cell: Arc<SnapshotCell>, loaded_text: String) -> Self {
+        Self {
+            path,
+            cell,
+            last_seen: Some(loaded_text),
+        }
+    }
+
+    /// Watches until `shutdown`, reloading whenever the file may have changed.
+    pub async fn run(mut self, shutdown: CancellationToken) {
+        let mut watch = match FileWatch::new(&self.path) {
+            Ok(watch) => Some(watch),
+            Err(error) => {
+                warn!(%error, file = %self.path.display(),
+                      "cannot watch the clusterset file; polling every {POLL_INTERVAL:?}");
+                None
+            }
+        };
+        let mut hangup = signal(SignalKind::hangup()).ok();
+        let mut poll = tokio::time::interval(POLL_INTERVAL);
+        poll.tick().await;
+        loop {
+            tokio::select! {
+                () = shutdown.cancelled() => return,
+                changed = changed(&mut watch) => if !changed { watch = None },
+                Some(()) = hangup_received(&mut hangup) => self.last_seen = None,
+                _ = poll.tick() => {}
+            }
+            self.reload();
+        }
+    }
+
+    fn reload(&mut self) {
+        let text = match std::fs::read_to_string(&self.path) {
+            Ok(text) => text,
+            Err(error) => {
+                reject(&format!(
+                    "{}: cannot read the file: {error}",
+                    self.path.display()
+                ));
+                self.last_seen = None;
+                return;
+            }
+        };
+        if self.last_seen.as_deref() == Some(text.as_str()) {
+            return;
+        }
+        self.last_seen = Some(text.clone());
+        let set = match clusterset::parse(&text, &self.path) {
+            Ok(set) => set,
+            Err(error) => return reject(&error.to_string()),
+        };
+        let previous = self.cell.load_full();
+        match snapshot::build(&set, previous.as_deref()) {
+            Ok(snapshot) => {
+                self.cell.store(Some(Arc::new(snapshot)));
+                record_served(&set);
+                ::metrics::counter!(metrics::RELOADS, "result" => "ok").increment(1);
+                ::metrics::gauge!(metrics::LAST_RELOAD_OK).set(1.0);
+                info!(
+                    file = %self.path.display(),
+                    clusters = set.clusters.len(),
+                    services = set.services.len(),
+                    "clusterset reloaded"
+                );
+            }
+            Err(error) => reject(&format!("{}: {error}", self.path.display())),
+        }
+    }
+}
+
+/// Gauges describing the snapshot now serving.
+pub fn record_served(set: &ClusterSet) {
+    ::metrics::gauge!(metrics::SERVICES).set(set.services.len() as f64);
+    ::metrics::gauge!(metrics::CLUSTERS).set(set.clusters.len() as f64);
+}
+
+fn reject(reason: &str) {
+    ::metrics::counter!(metrics::RELOADS, "result" => "error").increment(1);
+    ::metrics::gauge!(metrics::LAST_RELOAD_OK).set(0.0);
+    error!("clusterset reload rejected; still serving the last good state\n{reason}");
+}
+
+async fn changed(watch: &mut Option<FileWatch>) -> bool {
+    match watch {
+        Some(watch) => watch.changed().await,
+        None => std::future::pending().await,
+    }
+}
+
+async fn hangup_received(hangup: &mut Option<tokio::signal::unix::Signal>) -> Option<()> {
+    match hangup {
+        Some(signal) => signal.recv().await,
+        None => std::future::pending().await,
+    }
+}

@@ -1,0 +1,83 @@
+//! `aviator serve`: load the clusterset, start DNS and admin, keep the snapshot current, and
+//! shut down cleanly on SIGINT or SIGTERM.
+
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+
+use anyhow::Context;
+use aviator_broker::clusterset;
+use tokio::net::TcpListener;
+use tokio::signal::unix::{SignalKind, signal};
+use tokio_util::sync::CancellationToken;
+use tracing::info;
+
+use super::reload::{Reloader, record_served};
+use super::telemetry;
+use crate::cli::ServeArgs;
+use crate::handler::{Handler, SnapshotCell};
+use crate::server::DnsSockets;
+use crate::{admin, server, snapshot};
+
+pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    let metrics = telemetry::init_metrics()?;
+    let text = std::fs::read_to_string(&args.config)
+        .with_context(|| format!("{}: cannot read the file", args.config.display()))?;
+    let set = clusterset::parse(&text, &args.config)?;
+    let first = snapshot::build(&set, None)
+        .with_context(|| format!("{}: cannot render the clusterset", args.config.display()))?;
+    let zones: Vec<String> = first.zone_names().collect();
+    record_served(&set);
+    let cell = Arc::new(SnapshotCell::from_pointee(first));
+    let ready = Arc::new(AtomicBool::new(true));
+
+    let dns = DnsSockets::bind(args.listen)
+        .await
+        .with_context(|| format!("cannot listen for DNS on {}", args.listen))?;
+    let dns_addr = dns.local_addr()?;
+    let admin_listener = TcpListener::bind(args.admin)
+        .await
+        .with_context(|| format!("cannot listen for admin HTTP on {}", args.admin))?;
+    let admin_addr = admin_listener.local_addr()?;
+
+    // One line on stdout that people and tests can read for the bound addresses.
+    println!(
+        "aviator: serving {} on {dns_addr} (udp+tcp); admin on http://{admin_addr}",
+        zones.join(" ")
+    );
+    info!(%dns_addr, %admin_addr, config = %args.config.display(), "serving");
+
+    let shutdown = CancellationToken::new();
+    let reloader = Reloader::new(args.config.clone(), cell.clone(), text);
+    let reload_task = tokio::spawn(reloader.run(shutdown.clone()));
+    let admin_task = tokio::spawn(admin::run(
+        admin_listener,
+        metrics,
+        ready,
+        shutdown.clone().cancelled_owned(),
+    ));
+    tokio::spawn(cancel_on_signal(shutdown.clone()));
+
+    let handler = Handler::new(cell, args.udp_payload);
+    server::run(dns, handler, shutdown.clone().cancelled_owned()).await?;
+    shutdown.cancel();
+    reload_task.await.ok();
+    admin_task.await.ok().transpose().context("admin server")?;
+    info!("stopped");
+    Ok(())
+}
+
+async fn cancel_on_signal(shutdown: CancellationToken) {
+    let terminate = async {
+        match signal(SignalKind::terminate()) {
+            Ok(mut sigterm) => {
+                sigterm.recv().await;
+            }
+            Err(_) => std::future::pending().await,
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => info!("interrupted; shutting down"),
+        () = terminate => info!("terminated; shutting down"),
+    }
+    shutdown.cancel();
+}

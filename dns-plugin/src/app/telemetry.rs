@@ -1,0 +1,43 @@
+//! Logs (tracing to stderr) and the Prometheus recorder.
+
+use anyhow::Context;
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use tracing_subscriber::EnvFilter;
+
+use crate::metrics;
+
+/// Installs the log subscriber. hickory logs every query at info level, which costs about a
+/// third of the throughput (reference §6), so it is held at warn unless the filter names it.
+pub fn init_logs(filter: &str) -> anyhow::Result<()> {
+    let mut directives = filter.to_owned();
+    if !filter.contains("hickory") {
+        directives.push_str(",hickory_server=warn,hickory_net=warn,hickory_proto=warn");
+    }
+    let filter = EnvFilter::try_new(&directives)
+        .with_context(|| format!("--log-level \"{filter}\" is not a valid log filter"))?;
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init()
+        .map_err(|e| anyhow::anyhow!("cannot install the logger: {e}"))
+}
+
+/// Installs the global metrics recorder and describes Aviator's metrics.
+pub fn init_metrics() -> anyhow::Result<PrometheusHandle> {
+    let handle = PrometheusBuilder::new()
+        .install_recorder()
+        .context("cannot install the metrics recorder")?;
+    ::metrics::describe_counter!(metrics::QUERIES, "DNS queries answered, by qtype and rcode");
+    ::metrics::describe_counter!(
+        metrics::ANSWERS,
+        "ClusterSetIP answers given, by namespace, service and chosen cluster"
+    );
+    ::metrics::describe_counter!(metrics::RELOADS, "Clusterset file reloads, by result");
+    ::metrics::describe_gauge!(
+        metrics::LAST_RELOAD_OK,
+        "1 if the last clusterset reload succeeded, 0 if it was rejected"
+    );
+    ::metrics::describe_gauge!(metrics::SERVICES, "Services in the serving snapshot");
+    ::metrics::describe_gauge!(metrics::CLUSTERS, "Clusters in the serving snapshot");
+    Ok(handle)
+}

@@ -1,0 +1,56 @@
+//! The command line: subcommands and their flags (parsing only; [`crate::app`] acts on them).
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::handler::DEFAULT_UDP_PAYLOAD;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "aviator",
+    version,
+    about = "Latency-, load- and cost-aware DNS for Kubernetes clustersets"
+)]
+pub struct Cli {
+    /// Log filter: a level (error, warn, info, debug, trace) or tracing directives
+    /// such as `info,aviator_dns=debug`.
+    #[arg(long, global = true, default_value = "info", env = "AVIATOR_LOG")]
+    pub log_level: String,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve the clusterset zone from a clusterset file, reloading it when it changes.
+    Serve(ServeArgs),
+    /// Validate a clusterset file and print every error in it.
+    Check(CheckArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// The clusterset file (YAML).
+    #[arg(long, value_name = "FILE")]
+    pub config: PathBuf,
+    /// DNS address, UDP and TCP. Port 0 picks a free port.
+    #[arg(long, value_name = "ADDR:PORT", default_value = "127.0.0.1:5353")]
+    pub listen: SocketAddr,
+    /// Admin HTTP address: /metrics, /healthz, /readyz. Port 0 picks a free port.
+    #[arg(long, value_name = "ADDR:PORT", default_value = "127.0.0.1:9153")]
+    pub admin: SocketAddr,
+    /// Largest UDP answer, in bytes; larger answers are truncated and retried over TCP.
+    #[arg(long, value_name = "BYTES", default_value_t = DEFAULT_UDP_PAYLOAD,
+          value_parser = clap::value_parser!(u16).range(512..=4096))]
+    pub udp_payload: u16,
+}
+
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// The clusterset file (YAML).
+    #[arg(long, value_name = "FILE")]
+    pub config: PathBuf,
+}

@@ -1,0 +1,73 @@
+//! Names of the metrics Aviator exports, and the query counters the hot path increments.
+//!
+//! Counters are registered once, so counting a query is one atomic add: no label strings are
+//! built or hashed per query.
+
+use hickory_proto::op::ResponseCode;
+use hickory_proto::rr::RecordType;
+
+/// Answers given, by `namespace`, `service` and `cluster` (ClusterSetIP selections).
+pub const ANSWERS: &str = "aviator_dns_answers_total";
+/// Queries answered, by `qtype` and `rcode`.
+pub const QUERIES: &str = "aviator_dns_queries_total";
+/// Clusterset file reloads, by `result` (`ok` or `error`).
+pub const RELOADS: &str = "aviator_config_reloads_total";
+/// 1 while the last reload attempt succeeded, 0 after a rejected one.
+pub const LAST_RELOAD_OK: &str = "aviator_config_last_reload_successful";
+/// Services and clusters in the serving snapshot.
+pub const SERVICES: &str = "aviator_services";
+pub const CLUSTERS: &str = "aviator_clusters";
+
+const QTYPES: [(&str, Option<RecordType>); 9] = [
+    ("A", Some(RecordType::A)),
+    ("AAAA", Some(RecordType::AAAA)),
+    ("SRV", Some(RecordType::SRV)),
+    ("TXT", Some(RecordType::TXT)),
+    ("SOA", Some(RecordType::SOA)),
+    ("NS", Some(RecordType::NS)),
+    ("ANY", Some(RecordType::ANY)),
+    ("PTR", Some(RecordType::PTR)),
+    ("other", None),
+];
+
+const RCODES: [(&str, Option<ResponseCode>); 7] = [
+    ("NOERROR", Some(ResponseCode::NoError)),
+    ("NXDOMAIN", Some(ResponseCode::NXDomain)),
+    ("REFUSED", Some(ResponseCode::Refused)),
+    ("FORMERR", Some(ResponseCode::FormErr)),
+    ("NOTIMP", Some(ResponseCode::NotImp)),
+    ("SERVFAIL", Some(ResponseCode::ServFail)),
+    ("other", None),
+];
+
+/// One pre-registered counter per (query type, response code).
+pub struct QueryCounters {
+    counters: Vec<metrics::Counter>,
+}
+
+impl QueryCounters {
+    /// Registers the counters with the installed recorder (no-ops if none is installed).
+    pub fn register() -> Self {
+        let mut counters = Vec::with_capacity(QTYPES.len() * RCODES.len());
+        for (qtype, _) in QTYPES {
+            for (rcode, _) in RCODES {
+                counters.push(metrics::counter!(QUERIES, "qtype" => qtype, "rcode" => rcode));
+            }
+        }
+        Self { counters }
+    }
+
+    pub fn count(&self, qtype: RecordType, rcode: ResponseCode) {
+        let t = index_of(&QTYPES, qtype);
+        let r = index_of(&RCODES, rcode);
+        self.counters[t * RCODES.len() + r].increment(1);
+    }
+}
+
+/// The position of `value` in `table`, or of the catch-all last entry.
+fn index_of<T: PartialEq + Copy>(table: &[(&str, Option<T>)], value: T) -> usize {
+    table
+        .iter()
+        .position(|&(_, v)| v == Some(value))
+        .unwrap_or(table.len() - 1)
+}

@@ -1,0 +1,133 @@
+//! Splits a query name, relative to its zone, into the parts of the clusterset naming scheme.
+//!
+//! Works on borrowed labels of the already lower-cased query name and never allocates.
+
+/// The most labels a clusterset name can have below its zone:
+/// `<hostname>.<cluster>.<svc>.<ns>.svc`.
+const MAX_RELATIVE_LABELS: usize = 5;
+
+/// What a query name points at, before the snapshot is consulted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Path<'a> {
+    /// The zone apex.
+    Apex,
+    /// `dns-version`: the schema version TXT record.
+    DnsVersion,
+    /// `svc`: an empty non-terminal above every namespace.
+    SvcRoot,
+    /// `<ns>.svc`: an empty non-terminal above the namespace's services.
+    Namespace(&'a [u8]),
+    /// `[<a>.[<b>.]]<svc>.<ns>.svc`: a service, with up to two more labels in front.
+    Service {
+        namespace: &'a [u8],
+        service: &'a [u8],
+        /// The labels before the service name, leftmost first: `[]`, `[cluster]`,
+        /// `[hostname, cluster]` or `[_port, _proto]`.
+        prefix: Prefix<'a>,
+    },
+    /// Anything else below the zone (`*.pod.*`, deeper names): it does not exist.
+    Unknown,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Prefix<'a> {
+    None,
+    One(&'a [u8]),
+    Two(&'a [u8], &'a [u8]),
+}
+
+/// Classifies the labels below the zone, given leftmost first.
+pub fn classify<'a>(labels: &[&'a [u8]]) -> Path<'a> {
+    match labels {
+        [] => Path::Apex,
+        [b"dns-version"] => Path::DnsVersion,
+        [b"svc"] => Path::SvcRoot,
+        [namespace, b"svc"] => Path::Namespace(namespace),
+        [service, namespace, b"svc"] => Path::Service {
+            namespace,
+            service,
+            prefix: Prefix::None,
+        },
+        [a, service, namespace, b"svc"] => Path::Service {
+            namespace,
+            service,
+            prefix: Prefix::One(a),
+        },
+        [a, b, service, namespace, b"svc"] => Path::Service {
+            namespace,
+            service,
+            prefix: Prefix::Two(a, b),
+        },
+        _ => Path::Unknown,
+    }
+}
+
+/// Collects the labels of `name` that lie below a zone of `zone_labels` labels, leftmost first,
+/// into `buf`; returns `None` when there are more than any clusterset name has.
+pub fn relative_labels<'a, 'b>(
+    name: &'a hickory_proto::rr::Name,
+    zone_labels: usize,
+    buf: &'b mut [&'a [u8]; MAX_RELATIVE_LABELS],
+) -> Option<&'b [&'a [u8]]> {
+    let relative = usize::from(name.num_labels()).checked_sub(zone_labels)?;
+    if relative > MAX_RELATIVE_LABELS {
+        return None;
+    }
+    for (slot, label) in buf.iter_mut().zip(name.iter().take(relative)) {
+        *slot = label;
+    }
+    Some(&buf[..relative])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn split(name: &str) -> Vec<&[u8]> {
+        name.split('.')
+            .filter(|l| !l.is_empty())
+            .map(str::as_bytes)
+            .collect()
+    }
+
+    #[test]
+    fn each_form_of_the_scheme_is_recognised() {
+        assert_eq!(classify(&[]), Path::Apex);
+        assert_eq!(classify(&split("dns-version")), Path::DnsVersion);
+        assert_eq!(classify(&split("svc")), Path::SvcRoot);
+        assert_eq!(classify(&split("default.svc")), Path::Namespace(b"default"));
+        let service = |prefix| Path::Service {
+            namespace: b"default",
+            service: b"nginx",
+            prefix,
+        };
+        assert_eq!(classify(&split("nginx.default.svc")), service(Prefix::None));
+        assert_eq!(
+            classify(&split("west.nginx.default.svc")),
+            service(Prefix::One(b"west"))
+        );
+        assert_eq!(
+            classify(&split("_http._tcp.nginx.default.svc")),
+            service(Prefix::Two(b"_http", b"_tcp"))
+        );
+    }
+
+    #[test]
+    fn pod_names_and_strays_are_unknown() {
+        assert_eq!(classify(&split("10-0-0-1.default.pod")), Path::Unknown);
+        assert_eq!(classify(&split("nginx.default.pod")), Path::Unknown);
+        assert_eq!(classify(&split("nginx.default")), Path::Unknown);
+        assert_eq!(classify(&split("a.b.c.d.e.svc")), Path::Unknown);
+    }
+
+    #[test]
+    fn relative_labels_are_taken_from_the_left() {
+        let name = hickory_proto::rr::Name::from_ascii("west.nginx.default.svc.clusterset.local.")
+            .unwrap();
+        let mut buf = [&[][..]; MAX_RELATIVE_LABELS];
+        let labels = relative_labels(&name, 2, &mut buf).unwrap();
+        assert_eq!(labels, split("west.nginx.default.svc"));
+        let deep = hickory_proto::rr::Name::from_ascii("a.b.c.d.e.f.clusterset.local.").unwrap();
+        assert!(relative_labels(&deep, 2, &mut buf).is_none());
+    }
+}

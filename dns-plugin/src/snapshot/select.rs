@@ -1,0 +1,172 @@
+//! Picks one cluster's records per lookup: fixed, strict rotation, or weighted-random.
+//!
+//! Each pick is lock-free and allocation-free: a rotation is one atomic increment, a weighted
+//! pick one thread-local random number and a binary search over cumulative weights.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use hickory_proto::rr::Record;
+
+/// One cluster's answer and the counter of how often it was given.
+#[derive(Debug)]
+pub struct Choice {
+    pub cluster: String,
+    pub records: Vec<Record>,
+    pub answered: metrics::Counter,
+}
+
+#[derive(Debug)]
+pub struct Selector {
+    choices: Vec<Choice>,
+    how: How,
+}
+
+#[derive(Debug)]
+enum How {
+    /// Always the first choice (the local cluster under `preferLocal`, or the only one).
+    First,
+    /// Strict round-robin: every window of n·k picks gives each of n choices k times.
+    Rotate(AtomicUsize),
+    /// Weighted-random: `cumulative[i]` is the sum of the integer weights of choices `0..=i`.
+    Weighted { cumulative: Vec<u64> },
+}
+
+/// Resolution of shares into integer weights: fine enough that rounding moves no share by more
+/// than a millionth, coarse enough that the total fits comfortably in a u64.
+const SHARE_SCALE: f64 = 1_000_000_000.0;
+
+impl Selector {
+    /// Always answers `choice`.
+    pub fn fixed(choice: Choice) -> Self {
+        Self {
+            choices: vec![choice],
+            how: How::First,
+        }
+    }
+
+    /// Rotates over `choices` in order, starting at `start` (so rebuilt snapshots keep turning).
+    pub fn rotate(choices: Vec<Choice>, start: usize) -> Self {
+        let how = if choices.len() <= 1 {
+            How::First
+        } else {
+            How::Rotate(AtomicUsize::new(start))
+        };
+        Self { choices, how }
+    }
+
+    /// Picks at random with probability proportional to `shares`. Choices with a zero share are
+    /// dropped; `shares` must be as long as `choices`.
+    pub fn weighted(choices: Vec<Choice>, shares: &[f64]) -> Self {
+        debug_assert_eq!(choices.len(), shares.len());
+        let mut kept = Vec::with_capacity(choices.len());
+        let mut cumulative = Vec::with_capacity(choices.len());
+        let mut total = 0u64;
+        for (choice, &share) in choices.into_iter().zip(shares) {
+            let weight = (share.clamp(0.0, 1.0) * SHARE_SCALE).round() as u64;
+            if weight > 0 {
+                total += weight;
+                cumulative.push(total);
+                kept.push(choice);
+            }
+        }
+        let how = if kept.len() <= 1 {
+            How::First
+        } else {
+            How::Weighted { cumulative }
+        };
+        Self { choices: kept, how }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.choices.is_empty()
+    }
+
+    pub fn choices(&self) -> &[Choice] {
+        &self.choices
+    }
+
+    /// Where the rotation stands, to carry it into the next snapshot.
+    pub fn position(&self) -> usize {
+        match &self.how {
+            How::Rotate(next) => next.load(Ordering::Relaxed),
+            _ => 0,
+        }
+    }
+
+    /// The records of the chosen cluster; empty when there is nothing to choose from.
+    pub fn pick(&self) -> &[Record] {
+        let index = match &self.how {
+            How::First => 0,
+            How::Rotate(next) => next.fetch_add(1, Ordering::Relaxed) % self.choices.len(),
+            How::Weighted { cumulative } => {
+                let total = cumulative.last().copied().unwrap_or(0);
+                let point = fastrand::u64(0..total.max(1));
+                cumulative.partition_point(|&c| c <= point)
+            }
+        };
+        match self.choices.get(index) {
+            Some(choice) => {
+                choice.answered.increment(1);
+                &choice.records
+            }
+            None => &[],
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::Ipv4Addr;
+
+    fn choice(last: u8) -> Choice {
+        let name = hickory_proto::rr::Name::from_ascii("s.n.svc.z.").unwrap();
+        Choice {
+            cluster: format!("c{last}"),
+            records: vec![Record::from_rdata(
+                name,
+                5,
+                hickory_proto::rr::RData::A(Ipv4Addr::new(10, 0, 0, last).into()),
+            )],
+            answered: metrics::Counter::noop(),
+        }
+    }
+
+    fn picked(selector: &Selector) -> String {
+        selector.pick()[0].data.to_string()
+    }
+
+    #[test]
+    fn rotation_visits_each_choice_once_per_round() {
+        let selector = Selector::rotate(vec![choice(1), choice(2), choice(3)], 0);
+        let got: Vec<String> = (0..6).map(|_| picked(&selector)).collect();
+        assert_eq!(
+            got,
+            [
+                "10.0.0.1", "10.0.0.2", "10.0.0.3", "10.0.0.1", "10.0.0.2", "10.0.0.3"
+            ]
+        );
+    }
+
+    #[test]
+    fn zero_shares_are_never_picked() {
+        let selector = Selector::weighted(vec![choice(1), choice(2)], &[0.0, 1.0]);
+        assert!((0..1000).all(|_| picked(&selector) == "10.0.0.2"));
+    }
+
+    #[test]
+    fn weighted_picks_follow_the_shares() {
+        fastrand::seed(7);
+        let selector = Selector::weighted(vec![choice(1), choice(2)], &[0.75, 0.25]);
+        let n = 40_000;
+        let first = (0..n).filter(|_| picked(&selector) == "10.0.0.1").count();
+        // 0.75 ± 5 standard deviations (sd = sqrt(n p (1-p)) ≈ 87).
+        assert!((29_565..=30_435).contains(&first), "{first}");
+    }
+
+    #[test]
+    fn nothing_to_choose_gives_nothing() {
+        assert!(Selector::rotate(Vec::new(), 0).pick().is_empty());
+        assert!(Selector::weighted(Vec::new(), &[]).pick().is_empty());
+    }
+}
