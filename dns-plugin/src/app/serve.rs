@@ -7,7 +7,7 @@ use std::sync::atomic::AtomicBool;
 use anyhow::Context;
 use aviator_broker::clusterset;
 use tokio::net::TcpListener;
-use tokio::signal::unix::{SignalKind, signal};
+use tokio::signal::unix::{Signal, SignalKind, signal};
 use tokio_util::sync::CancellationToken;
 use tracing::info;
 
@@ -39,6 +39,14 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         .with_context(|| format!("cannot listen for admin HTTP on {}", args.admin))?;
     let admin_addr = admin_listener.local_addr()?;
 
+    // Signals are hooked before we announce ourselves, so a SIGTERM right after start is clean.
+    let shutdown = CancellationToken::new();
+    tokio::spawn(cancel_on_signal(
+        shutdown.clone(),
+        signal(SignalKind::interrupt())?,
+        signal(SignalKind::terminate())?,
+    ));
+
     // One line on stdout that people and tests can read for the bound addresses.
     println!(
         "aviator: serving {} on {dns_addr} (udp+tcp); admin on http://{admin_addr}",
@@ -46,7 +54,6 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     );
     info!(%dns_addr, %admin_addr, config = %args.config.display(), "serving");
 
-    let shutdown = CancellationToken::new();
     let reloader = Reloader::new(args.config.clone(), cell.clone(), text);
     let reload_task = tokio::spawn(reloader.run(shutdown.clone()));
     let admin_task = tokio::spawn(admin::run(
@@ -55,7 +62,6 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         ready,
         shutdown.clone().cancelled_owned(),
     ));
-    tokio::spawn(cancel_on_signal(shutdown.clone()));
 
     let handler = Handler::new(cell, args.udp_payload);
     server::run(dns, handler, shutdown.clone().cancelled_owned()).await?;
@@ -66,18 +72,14 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn cancel_on_signal(shutdown: CancellationToken) {
-    let terminate = async {
-        match signal(SignalKind::terminate()) {
-            Ok(mut sigterm) => {
-                sigterm.recv().await;
-            }
-            Err(_) => std::future::pending().await,
-        }
-    };
+async fn cancel_on_signal(
+    shutdown: CancellationToken,
+    mut interrupt: Signal,
+    mut terminate: Signal,
+) {
     tokio::select! {
-        _ = tokio::signal::ctrl_c() => info!("interrupted; shutting down"),
-        () = terminate => info!("terminated; shutting down"),
+        _ = interrupt.recv() => info!("interrupted; shutting down"),
+        _ = terminate.recv() => info!("terminated; shutting down"),
     }
     shutdown.cancel();
 }

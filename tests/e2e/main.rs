@@ -1,0 +1,11 @@
+//! End-to-end tests: the real `aviator` binary, spoken to over real UDP, TCP and HTTP sockets on
+//! 127.0.0.1. One test binary; shared helpers in `support`, fixtures in `tests/data`.
+
+mod admin;
+mod answers;
+mod cli;
+mod hostile;
+mod protocol;
+mod reload;
+mod selection;
+mod support;

@@ -1,0 +1,8 @@
+//! Helpers shared by the end-to-end tests: a running `aviator` process and a DNS client.
+
+pub mod dns;
+pub mod http;
+pub mod process;
+
+pub use dns::*;
+pub use process::Aviator;

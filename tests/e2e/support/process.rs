@@ -1,0 +1,141 @@
+//! Starts the real `aviator` binary on ephemeral ports and stops it when dropped.
+
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+/// How long a test waits for the binary to report its addresses, or for a condition to hold.
+pub const PATIENCE: Duration = Duration::from_secs(20);
+
+pub fn binary() -> &'static str {
+    env!("CARGO_BIN_EXE_aviator")
+}
+
+pub fn data(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../tests/data")
+        .join(name)
+}
+
+pub fn example() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/clusterset.yaml")
+}
+
+/// A running `aviator serve`, killed on drop.
+pub struct Aviator {
+    child: Child,
+    pub dns: SocketAddr,
+    pub admin: SocketAddr,
+    pub config: PathBuf,
+    stderr: mpsc::Receiver<String>,
+    _dir: tempfile::TempDir,
+}
+
+impl Aviator {
+    /// Copies `config` into a fresh directory and serves it.
+    pub fn start(config: &Path) -> Self {
+        let text = std::fs::read_to_string(config).expect("read fixture");
+        Self::start_with(&text)
+    }
+
+    /// Serves the given clusterset text from a file in a fresh directory.
+    pub fn start_with(text: &str) -> Self {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let config = dir.path().join("clusterset.yaml");
+        std::fs::write(&config, text).expect("write config");
+        let mut child = Command::new(binary())
+            .args(["serve", "--listen", "127.0.0.1:0", "--admin", "127.0.0.1:0"])
+            .arg("--config")
+            .arg(&config)
+            .args(["--log-level", "info"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn aviator");
+        let stdout = child.stdout.take().expect("stdout");
+        let stderr = child.stderr.take().expect("stderr");
+        let (line_tx, line_rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                let _ = line_tx.send(line);
+            }
+        });
+        let (err_tx, err_rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                let _ = err_tx.send(line);
+            }
+        });
+        let mut guard = Self {
+            child,
+            dns: "0.0.0.0:0".parse().unwrap(),
+            admin: "0.0.0.0:0".parse().unwrap(),
+            config,
+            stderr: err_rx,
+            _dir: dir,
+        };
+        let line = line_rx
+            .recv_timeout(PATIENCE)
+            .unwrap_or_else(|_| panic!("aviator did not start: {}", guard.stderr_text()));
+        // "aviator: serving <zones> on <dns> (udp+tcp); admin on http://<admin>"
+        let dns = line.split(" on ").nth(1).and_then(|s| s.split(' ').next());
+        let admin = line.rsplit("http://").next();
+        guard.dns = dns.and_then(|s| s.parse().ok()).expect(&line);
+        guard.admin = admin.and_then(|s| s.parse().ok()).expect(&line);
+        guard
+    }
+
+    /// Everything the process wrote to stderr so far.
+    pub fn stderr_text(&self) -> String {
+        self.stderr.try_iter().collect::<Vec<_>>().join("\n")
+    }
+
+    /// Replaces the served file the way editors do: write a new file, rename it over the old.
+    pub fn rewrite_config(&self, text: &str) {
+        let staging = self.config.with_extension("tmp");
+        std::fs::write(&staging, text).expect("write staging");
+        std::fs::rename(&staging, &self.config).expect("rename");
+    }
+
+    /// Whether the process is still running.
+    pub fn is_running(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+
+    /// Sends SIGTERM and waits for a clean exit.
+    pub fn terminate(mut self) -> std::process::ExitStatus {
+        let pid = self.child.id().to_string();
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .expect("kill");
+        let deadline = Instant::now() + PATIENCE;
+        loop {
+            if let Some(status) = self.child.try_wait().expect("wait") {
+                return status;
+            }
+            assert!(Instant::now() < deadline, "aviator ignored SIGTERM");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Aviator {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Polls `condition` until it holds or [`PATIENCE`] runs out.
+pub fn eventually(what: &str, mut condition: impl FnMut() -> bool) {
+    let deadline = Instant::now() + PATIENCE;
+    while !condition() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(25));
+    }
+}
