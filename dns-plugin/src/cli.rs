@@ -46,6 +46,9 @@ pub struct ServeArgs {
     #[arg(long, value_name = "BYTES", default_value_t = DEFAULT_UDP_PAYLOAD,
           value_parser = clap::value_parser!(u16).range(512..=4096))]
     pub udp_payload: u16,
+    /// UDP sockets (SO_REUSEPORT), each served by its own thread. Default: one per core.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub udp_threads: Option<u16>,
 }
 
 #[derive(Debug, Args)]

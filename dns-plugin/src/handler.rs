@@ -87,7 +87,7 @@ impl RequestHandler for Handler {
         request: &Request,
         mut response_handle: R,
     ) -> ResponseInfo {
-        let snapshot = self.snapshot.load_full();
+        let snapshot = self.snapshot.load();
         let (edns, edns_ok) = response_edns(request, self.udp_payload);
         let (reply, qtype) = match request.request_info() {
             // Exactly one question is required; anything else is malformed for us.

@@ -15,7 +15,9 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Check(args) => Ok(check::check(&args)),
         Command::Serve(args) => {
-            let runtime = tokio::runtime::Builder::new_multi_thread()
+            // The control plane is light; the UDP shards run their own threads (see `server`),
+            // so one thread here keeps the cores free for them.
+            let runtime = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build()?;
             runtime.block_on(serve::serve(args))?;

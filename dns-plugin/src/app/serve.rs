@@ -30,8 +30,11 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let cell = Arc::new(SnapshotCell::from_pointee(first));
     let ready = Arc::new(AtomicBool::new(true));
 
-    let dns = DnsSockets::bind(args.listen)
-        .await
+    let shards = args
+        .udp_threads
+        .map(usize::from)
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    let dns = DnsSockets::bind(args.listen, shards)
         .with_context(|| format!("cannot listen for DNS on {}", args.listen))?;
     let dns_addr = dns.local_addr()?;
     let admin_listener = TcpListener::bind(args.admin)
@@ -63,8 +66,13 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         shutdown.clone().cancelled_owned(),
     ));
 
-    let handler = Handler::new(cell, args.udp_payload);
-    server::run(dns, handler, shutdown.clone().cancelled_owned()).await?;
+    let udp_payload = args.udp_payload;
+    server::run(
+        dns,
+        || Handler::new(cell.clone(), udp_payload),
+        shutdown.clone(),
+    )
+    .await?;
     shutdown.cancel();
     reload_task.await.ok();
     admin_task.await.ok().transpose().context("admin server")?;
