@@ -1,9 +1,10 @@
 //! The DNS sockets and the threads that serve them with hickory's [`Server`] and our handler.
 //!
-//! UDP is sharded: one `SO_REUSEPORT` socket per core, each served by its own single-threaded
-//! runtime, so a query is received, answered and sent on one thread with no cross-thread
-//! wake-ups (the kernel spreads clients over the sockets by address hash). TCP, which carries
-//! little traffic, is served on the main runtime from a listener on the same port.
+//! UDP is sharded: one `SO_REUSEPORT` socket per core, each served by its own thread and
+//! single-threaded runtime, so a query is received, answered and sent on one thread with no
+//! cross-thread wake-ups (the kernel spreads clients over the sockets by address hash). TCP,
+//! which carries little traffic, is served on the caller's runtime from a listener on the same
+//! port, beside the control plane.
 
 use std::future::Future;
 use std::io;
@@ -81,8 +82,7 @@ pub async fn run<H: RequestHandler>(
     handler: impl Fn() -> H,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
-    let DnsSockets { mut udp, tcp } = sockets;
-    let main_udp = udp.remove(0);
+    let DnsSockets { udp, tcp } = sockets;
     let shards: Vec<JoinHandle<anyhow::Result<()>>> = udp
         .into_iter()
         .enumerate()
@@ -90,7 +90,7 @@ pub async fn run<H: RequestHandler>(
             let handler = handler();
             let shutdown = shutdown.clone();
             std::thread::Builder::new()
-                .name(format!("dns-udp-{}", i + 1))
+                .name(format!("dns-udp-{i}"))
                 .spawn(move || {
                     let runtime = tokio::runtime::Builder::new_current_thread()
                         .enable_all()
@@ -106,7 +106,6 @@ pub async fn run<H: RequestHandler>(
         .context("cannot start the UDP threads")?;
 
     let mut server = Server::new(handler());
-    server.register_socket(UdpSocket::from_std(main_udp)?);
     server.register_listener(
         TcpListener::from_std(tcp)?,
         TCP_IDLE_TIMEOUT,

@@ -15,8 +15,8 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Check(args) => Ok(check::check(&args)),
         Command::Serve(args) => {
-            // The control plane is light; the UDP shards run their own threads (see `server`),
-            // so one thread here keeps the cores free for them.
+            // This thread runs the control plane and TCP; UDP runs on its own threads, one per
+            // core (see `server`), which this keeps free of everything else.
             let runtime = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build()?;

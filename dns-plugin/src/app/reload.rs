@@ -37,12 +37,14 @@ impl Reloader {
         }
     }
 
-    /// Watches until `shutdown`, reloading whenever the file may have changed.
-    pub async fn run(mut self, shutdown: CancellationToken) {
-        let mut watch = match FileWatch::new(&self.path) {
+    /// Watches until `shutdown`, reloading whenever the file may have changed. Reading, parsing
+    /// and building run on the blocking pool, so a large file never stalls the runtime.
+    pub async fn run(self, shutdown: CancellationToken) {
+        let mut this = self;
+        let mut watch = match FileWatch::new(&this.path) {
             Ok(watch) => Some(watch),
             Err(error) => {
-                warn!(%error, file = %self.path.display(),
+                warn!(%error, file = %this.path.display(),
                       "cannot watch the clusterset file; polling every {POLL_INTERVAL:?}");
                 None
             }
@@ -54,10 +56,21 @@ impl Reloader {
             tokio::select! {
                 () = shutdown.cancelled() => return,
                 changed = changed(&mut watch) => if !changed { watch = None },
-                Some(()) = hangup_received(&mut hangup) => self.last_seen = None,
+                Some(()) = hangup_received(&mut hangup) => this.last_seen = None,
                 _ = poll.tick() => {}
             }
-            self.reload();
+            this = match tokio::task::spawn_blocking(move || {
+                this.reload();
+                this
+            })
+            .await
+            {
+                Ok(this) => this,
+                Err(error) => {
+                    error!(%error, "the reload task failed; hot reload is off");
+                    return;
+                }
+            };
         }
     }
 
