@@ -2,6 +2,20 @@
 //! share of lookups each export should get.
 //!
 //! Pure, deterministic and I/O-free: it takes plain numbers and returns plain numbers. It knows
-//! neither DNS nor Kubernetes.
+//! neither DNS nor Kubernetes. [`solve`] is the entry point; [`weights`] serves the static
+//! `WeightedRoundRobin` mode; [`cost`] prices a request between two clusters.
 
+pub mod cost;
+pub mod explain;
+pub mod input;
+mod lp;
+mod model;
+mod solve;
+mod stability;
 pub mod weights;
+
+pub use explain::{Bind, Decision, ExportDecision, Terms};
+pub use input::{
+    ExportInput, ExportState, LatencyTrend, Measurement, Objective, Policy, Problem, State,
+};
+pub use solve::{solve, solve_with};

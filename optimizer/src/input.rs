@@ -1,0 +1,178 @@
+//! What the optimizer is told: per-export figures, the operator's policy, and the state the
+//! previous solve left behind. Plain data, deserializable from YAML or JSON.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+/// One figure measured over time: a point estimate, its tail, and how old it is.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Measurement {
+    /// Smoothed mean, milliseconds.
+    pub mean_ms: f64,
+    /// 99th percentile, milliseconds, when known.
+    #[serde(default)]
+    pub p99_ms: Option<f64>,
+    /// Seconds since it was last measured; older than `Policy::max_age_s` counts as unknown.
+    #[serde(default)]
+    pub age_s: f64,
+}
+
+/// Aperture-style overload signal: recent latency against its long-term baseline.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct LatencyTrend {
+    /// Mean over the last ~30 s, milliseconds.
+    pub short_ms: f64,
+    /// Mean over the last ~30 min, milliseconds.
+    pub long_ms: f64,
+}
+
+/// Everything this cluster knows about one export of the service.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct ExportInput {
+    pub cluster: String,
+    #[serde(default)]
+    pub local: bool,
+    #[serde(default = "yes")]
+    pub eligible: bool,
+    /// Network round trip from this cluster to the export.
+    #[serde(default)]
+    pub rtt: Option<Measurement>,
+    /// Service latency at the export, excluding the network.
+    #[serde(default)]
+    pub latency: Option<Measurement>,
+    /// Transfer price of one request and its response, USD (see [`crate::cost`]).
+    #[serde(default)]
+    pub price_per_request: Option<f64>,
+    /// Requests per second the export can serve in all (ready endpoints × per-endpoint capacity).
+    #[serde(default)]
+    pub capacity_rps: Option<f64>,
+    /// Requests in flight at the export (Prequal's RIF), when reported.
+    #[serde(default)]
+    pub in_flight: Option<f64>,
+    /// Fraction of recent requests that failed, 0..1.
+    #[serde(default)]
+    pub error_rate: Option<f64>,
+    /// Seconds since the export became eligible; `None` means long enough ago.
+    #[serde(default)]
+    pub eligible_for_s: Option<f64>,
+    #[serde(default)]
+    pub latency_trend: Option<LatencyTrend>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub enum Objective {
+    /// Minimise expected latency, queueing included.
+    #[default]
+    Performance,
+    /// Minimise transfer price per request, within capacity and the latency SLO.
+    Cost,
+    /// Minimise a blend of the two.
+    Mixed,
+}
+
+/// The operator's choices, with defaults explained at [`Policy::default`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase", default)]
+pub struct Policy {
+    pub objective: Objective,
+    /// Mixed: weight of latency against price, 0 (all price) to 1 (all latency).
+    pub tradeoff: f64,
+    /// Mixed: if set, the worth of one millisecond per million requests, USD; the blend becomes
+    /// price + worth × latency and `tradeoff` is ignored.
+    pub usd_per_ms_per_million: Option<f64>,
+    /// Send everything to the local export while it is eligible (Lighthouse's rule).
+    pub prefer_local: bool,
+    /// Floor share of every eligible export, so its figures stay fresh and it never starves.
+    pub min_share: f64,
+    /// Expected latency the Cost and Mixed objectives must stay within, when it can be met.
+    pub latency_slo_ms: Option<f64>,
+    /// Fraction of the way to the LP solution taken per solve, (0, 1].
+    pub damping: f64,
+    /// Changes smaller than this (on every export) are ignored.
+    pub dead_band: f64,
+    /// This cluster's demand for the service, requests per second, when known.
+    pub demand_rps: Option<f64>,
+    /// Clusters that draw on the same exports; each claims only 1/peers of their capacity.
+    pub peers: u32,
+    /// Utilisation of its fair capacity that Cost mode will not push an export beyond.
+    pub target_utilization: f64,
+    /// Figures older than this, in seconds, count as unknown.
+    pub max_age_s: f64,
+    /// A newly eligible export ramps up over this many seconds.
+    pub slow_start_s: f64,
+    /// RIF quantile above which an export is hot (Prequal).
+    pub hot_quantile: f64,
+}
+
+impl Default for Policy {
+    /// Defaults, and why:
+    /// - `tradeoff` 0.5: an even blend until the operator says otherwise.
+    /// - `min_share` 2 %: enough lookups per minute to keep measurements of an export alive
+    ///   at modest rates, small enough to cost little when that export is bad (Envoy keeps 3 %).
+    /// - `damping` 0.5: halves the gap each tick; with a 1 s tick a move completes in about
+    ///   5 s, well under the 30 s latency window, so feedback cannot oscillate. Envoy's EWMA
+    ///   uses 0.3 on a similar loop; we move a little faster because DNS caching already delays.
+    /// - `dead_band` 1 point: below the noise of weighted-random DNS at typical rates.
+    /// - `peers` 1: alone unless told; Kubernetes mode sets it to the clusterset's size.
+    /// - `target_utilization` 0.8: where M/M/k queueing delay starts to climb steeply.
+    /// - `max_age_s` 30: three missed probe rounds at Prequal-like probing plus slack.
+    /// - `slow_start_s` 30: Envoy's slow-start window default range.
+    /// - `hot_quantile` 0.6: the paper's 0.84 herds more; 0.6 is its gentler setting.
+    fn default() -> Self {
+        Self {
+            objective: Objective::Performance,
+            tradeoff: 0.5,
+            usd_per_ms_per_million: None,
+            prefer_local: true,
+            min_share: 0.02,
+            latency_slo_ms: None,
+            damping: 0.5,
+            dead_band: 0.01,
+            demand_rps: None,
+            peers: 1,
+            target_utilization: 0.8,
+            max_age_s: 30.0,
+            slow_start_s: 30.0,
+            hot_quantile: 0.6,
+        }
+    }
+}
+
+/// What one solve leaves for the next, per export.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct ExportState {
+    pub share: f64,
+    /// Aperture's load multiplier, 1 when not overloaded.
+    #[serde(default = "one")]
+    pub load_multiplier: f64,
+    /// The share the export had when its overload began.
+    #[serde(default)]
+    pub overload_reference: f64,
+}
+
+fn one() -> f64 {
+    1.0
+}
+
+/// The state of every export after a solve, keyed by cluster.
+pub type State = BTreeMap<String, ExportState>;
+
+/// A full problem, as `aviator solve` reads it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Problem {
+    #[serde(default)]
+    pub policy: Policy,
+    pub exports: Vec<ExportInput>,
+    #[serde(default)]
+    pub previous: State,
+}

@@ -1,0 +1,97 @@
+//! The linear program: choose shares x (sum 1, within bounds) minimising the objective, with
+//! queueing delay as convex piecewise-linear segments. Solved by good_lp's pure-Rust microlp.
+
+use good_lp::{
+    Expression, ProblemVariables, ResolutionError, Solution, SolverModel, Variable, constraint,
+    microlp, variable,
+};
+
+use crate::input::Objective;
+use crate::model::Figures;
+
+/// A secondary objective is scaled to this fraction of the primary one: enough to break ties
+/// (among equal prices, the faster export; among equal latencies, the cheaper), too little to
+/// trade any real amount of the primary for it.
+const TIE_BREAK: f64 = 1e-6;
+
+pub struct Lp<'a> {
+    pub figures: &'a [Figures],
+    pub lo: &'a [f64],
+    pub hi: &'a [f64],
+    pub objective: Objective,
+    pub tradeoff: f64,
+    pub usd_per_ms_per_million: Option<f64>,
+    pub demand_rps: Option<f64>,
+    /// Expected latency (ms) the solution must not exceed.
+    pub slo_ms: Option<f64>,
+}
+
+/// Shares from the LP, and the queueing segments' use (for explanations).
+pub fn solve(lp: &Lp<'_>) -> Result<Vec<f64>, ResolutionError> {
+    let mut vars = ProblemVariables::new();
+    let mut shares: Vec<Expression> = Vec::with_capacity(lp.figures.len());
+    let mut latency = Expression::from(0.0);
+    let mut price = Expression::from(0.0);
+    let mut bounds: Vec<(Expression, f64, f64)> = Vec::new();
+    for (i, figures) in lp.figures.iter().enumerate() {
+        let share: Expression = match figures.queue_segments(lp.demand_rps) {
+            Some(segments) => {
+                // x = sum of segment variables; each segment's delay is charged at its slope.
+                let mut share = Expression::from(0.0);
+                for (width, slope) in segments {
+                    let z: Variable = vars.add(variable().min(0.0).max(width));
+                    share += z;
+                    latency += slope * z;
+                }
+                bounds.push((share.clone(), lp.lo[i], lp.hi[i]));
+                share
+            }
+            None => vars.add(variable().min(lp.lo[i]).max(lp.hi[i])).into(),
+        };
+        latency += figures.base_ms() * share.clone();
+        price += figures.price * share.clone();
+        shares.push(share);
+    }
+    let latency_ref = lp
+        .figures
+        .iter()
+        .map(Figures::base_ms)
+        .fold(0.0, f64::max)
+        .max(1e-9);
+    let price_ref = lp
+        .figures
+        .iter()
+        .map(|f| f.price)
+        .fold(0.0, f64::max)
+        .max(1e-18);
+    let objective: Expression = match lp.objective {
+        Objective::Performance => {
+            latency.clone() * (1.0 / latency_ref) + price.clone() * (TIE_BREAK / price_ref)
+        }
+        Objective::Cost => {
+            price.clone() * (1.0 / price_ref) + latency.clone() * (TIE_BREAK / latency_ref)
+        }
+        Objective::Mixed => match lp.usd_per_ms_per_million {
+            // USD per million requests: price in USD/request × 1e6, plus worth × ms.
+            Some(worth) => price.clone() * 1e6 + latency.clone() * worth.max(0.0),
+            None => {
+                let a = lp.tradeoff.clamp(0.0, 1.0);
+                latency.clone() * (a / latency_ref) + price.clone() * ((1.0 - a) / price_ref)
+            }
+        },
+    };
+    let total: Expression = shares.iter().cloned().sum();
+    let mut model = vars
+        .minimise(objective)
+        .using(microlp)
+        .with(constraint!(total == 1.0));
+    for (share, lo, hi) in bounds {
+        model = model.with(constraint!(share.clone() >= lo));
+        model = model.with(constraint!(share <= hi));
+    }
+    if let Some(slo) = lp.slo_ms {
+        model = model.with(constraint!(latency <= slo));
+    }
+    let solution = model.solve()?;
+    Ok(shares.iter().map(|s| solution.eval(s).max(0.0)).collect())
+}

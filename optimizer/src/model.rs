@@ -1,0 +1,146 @@
+//! Turns raw inputs into the figures the LP works with: stale or missing measurements replaced
+//! by neutral values, and the queueing-delay curve of each export with a known capacity.
+
+use crate::input::{ExportInput, Measurement, Policy};
+
+/// Utilisation breakpoints of the queueing curve. Dense near the knee, where M/M/1 delay
+/// (u/(1-u)) bends; the last point is a hard cap, since beyond it delay explodes.
+const BREAKPOINTS: [f64; 8] = [0.0, 0.3, 0.5, 0.65, 0.75, 0.85, 0.9, 0.95];
+/// Utilisation an export is never pushed beyond.
+pub const MAX_UTILIZATION: f64 = 0.95;
+/// Failed requests are retried; at most this error rate is modelled (beyond, it is ejection's
+/// job, not the model's).
+const MAX_ERROR_RATE: f64 = 0.9;
+
+/// One eligible export's figures, in the units the LP uses.
+#[derive(Debug, Clone)]
+pub struct Figures {
+    pub rtt_ms: f64,
+    pub service_ms: f64,
+    pub price: f64,
+    /// Expected tries per success, 1/(1 - error rate).
+    pub tries: f64,
+    /// This cluster's fair part of the export's capacity, requests/s.
+    pub fair_capacity_rps: Option<f64>,
+    /// Whether a figure was missing or stale and stood in for by a neutral value.
+    pub stale: bool,
+}
+
+impl Figures {
+    /// Latency per request with no queueing of our own, retries included, ms.
+    pub fn base_ms(&self) -> f64 {
+        (self.rtt_ms + self.service_ms) * self.tries
+    }
+
+    /// The share at which the export reaches utilisation `u` of our fair part, if known.
+    pub fn share_at(&self, u: f64, demand_rps: Option<f64>) -> Option<f64> {
+        let demand = demand_rps.filter(|d| *d > 0.0)?;
+        Some(u * self.fair_capacity_rps? / demand)
+    }
+
+    /// The piecewise-linear queueing curve: segments of (share width, extra ms per unit share),
+    /// with slopes increasing, so an LP fills them in order.
+    ///
+    /// Why this model: expected latency through export i is x·(base + q(u)), u = x·D/C, with
+    /// q(u) = s·u/(1-u) the M/M/1 waiting time for service time s. In terms of u this is
+    /// (C/D)·s·u²/(1-u) plus a linear part, and u²/(1-u) is convex, so its chords form a convex
+    /// piecewise-linear function an LP can minimise exactly. Because the slope grows long before
+    /// u reaches 1, the LP spreads load *before* an export saturates. M/M/1 overstates the delay
+    /// of a multi-server export, which errs on the side of spreading early.
+    pub fn queue_segments(&self, demand_rps: Option<f64>) -> Option<Vec<(f64, f64)>> {
+        let per_u = self.share_at(1.0, demand_rps)?;
+        let wait = |u: f64| u * u / (1.0 - u);
+        let segments = BREAKPOINTS
+            .windows(2)
+            .map(|w| {
+                let width = (w[1] - w[0]) * per_u;
+                let slope = self.service_ms.max(0.0) * self.tries * (wait(w[1]) - wait(w[0]))
+                    / (w[1] - w[0]);
+                (width, slope)
+            })
+            .collect();
+        Some(segments)
+    }
+
+    /// Queueing delay per request at `share`, ms (0 when capacity or demand is unknown).
+    pub fn queueing_ms(&self, share: f64, demand_rps: Option<f64>) -> f64 {
+        match self.share_at(1.0, demand_rps) {
+            Some(per_u) if per_u > 0.0 => {
+                let u = (share / per_u).min(MAX_UTILIZATION);
+                self.service_ms.max(0.0) * self.tries * u / (1.0 - u)
+            }
+            _ => 0.0,
+        }
+    }
+
+    pub fn utilization(&self, share: f64, demand_rps: Option<f64>) -> Option<f64> {
+        self.share_at(1.0, demand_rps)
+            .filter(|per_u| *per_u > 0.0)
+            .map(|per_u| share / per_u)
+    }
+}
+
+/// Figures for `exports`, in order. Unknown or stale values take the median of the fresh
+/// values of the same kind (neutral: neither favoured nor punished), or 0 if none is fresh.
+pub fn figures(exports: &[&ExportInput], policy: &Policy) -> Vec<Figures> {
+    let fresh = |m: &Option<Measurement>| {
+        m.filter(|m| m.age_s <= policy.max_age_s && m.mean_ms.is_finite() && m.mean_ms >= 0.0)
+            .map(|m| m.mean_ms)
+    };
+    let rtts: Vec<Option<f64>> = exports.iter().map(|e| fresh(&e.rtt)).collect();
+    let services: Vec<Option<f64>> = exports.iter().map(|e| fresh(&e.latency)).collect();
+    let prices: Vec<Option<f64>> = exports
+        .iter()
+        .map(|e| e.price_per_request.filter(|p| p.is_finite() && *p >= 0.0))
+        .collect();
+    let (rtt_neutral, service_neutral, price_neutral) =
+        (median(&rtts), median(&services), median(&prices));
+    let peers = f64::from(policy.peers.max(1));
+    exports
+        .iter()
+        .enumerate()
+        .map(|(i, export)| {
+            let error = export
+                .error_rate
+                .filter(|e| e.is_finite())
+                .unwrap_or(0.0)
+                .clamp(0.0, MAX_ERROR_RATE);
+            Figures {
+                rtt_ms: rtts[i].unwrap_or(rtt_neutral),
+                service_ms: services[i].unwrap_or(service_neutral),
+                price: prices[i].unwrap_or(price_neutral),
+                tries: 1.0 / (1.0 - error),
+                fair_capacity_rps: export
+                    .capacity_rps
+                    .filter(|c| c.is_finite() && *c > 0.0)
+                    .map(|c| c / peers),
+                stale: rtts[i].is_none() || services[i].is_none() || prices[i].is_none(),
+            }
+        })
+        .collect()
+}
+
+fn median(values: &[Option<f64>]) -> f64 {
+    let mut known: Vec<f64> = values.iter().flatten().copied().collect();
+    if known.is_empty() {
+        return 0.0;
+    }
+    known.sort_by(f64::total_cmp);
+    let mid = known.len() / 2;
+    if known.len() % 2 == 1 {
+        known[mid]
+    } else {
+        (known[mid - 1] + known[mid]) / 2.0
+    }
+}
+
+/// The `q` quantile (0..1) of `values`, by nearest rank.
+pub fn quantile(values: &[f64], q: f64) -> Option<f64> {
+    if values.is_empty() {
+        return None;
+    }
+    let mut sorted = values.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    let rank = ((q.clamp(0.0, 1.0) * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len());
+    Some(sorted[rank - 1])
+}
