@@ -32,18 +32,36 @@ pub fn solve(lp: &Lp<'_>) -> Result<Vec<f64>, ResolutionError> {
     let mut shares: Vec<Expression> = Vec::with_capacity(lp.figures.len());
     let mut latency = Expression::from(0.0);
     let mut price = Expression::from(0.0);
-    let mut bounds: Vec<(Expression, f64, f64)> = Vec::new();
     for (i, figures) in lp.figures.iter().enumerate() {
         let share: Expression = match figures.queue_segments(lp.demand_rps) {
             Some(segments) => {
-                // x = sum of segment variables; each segment's delay is charged at its slope.
+                // x = sum of segment variables, each charged at its slope. The bounds on x are
+                // folded into the segments rather than added as constraints (which triples the
+                // solve time at 200 exports): because slopes increase, the floor can be demanded
+                // of the first segments and the cap can cut the last ones, with the same optimum.
                 let mut share = Expression::from(0.0);
+                let (mut floor_left, mut room_left) = (lp.lo[i], lp.hi[i]);
+                let mut last_slope = 0.0;
                 for (width, slope) in segments {
-                    let z: Variable = vars.add(variable().min(0.0).max(width));
+                    let width = width.min(room_left);
+                    if width <= 0.0 {
+                        break;
+                    }
+                    let min = floor_left.min(width);
+                    let z: Variable = vars.add(variable().min(min).max(width));
                     share += z;
                     latency += slope * z;
+                    floor_left -= min;
+                    room_left -= width;
+                    last_slope = slope;
                 }
-                bounds.push((share.clone(), lp.lo[i], lp.hi[i]));
+                if floor_left > 0.0 {
+                    // The floor lies beyond the export's capacity: the floor wins, at the
+                    // steepest delay the curve knows.
+                    let z: Variable = vars.add(variable().min(floor_left).max(floor_left));
+                    share += z;
+                    latency += last_slope * z;
+                }
                 share
             }
             None => vars.add(variable().min(lp.lo[i]).max(lp.hi[i])).into(),
@@ -85,10 +103,6 @@ pub fn solve(lp: &Lp<'_>) -> Result<Vec<f64>, ResolutionError> {
         .minimise(objective)
         .using(microlp)
         .with(constraint!(total == 1.0));
-    for (share, lo, hi) in bounds {
-        model = model.with(constraint!(share.clone() >= lo));
-        model = model.with(constraint!(share <= hi));
-    }
     if let Some(slo) = lp.slo_ms {
         model = model.with(constraint!(latency <= slo));
     }
