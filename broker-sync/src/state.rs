@@ -7,6 +7,9 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::net::IpAddr;
 
+pub use aviator_optimizer::Measurement;
+pub use aviator_optimizer::cost::{Location, PriceRow, PriceTable};
+
 /// A cluster's id as Submariner knows it (a DNS label).
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct ClusterId(String);
@@ -93,22 +96,14 @@ pub struct Cluster {
     pub prices: Option<PriceTable>,
 }
 
-/// A cluster's transfer prices in USD per GB, by where the traffic goes (egress) or comes from
-/// (ingress). Ingress matters because some clouds bill the receiver too (AWS cross-zone).
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct PriceTable {
-    pub egress: PriceRow,
-    pub ingress: PriceRow,
-}
-
-/// One price per destination class, USD per GB.
-#[derive(Debug, Clone, Copy, PartialEq, Default)]
-pub struct PriceRow {
-    pub intra_zone: f64,
-    pub inter_zone: f64,
-    pub inter_region: f64,
-    pub inter_continent: f64,
-    pub internet: f64,
+impl Cluster {
+    pub fn location(&self) -> Location {
+        Location {
+            provider: self.provider.clone(),
+            region: self.region.clone(),
+            zone: self.zone.clone(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -187,6 +182,14 @@ pub struct Export {
     pub ports: Vec<Port>,
     /// Pods behind a headless export.
     pub endpoints: Vec<Endpoint>,
+    /// Ready pods behind a ClusterSetIP export, when known (sets its capacity).
+    pub ready_endpoints: Option<u32>,
+    /// Declared requests/s the export can serve, overriding endpoints × per-endpoint capacity.
+    pub capacity_rps: Option<f64>,
+    /// Network round trip to the export, as declared or measured.
+    pub rtt: Option<Measurement>,
+    /// Service latency at the export, as declared or measured.
+    pub latency: Option<Measurement>,
 }
 
 impl Export {
@@ -233,7 +236,26 @@ pub enum Mode {
     /// Weighted-random choice; a weight is proportional, 0 drains (Route 53 semantics). Clusters
     /// without an entry weigh [`DEFAULT_WEIGHT`].
     WeightedRoundRobin { weights: BTreeMap<ClusterId, f64> },
+    /// Shares from the optimizer (latency-, load- and price-aware).
+    Optimized(Box<Optimized>),
 }
+
+/// The `Optimized` mode's settings: the optimizer's policy plus what it takes to turn the
+/// clusterset into its inputs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Optimized {
+    /// `prefer_local` here is kept equal to [`Policy::prefer_local`].
+    pub policy: aviator_optimizer::Policy,
+    /// Typical request and response sizes, bytes, for the price of a request.
+    pub request_bytes: f64,
+    pub response_bytes: f64,
+    /// Requests/s one ready endpoint serves, for capacity = ready endpoints × this.
+    pub capacity_per_endpoint_rps: Option<f64>,
+}
+
+/// Typical sizes when the operator gives none: a small API request and a 10 kB response.
+pub const DEFAULT_REQUEST_BYTES: f64 = 1_000.0;
+pub const DEFAULT_RESPONSE_BYTES: f64 = 10_000.0;
 
 /// The weight of a cluster the operator did not name.
 pub const DEFAULT_WEIGHT: f64 = 1.0;

@@ -29,6 +29,9 @@ pub enum Command {
     Serve(ServeArgs),
     /// Validate a clusterset file and print every error in it.
     Check(CheckArgs),
+    /// Solve one optimizer problem (policy, exports, previous state; YAML or JSON) and print
+    /// the shares with their explanations.
+    Solve(SolveArgs),
 }
 
 #[derive(Debug, Args)]
@@ -56,4 +59,14 @@ pub struct CheckArgs {
     /// The clusterset file (YAML).
     #[arg(long, value_name = "FILE")]
     pub config: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct SolveArgs {
+    /// The problem file: `policy`, `exports` and optionally `previous`, as YAML or JSON.
+    #[arg(long, value_name = "FILE")]
+    pub input: PathBuf,
+    /// Print a table instead of JSON.
+    #[arg(long)]
+    pub table: bool,
 }

@@ -7,6 +7,7 @@
 pub mod admin;
 pub mod app;
 pub mod cli;
+pub mod decide;
 pub mod handler;
 pub mod metrics;
 pub mod server;

@@ -11,6 +11,10 @@ pub struct Decision {
     pub exports: Vec<ExportDecision>,
     /// Things that affected the whole solve (an SLO that could not be met, demand over capacity).
     pub notes: Vec<String>,
+    /// Expected latency of a request under these shares, ms (by the model).
+    pub expected_ms: f64,
+    /// Expected transfer price, USD per million requests.
+    pub usd_per_million: f64,
     /// What the next solve needs: pass it back as `previous`.
     pub state: State,
 }

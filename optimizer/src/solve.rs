@@ -97,9 +97,28 @@ pub fn solve_with(policy: &Policy, exports: &[ExportInput], previous: &State) ->
             reason,
         });
     }
+    let expected_ms: f64 = decisions
+        .iter()
+        .map(|d| d.share * d.terms.expected_ms)
+        .sum();
+    let usd_per_million: f64 = decisions
+        .iter()
+        .map(|d| d.share * d.terms.price_per_request_usd * 1e6)
+        .sum();
+    if let Some(slo) = policy.latency_slo_ms.filter(|_| policy.objective != Objective::Performance)
+        // The LP's chords overstate queueing delay a little, so "at the SLO" is within 3 %.
+        && expected_ms >= slo * 0.97
+        && notes.is_empty()
+    {
+        notes.push(format!(
+            "the latency SLO ({slo} ms) binds: a cheaper split would be slower"
+        ));
+    }
     Decision {
         exports: decisions,
         notes,
+        expected_ms,
+        usd_per_million,
         state,
     }
 }
@@ -345,7 +364,7 @@ fn reason(
                     .fold(f64::INFINITY, f64::min);
                 let best_price = all.iter().map(|f| f.price).fold(f64::INFINITY, f64::min);
                 format!(
-                    "kept at the {:.0} % floor: others are better ({:.1} ms vs {:.1} ms best, {} vs {})",
+                    "kept at the {:.0} % floor: others are better ({:.1} ms here vs {:.1} ms unloaded at the fastest; {} vs {} at the cheapest)",
                     policy.min_share * 100.0,
                     terms.expected_ms,
                     best_ms,

@@ -117,13 +117,13 @@ proptest! {
         let demand = policy.demand_rps.unwrap_or(0.0);
         let ceiling = if policy.objective == Objective::Cost { policy.target_utilization } else { 0.95 };
         for (export, decision) in exports.iter().zip(&d.exports) {
-            if let (false, true, Some(capacity)) = (over, export.eligible, export.capacity_rps) {
-                if demand > 0.0 {
-                    let cap = ceiling * capacity / f64::from(policy.peers) / demand;
-                    let floor = policy.min_share;
-                    prop_assert!(decision.share <= cap.max(floor) + 1e-6,
-                        "{} over cap {}", decision.share, cap);
-                }
+            if let (false, true, Some(capacity)) = (over, export.eligible, export.capacity_rps)
+                && demand > 0.0
+            {
+                let cap = ceiling * capacity / f64::from(policy.peers) / demand;
+                let floor = policy.min_share;
+                prop_assert!(decision.share <= cap.max(floor) + 1e-6,
+                    "{} over cap {}", decision.share, cap);
             }
         }
     }

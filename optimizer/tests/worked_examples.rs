@@ -116,7 +116,8 @@ fn cost_respects_a_latency_slo_and_says_when_it_cannot() {
     };
     let d = solve_with(&p, &exports, &State::new());
     assert_eq!(shares(&d), [0.667, 0.333]);
-    assert!(d.notes.is_empty());
+    assert!(d.notes[0].contains("SLO (40 ms) binds"), "{:?}", d.notes);
+    assert!((d.expected_ms - 40.0).abs() < 1e-6);
     // 5 ms is below even a's 10 ms: no split meets it, so cost wins and a note says so.
     let p = Policy {
         latency_slo_ms: Some(5.0),

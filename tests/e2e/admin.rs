@@ -47,5 +47,5 @@ fn metrics_count_queries_by_type_and_rcode_and_answers_by_cluster() {
     // Strict rotation over two clusters: two answers each.
     assert_eq!(answers("west"), Some(2.0), "{body}");
     assert_eq!(answers("central"), Some(2.0));
-    assert_eq!(metric(&body, "aviator_services", &[]), Some(6.0));
+    assert_eq!(metric(&body, "aviator_services", &[]), Some(7.0));
 }

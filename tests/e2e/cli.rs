@@ -31,7 +31,7 @@ fn check_accepts_the_example() {
         .output()
         .unwrap();
     assert!(out.status.success());
-    assert!(String::from_utf8_lossy(&out.stdout).contains("ok: 3 clusters, 6 services"));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("ok: 3 clusters, 7 services"));
 }
 
 #[test]

@@ -8,4 +8,5 @@ mod hostile;
 mod protocol;
 mod reload;
 mod selection;
+mod solve;
 mod support;

@@ -109,3 +109,28 @@ fn when_every_weight_is_zero_the_drained_exports_share_equally() {
         "{counts:?}"
     );
 }
+
+#[test]
+fn optimized_performance_sends_most_lookups_to_the_fastest_export() {
+    let server = fixture();
+    let n = 1000;
+    let counts = tally(&server, "fast.shop.svc", n);
+    let count = |ip: &str| counts.get(&ips(&[ip])[0]).copied().unwrap_or(0);
+    // west: 10 ms; central: 45 ms; local east: 80 ms. The LP gives west 96 %, each other the
+    // 2 % floor. Bounds are 5 standard deviations (sd ≈ 6.2 for west, 4.4 for the floors).
+    assert!((929..=991).contains(&count("10.2.0.70")), "{counts:?}");
+    for floor in ["10.1.0.70", "10.3.0.70"] {
+        assert!((1..=45).contains(&count(floor)), "{floor}: {counts:?}");
+    }
+}
+
+#[test]
+fn optimized_cost_prefers_the_cheaper_transfer() {
+    let server = fixture();
+    // From east (AWS): west is inter-region AWS ($0.02/GB), central is another provider,
+    // billed as internet egress ($0.09/GB out, $0.12/GB back). West wins despite the longer RTT.
+    let counts = tally(&server, "thrifty.shop.svc", 500);
+    let west = counts.get(&ips(&["10.2.0.71"])[0]).copied().unwrap_or(0);
+    // Expected 98 %: 490 ± 5 sd (sd ≈ 3.1).
+    assert!((474..=500).contains(&west), "{counts:?}");
+}

@@ -5,6 +5,8 @@
 
 use std::collections::BTreeMap;
 
+use aviator_optimizer::cost::PriceRow;
+use aviator_optimizer::{Measurement, Objective};
 use serde::Deserialize;
 use serde_yaml_ng::Value;
 
@@ -46,19 +48,9 @@ pub struct RawCluster {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct RawPrices {
-    pub egress: RawPriceRow,
+    pub egress: PriceRow,
     #[serde(default)]
-    pub ingress: Option<RawPriceRow>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
-pub struct RawPriceRow {
-    pub intra_zone: f64,
-    pub inter_zone: f64,
-    pub inter_region: f64,
-    pub inter_continent: f64,
-    pub internet: f64,
+    pub ingress: Option<PriceRow>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -113,6 +105,20 @@ pub struct RawPolicy {
     pub weights: BTreeMap<String, f64>,
     #[serde(default = "yes")]
     pub prefer_local: bool,
+    // Optimized only:
+    pub objective: Option<Objective>,
+    pub tradeoff: Option<f64>,
+    pub usd_per_ms_per_million: Option<f64>,
+    pub min_share: Option<f64>,
+    pub latency_slo_ms: Option<f64>,
+    pub damping: Option<f64>,
+    pub dead_band: Option<f64>,
+    pub demand_rps: Option<f64>,
+    pub peers: Option<u32>,
+    pub target_utilization: Option<f64>,
+    pub request_bytes: Option<f64>,
+    pub response_bytes: Option<f64>,
+    pub capacity_per_endpoint_rps: Option<f64>,
 }
 
 #[derive(Debug, Deserialize, Default, Clone, Copy, PartialEq, Eq)]
@@ -120,6 +126,7 @@ pub enum RawMode {
     #[default]
     RoundRobin,
     WeightedRoundRobin,
+    Optimized,
 }
 
 #[derive(Debug, Deserialize)]
@@ -134,6 +141,11 @@ pub struct RawExport {
     pub ports: Option<Vec<RawPort>>,
     #[serde(default)]
     pub endpoints: Vec<RawEndpoint>,
+    pub ready_endpoints: Option<u32>,
+    pub capacity_rps: Option<f64>,
+    /// Declared until probes measure it.
+    pub rtt: Option<Measurement>,
+    pub latency: Option<Measurement>,
 }
 
 #[derive(Debug, Deserialize)]

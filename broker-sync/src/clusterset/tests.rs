@@ -188,3 +188,50 @@ services:
     assert_eq!(ports.len(), 1);
     assert_eq!(ports[0].name.as_deref(), Some("http"));
 }
+
+#[test]
+fn optimized_policies_are_parsed_and_checked() {
+    let base = "localCluster: a\nclusters: [{ id: a }, { id: b }]\nservices:\n";
+    let good = format!(
+        "{base}  - name: s\n    namespace: n\n    policy: {{ mode: Optimized, objective: Cost, latencySloMs: 50, minShare: 0.05, peers: 3 }}\n    exports:\n      - {{ cluster: a, ips: [10.0.0.1], readyEndpoints: 3, rtt: {{ meanMs: 1 }}, latency: {{ meanMs: 9, p99Ms: 30 }} }}\n"
+    );
+    let set = parse(&good, Path::new("t")).unwrap();
+    let Mode::Optimized(optimized) = &set.services[0].policy.mode else {
+        panic!("not optimized");
+    };
+    assert_eq!(
+        optimized.policy.objective,
+        aviator_optimizer::Objective::Cost
+    );
+    assert_eq!(optimized.policy.latency_slo_ms, Some(50.0));
+    assert_eq!(optimized.policy.peers, 3);
+    assert_eq!(optimized.request_bytes, DEFAULT_REQUEST_BYTES);
+    assert_eq!(
+        set.services[0].exports[0].latency.unwrap().p99_ms,
+        Some(30.0)
+    );
+
+    let bad = format!(
+        "{base}  - name: s\n    namespace: n\n    policy: {{ mode: Optimized, tradeoff: 2, damping: 0, objective: Cheap }}\n  - name: t\n    namespace: n\n    policy: {{ mode: RoundRobin, minShare: 0.1 }}\n    exports: [{{ cluster: a, ips: [10.0.0.1], latency: {{ meanMs: -3 }} }}]\n"
+    );
+    let errors = errors_of(&bad);
+    assert!(
+        errors
+            .iter()
+            .any(|e| e.starts_with("services[0].policy.objective: unknown variant `Cheap`")),
+        "{errors:#?}"
+    );
+    let bad = bad.replace("objective: Cheap", "objective: Mixed");
+    let errors = errors_of(&bad);
+    for wanted in [
+        "services[0].policy.tradeoff: 2 is out of range",
+        "services[0].policy.damping: 0 is out of range",
+        "services[1].policy.minShare: applies only to mode Optimized",
+        "services[1].exports[0].latency.meanMs: -3 is not a duration",
+    ] {
+        assert!(
+            errors.iter().any(|e| e.starts_with(wanted)),
+            "missing {wanted:?} in {errors:#?}"
+        );
+    }
+}

@@ -159,7 +159,7 @@ impl Validator {
         clusters
     }
 
-    fn price_row(&mut self, path: &str, raw: &RawPriceRow) -> PriceRow {
+    fn price_row(&mut self, path: &str, raw: &PriceRow) -> PriceRow {
         let fields = [
             ("intraZone", raw.intra_zone),
             ("interZone", raw.inter_zone),
@@ -175,13 +175,7 @@ impl Validator {
                 );
             }
         }
-        PriceRow {
-            intra_zone: raw.intra_zone,
-            inter_zone: raw.inter_zone,
-            inter_region: raw.inter_region,
-            inter_continent: raw.inter_continent,
-            internet: raw.internet,
-        }
+        *raw
     }
 
     fn local_cluster(
@@ -358,12 +352,39 @@ impl Validator {
                 }
             }
         }
+        for (name, measurement) in [("rtt", &raw.rtt), ("latency", &raw.latency)] {
+            if let Some(m) = measurement {
+                let figures = [
+                    ("meanMs", Some(m.mean_ms)),
+                    ("p99Ms", m.p99_ms),
+                    ("ageS", Some(m.age_s)),
+                ];
+                for (field, value) in figures {
+                    if let Some(v) = value.filter(|v| !(v.is_finite() && *v >= 0.0)) {
+                        self.error(
+                            format!("{path}.{name}.{field}"),
+                            format!("{v} is not a duration: use a number >= 0"),
+                        );
+                    }
+                }
+            }
+        }
+        if let Some(c) = raw.capacity_rps.filter(|c| !(c.is_finite() && *c > 0.0)) {
+            self.error(
+                format!("{path}.capacityRps"),
+                format!("{c} is not a capacity: use requests/s > 0"),
+            );
+        }
         Export {
             cluster: ClusterId::new(raw.cluster.clone()),
             ips,
             ready: raw.ready,
             ports,
             endpoints,
+            ready_endpoints: raw.ready_endpoints,
+            capacity_rps: raw.capacity_rps,
+            rtt: raw.rtt,
+            latency: raw.latency,
         }
     }
 
@@ -441,7 +462,19 @@ impl Validator {
         let Some(raw) = raw else {
             return Policy::default();
         };
+        if raw.mode != RawMode::Optimized {
+            self.reject_optimizer_fields(path, &raw);
+        }
         let mode = match raw.mode {
+            RawMode::Optimized => {
+                if !raw.weights.is_empty() {
+                    self.error(
+                        format!("{path}.weights"),
+                        "weights apply only to mode WeightedRoundRobin",
+                    );
+                }
+                Mode::Optimized(Box::new(self.optimized(path, &raw)))
+            }
             RawMode::RoundRobin => {
                 if !raw.weights.is_empty() {
                     self.error(
@@ -472,6 +505,153 @@ impl Validator {
         Policy {
             mode,
             prefer_local: raw.prefer_local,
+        }
+    }
+
+    fn optimized(&mut self, path: &str, raw: &RawPolicy) -> Optimized {
+        let defaults = aviator_optimizer::Policy::default();
+        let mut check =
+            |field: &str, value: Option<f64>, ok: fn(f64) -> bool, rule: &str, default: f64| {
+                match value {
+                    Some(v) if !(v.is_finite() && ok(v)) => {
+                        self.error(
+                            format!("{path}.{field}"),
+                            format!("{v} is out of range: {rule}"),
+                        );
+                        default
+                    }
+                    Some(v) => v,
+                    None => default,
+                }
+            };
+        let tradeoff = check(
+            "tradeoff",
+            raw.tradeoff,
+            |v| (0.0..=1.0).contains(&v),
+            "use 0 (price only) to 1 (latency only)",
+            defaults.tradeoff,
+        );
+        let min_share = check(
+            "minShare",
+            raw.min_share,
+            |v| (0.0..=0.5).contains(&v),
+            "use 0 to 0.5",
+            defaults.min_share,
+        );
+        let damping = check(
+            "damping",
+            raw.damping,
+            |v| v > 0.0 && v <= 1.0,
+            "use more than 0, at most 1",
+            defaults.damping,
+        );
+        let dead_band = check(
+            "deadBand",
+            raw.dead_band,
+            |v| (0.0..0.5).contains(&v),
+            "use 0 to 0.5",
+            defaults.dead_band,
+        );
+        let target_utilization = check(
+            "targetUtilization",
+            raw.target_utilization,
+            |v| v > 0.0 && v <= 0.95,
+            "use more than 0, at most 0.95",
+            defaults.target_utilization,
+        );
+        let positive = |v: f64| v > 0.0;
+        let non_negative = |v: f64| v >= 0.0;
+        let latency_slo_ms = raw.latency_slo_ms.map(|v| {
+            check(
+                "latencySloMs",
+                Some(v),
+                positive,
+                "use milliseconds > 0",
+                1.0,
+            )
+        });
+        let demand_rps = raw
+            .demand_rps
+            .map(|v| check("demandRps", Some(v), positive, "use requests/s > 0", 1.0));
+        let usd_per_ms_per_million = raw.usd_per_ms_per_million.map(|v| {
+            check(
+                "usdPerMsPerMillion",
+                Some(v),
+                non_negative,
+                "use USD >= 0",
+                0.0,
+            )
+        });
+        let request_bytes = check(
+            "requestBytes",
+            raw.request_bytes,
+            non_negative,
+            "use bytes >= 0",
+            DEFAULT_REQUEST_BYTES,
+        );
+        let response_bytes = check(
+            "responseBytes",
+            raw.response_bytes,
+            non_negative,
+            "use bytes >= 0",
+            DEFAULT_RESPONSE_BYTES,
+        );
+        let capacity_per_endpoint_rps = raw.capacity_per_endpoint_rps.map(|v| {
+            check(
+                "capacityPerEndpointRps",
+                Some(v),
+                positive,
+                "use requests/s > 0",
+                1.0,
+            )
+        });
+        if raw.peers == Some(0) {
+            self.error(format!("{path}.peers"), "0 is out of range: use at least 1");
+        }
+        Optimized {
+            policy: aviator_optimizer::Policy {
+                objective: raw.objective.unwrap_or_default(),
+                tradeoff,
+                usd_per_ms_per_million,
+                prefer_local: raw.prefer_local,
+                min_share,
+                latency_slo_ms,
+                damping,
+                dead_band,
+                demand_rps,
+                peers: raw.peers.unwrap_or(defaults.peers).max(1),
+                target_utilization,
+                ..defaults
+            },
+            request_bytes,
+            response_bytes,
+            capacity_per_endpoint_rps,
+        }
+    }
+
+    fn reject_optimizer_fields(&mut self, path: &str, raw: &RawPolicy) {
+        let set = [
+            ("objective", raw.objective.is_some()),
+            ("tradeoff", raw.tradeoff.is_some()),
+            ("usdPerMsPerMillion", raw.usd_per_ms_per_million.is_some()),
+            ("minShare", raw.min_share.is_some()),
+            ("latencySloMs", raw.latency_slo_ms.is_some()),
+            ("damping", raw.damping.is_some()),
+            ("deadBand", raw.dead_band.is_some()),
+            ("demandRps", raw.demand_rps.is_some()),
+            ("peers", raw.peers.is_some()),
+            ("targetUtilization", raw.target_utilization.is_some()),
+            ("requestBytes", raw.request_bytes.is_some()),
+            ("responseBytes", raw.response_bytes.is_some()),
+            (
+                "capacityPerEndpointRps",
+                raw.capacity_per_endpoint_rps.is_some(),
+            ),
+        ];
+        for (field, present) in set {
+            if present {
+                self.error(format!("{path}.{field}"), "applies only to mode Optimized");
+            }
         }
     }
 

@@ -3,6 +3,7 @@
 mod check;
 mod reload;
 mod serve;
+mod solve;
 mod telemetry;
 
 use std::process::ExitCode;
@@ -14,6 +15,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     telemetry::init_logs(&cli.log_level)?;
     match cli.command {
         Command::Check(args) => Ok(check::check(&args)),
+        Command::Solve(args) => solve::solve(&args),
         Command::Serve(args) => {
             // This thread runs the control plane and TCP; UDP runs on its own threads, one per
             // core (see `server`), which this keeps free of everything else.

@@ -6,12 +6,14 @@ use std::net::IpAddr;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use aviator_broker::state::{ClusterSet, DEFAULT_WEIGHT, Export, Mode, Service, ServiceType};
+use aviator_optimizer::Decision;
 use aviator_optimizer::weights::shares_from_weights;
 use hickory_proto::rr::{LowerName, Name, Record};
 
 use super::records;
 use super::select::{Choice, Selector};
 use super::*;
+use crate::decide::{Decisions, decide_all};
 
 /// The schema version of the Kubernetes multi-cluster DNS specification implemented.
 const DNS_SCHEMA_VERSION: &str = "1.1.0";
@@ -22,6 +24,7 @@ pub fn build(set: &ClusterSet, previous: Option<&Snapshot>) -> Result<Snapshot, 
     let serial = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(1, |d| d.as_secs() as u32);
+    let decisions = decide_all(set, previous.map(Snapshot::decisions));
     let mut zones = Vec::with_capacity(set.dns.zones.len());
     for (index, zone) in set.dns.zones.iter().enumerate() {
         let origin = Name::from_ascii(format!("{zone}.")).map_err(|error| BuildError::Name {
@@ -29,13 +32,14 @@ pub fn build(set: &ClusterSet, previous: Option<&Snapshot>) -> Result<Snapshot, 
             reason: error.to_string(),
         })?;
         let before = previous.and_then(|p| p.zones.get(index));
-        zones.push(build_zone(set, &origin, serial, before)?);
+        zones.push(build_zone(set, &decisions, &origin, serial, before)?);
     }
-    Ok(Snapshot { zones })
+    Ok(Snapshot { zones, decisions })
 }
 
 fn build_zone(
     set: &ClusterSet,
+    decisions: &Decisions,
     origin: &Name,
     serial: u32,
     previous: Option<&Zone>,
@@ -50,6 +54,7 @@ fn build_zone(
             .and_then(|n| n.services.get(service.name.as_bytes()));
         let node = ServiceBuilder {
             set,
+            decision: decisions.get(&(service.namespace.clone(), service.name.clone())),
             service,
             zone: origin,
             ttl: dns.ttl,
@@ -74,6 +79,7 @@ fn build_zone(
 
 struct ServiceBuilder<'a> {
     set: &'a ClusterSet,
+    decision: Option<&'a Decision>,
     service: &'a Service,
     zone: &'a Name,
     ttl: u32,
@@ -182,6 +188,21 @@ impl ServiceBuilder<'_> {
                     .map(|(e, _)| weights.get(&e.cluster).copied().unwrap_or(DEFAULT_WEIGHT))
                     .collect();
                 let shares = shares_from_weights(&weights);
+                Selector::weighted(candidates.into_iter().map(|(_, c)| c).collect(), &shares)
+            }
+            Mode::Optimized(_) => {
+                let share_of = |cluster: &str| {
+                    self.decision
+                        .and_then(|d| d.exports.iter().find(|e| e.cluster == cluster))
+                        .map_or(0.0, |e| e.share)
+                };
+                let raw: Vec<f64> = candidates
+                    .iter()
+                    .map(|(e, _)| share_of(e.cluster.as_str()))
+                    .collect();
+                // Renormalised over this address family's candidates; if the optimizer gave
+                // them nothing (it chose exports without such addresses), they share evenly.
+                let shares = shares_from_weights(&raw);
                 Selector::weighted(candidates.into_iter().map(|(_, c)| c).collect(), &shares)
             }
         })

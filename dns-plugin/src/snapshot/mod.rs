@@ -16,6 +16,8 @@ use std::slice;
 use hickory_proto::rr::{LowerName, Record, RecordType};
 
 pub use build::build;
+
+use crate::decide::Decisions;
 use name::{Path, Prefix};
 use select::Selector;
 
@@ -27,10 +29,11 @@ pub enum BuildError {
     Name { name: String, reason: String },
 }
 
-/// Every zone's answers at one moment.
+/// Every zone's answers at one moment, and the optimizer decisions behind them.
 #[derive(Debug, Default)]
 pub struct Snapshot {
     zones: Vec<Zone>,
+    decisions: Decisions,
 }
 
 /// The outcome of looking a question up.
@@ -67,6 +70,11 @@ impl Snapshot {
             Some(records) => Resolution::Found { zone, records },
             None => Resolution::NxDomain { zone },
         }
+    }
+
+    /// The optimizer's decisions behind the `Optimized` services' answers.
+    pub fn decisions(&self) -> &Decisions {
+        &self.decisions
     }
 
     /// The zone apexes served, for logs.

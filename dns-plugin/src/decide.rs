@@ -1,0 +1,100 @@
+//! Asks the optimizer for the shares of each `Optimized` service: turns the clusterset state
+//! into the optimizer's inputs (prices from both clusters' tables, capacity from ready
+//! endpoints) and keeps its decision for the next solve.
+
+use std::collections::HashMap;
+
+use aviator_broker::state::{
+    ClusterSet, Export, Measurement, Mode, Optimized, Service, ServiceType,
+};
+use aviator_optimizer::cost::price_per_request;
+use aviator_optimizer::{Decision, ExportInput, State, solve_with};
+
+/// Decisions by (namespace, name).
+pub type Decisions = HashMap<(String, String), Decision>;
+
+/// Solves every `Optimized` service of `set`, continuing from `previous` decisions.
+pub fn decide_all(set: &ClusterSet, previous: Option<&Decisions>) -> Decisions {
+    let empty = State::new();
+    set.services
+        .iter()
+        .filter_map(|service| {
+            let Mode::Optimized(optimized) = &service.policy.mode else {
+                return None;
+            };
+            let key = (service.namespace.clone(), service.name.clone());
+            let before = previous
+                .and_then(|p| p.get(&key))
+                .map_or(&empty, |d| &d.state);
+            Some((key, decide(set, service, optimized, before)))
+        })
+        .collect()
+}
+
+/// The optimizer's decision for one service.
+pub fn decide(
+    set: &ClusterSet,
+    service: &Service,
+    optimized: &Optimized,
+    previous: &State,
+) -> Decision {
+    let inputs: Vec<ExportInput> = service
+        .exports
+        .iter()
+        .map(|export| input(set, service, optimized, export))
+        .collect();
+    solve_with(&optimized.policy, &inputs, previous)
+}
+
+fn input(
+    set: &ClusterSet,
+    service: &Service,
+    optimized: &Optimized,
+    export: &Export,
+) -> ExportInput {
+    let local = export.cluster == set.local_cluster;
+    let client = set.cluster(&set.local_cluster);
+    let server = set.cluster(&export.cluster);
+    let price = match (client, server) {
+        (Some(c), Some(s)) => match (&c.prices, &s.prices) {
+            (Some(cp), Some(sp)) => Some(price_per_request(
+                (&c.location(), cp),
+                (&s.location(), sp),
+                optimized.request_bytes,
+                optimized.response_bytes,
+            )),
+            _ => None,
+        },
+        _ => None,
+    };
+    let ready = match service.service_type {
+        ServiceType::ClusterSetIp => export.ready_endpoints,
+        ServiceType::Headless => Some(export.endpoints.iter().filter(|e| e.ready).count() as u32),
+    };
+    let capacity_rps = export.capacity_rps.or_else(|| {
+        let per_endpoint = optimized.capacity_per_endpoint_rps?;
+        Some(f64::from(ready?) * per_endpoint).filter(|c| *c > 0.0)
+    });
+    // Inside the cluster the network adds next to nothing; without a figure, say so rather
+    // than let the local export stand in for the median of remote round trips.
+    let rtt = export.rtt.or_else(|| {
+        local.then_some(Measurement {
+            mean_ms: 0.0,
+            p99_ms: None,
+            age_s: 0.0,
+        })
+    });
+    ExportInput {
+        cluster: export.cluster.to_string(),
+        local,
+        eligible: export.is_eligible(service.service_type, set),
+        rtt,
+        latency: export.latency,
+        price_per_request: price,
+        capacity_rps,
+        in_flight: None,
+        error_rate: None,
+        eligible_for_s: None,
+        latency_trend: None,
+    }
+}

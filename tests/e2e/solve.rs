@@ -1,0 +1,77 @@
+//! `aviator solve`: an optimizer problem in, shares and explanations out.
+
+use std::process::Command;
+
+use crate::support::process::binary;
+
+fn solve(args: &[&str], input: &str) -> (bool, String, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("problem.yaml");
+    std::fs::write(&file, input).unwrap();
+    let out = Command::new(binary())
+        .arg("solve")
+        .arg("--input")
+        .arg(&file)
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+const PROBLEM: &str = r#"
+policy: { objective: Performance, preferLocal: false }
+exports:
+  - { cluster: near, rtt: { meanMs: 2 }, latency: { meanMs: 8 } }
+  - { cluster: far, rtt: { meanMs: 70 }, latency: { meanMs: 8 } }
+  - { cluster: down, eligible: false }
+"#;
+
+#[test]
+fn solve_prints_shares_and_reasons_as_json() {
+    let (ok, stdout, stderr) = solve(&[], PROBLEM);
+    assert!(ok, "{stderr}");
+    let json: serde_json::Value = serde_json::from_str(&stdout).expect("JSON");
+    let exports = json["exports"].as_array().unwrap();
+    assert_eq!(exports[0]["cluster"], "near");
+    assert!((exports[0]["share"].as_f64().unwrap() - 0.98).abs() < 1e-9);
+    assert!((exports[1]["share"].as_f64().unwrap() - 0.02).abs() < 1e-9);
+    assert_eq!(exports[2]["share"], 0.0);
+    assert_eq!(exports[2]["binds"][0], "ineligible");
+    assert_eq!(exports[1]["binds"][0], "floor");
+    assert!(
+        exports[0]["reason"]
+            .as_str()
+            .unwrap()
+            .starts_with("fastest")
+    );
+    assert!(
+        json["state"]["near"]["share"].is_number(),
+        "state for the next solve"
+    );
+}
+
+#[test]
+fn solve_prints_a_table_on_request() {
+    let (ok, stdout, _) = solve(&["--table"], PROBLEM);
+    assert!(ok);
+    let near = stdout
+        .lines()
+        .find(|l| l.starts_with("near"))
+        .expect("row for near");
+    assert!(near.contains("98.0%"), "{stdout}");
+    assert!(stdout.contains("not eligible"), "{stdout}");
+}
+
+#[test]
+fn solve_names_the_field_of_a_bad_input() {
+    let (ok, _, stderr) = solve(&[], "exports:\n  - { cluster: a, rtt: { meanMs: fast } }\n");
+    assert!(!ok);
+    assert!(
+        stderr.contains("problem.yaml: exports[0].rtt.meanMs: invalid type"),
+        "{stderr}"
+    );
+}
