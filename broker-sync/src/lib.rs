@@ -1,8 +1,9 @@
-//! The sources of Aviator's state: the standalone clusterset file (the embedded default), and
-//! later the Kubernetes objects and the broker that shares prices.
+//! The sources of Aviator's state: the standalone clusterset file (the embedded default), the
+//! broker that shares prices between clusters, and later the Kubernetes objects.
 //!
 //! Every source produces the same validated [`state::ClusterSet`]; nothing downstream knows which
 //! source is in use.
 
+pub mod broker;
 pub mod clusterset;
 pub mod state;

@@ -190,17 +190,44 @@ pub struct Export {
     pub rtt: Option<Measurement>,
     /// Service latency at the export, as declared or measured.
     pub latency: Option<Measurement>,
+    /// Health probing has ejected it.
+    pub ejected: bool,
+    /// Seconds since it (re)became eligible, when probing knows; slow start reads it.
+    pub eligible_for_s: Option<f64>,
 }
 
 impl Export {
-    /// Whether this export can take traffic: it has something ready to serve and its cluster is
-    /// connected. Health probing narrows this further once it exists.
-    pub fn is_eligible(&self, service_type: ServiceType, set: &ClusterSet) -> bool {
+    /// Whether this export could take traffic by the facts: it has something ready to serve and
+    /// its cluster is connected. Probing's verdict comes on top, in [`Service::eligibility`].
+    pub fn is_serving(&self, service_type: ServiceType, set: &ClusterSet) -> bool {
         let has_ready = match service_type {
             ServiceType::ClusterSetIp => self.ready && !self.ips.is_empty(),
             ServiceType::Headless => self.endpoints.iter().any(|e| e.ready),
         };
         has_ready && set.is_connected(&self.cluster)
+    }
+}
+
+impl Service {
+    /// Which exports are eligible, in order: serving and not ejected by probing. If probing has
+    /// ejected every serving export, it fails open to all of them: probes can be wrong, while
+    /// readiness and connectivity are facts (reference §2).
+    pub fn eligibility(&self, set: &ClusterSet) -> Vec<bool> {
+        let serving: Vec<bool> = self
+            .exports
+            .iter()
+            .map(|e| e.is_serving(self.service_type, set))
+            .collect();
+        let any_healthy = self
+            .exports
+            .iter()
+            .zip(&serving)
+            .any(|(e, &s)| s && !e.ejected);
+        self.exports
+            .iter()
+            .zip(serving)
+            .map(|(e, s)| s && (!e.ejected || !any_healthy))
+            .collect()
     }
 }
 
@@ -218,6 +245,8 @@ pub struct Policy {
     pub mode: Mode,
     /// Answer with the local export whenever it is eligible (Lighthouse's behaviour).
     pub prefer_local: bool,
+    /// Health and latency probing of the exports; off unless the policy asks for it.
+    pub probe: Option<ProbeSpec>,
 }
 
 impl Default for Policy {
@@ -225,13 +254,24 @@ impl Default for Policy {
         Self {
             mode: Mode::RoundRobin,
             prefer_local: true,
+            probe: None,
         }
     }
 }
 
-#[derive(Debug, Clone, PartialEq)]
+/// What to probe: always the TCP round trip to the export's first TCP port; with a path, also
+/// an HTTP GET for the service's own latency.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct ProbeSpec {
+    pub path: Option<String>,
+    /// Port for the HTTP GET; the export's first TCP port if unset.
+    pub port: Option<u16>,
+}
+
+#[derive(Debug, Clone, PartialEq, Default)]
 pub enum Mode {
     /// Strict rotation over the eligible exports.
+    #[default]
     RoundRobin,
     /// Weighted-random choice; a weight is proportional, 0 drains (Route 53 semantics). Clusters
     /// without an entry weigh [`DEFAULT_WEIGHT`].

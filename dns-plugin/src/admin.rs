@@ -4,32 +4,60 @@ use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
+use std::collections::BTreeMap;
+
+use aviator_optimizer::Decision;
+use aviator_optimizer::probe::{Prober, TargetReport};
+use axum::Json;
 use axum::Router;
+use serde::Serialize;
+
+use crate::app::control::reports_by_service;
+use crate::handler::SnapshotCell;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::get;
 use metrics_exporter_prometheus::PrometheusHandle;
 use tokio::net::TcpListener;
 
+/// What the admin endpoints read.
 #[derive(Clone)]
-struct AdminState {
+pub struct AdminState {
     metrics: PrometheusHandle,
+    /// What `/readyz` reports: true once a snapshot is serving.
     ready: Arc<AtomicBool>,
+    cell: Arc<SnapshotCell>,
+    prober: Arc<Prober>,
 }
 
-/// Serves the admin endpoints on `listener` until `shutdown` completes. `ready` is what
-/// `/readyz` reports: true once a snapshot is serving.
+impl AdminState {
+    pub fn new(
+        metrics: PrometheusHandle,
+        ready: Arc<AtomicBool>,
+        cell: Arc<SnapshotCell>,
+        prober: Arc<Prober>,
+    ) -> Self {
+        Self {
+            metrics,
+            ready,
+            cell,
+            prober,
+        }
+    }
+}
+
+/// Serves the admin endpoints on `listener` until `shutdown` completes.
 pub async fn run(
     listener: TcpListener,
-    metrics: PrometheusHandle,
-    ready: Arc<AtomicBool>,
+    state: AdminState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let app = Router::new()
         .route("/metrics", get(render_metrics))
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(readiness))
-        .with_state(AdminState { metrics, ready });
+        .route("/debug/weights", get(weights))
+        .with_state(state);
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
         .await
@@ -48,4 +76,32 @@ async fn readiness(State(state): State<AdminState>) -> (StatusCode, &'static str
             "not ready: no snapshot yet\n",
         )
     }
+}
+
+/// `/debug/weights`: per service, the optimizer's decision and what the probes measured.
+#[derive(Serialize, Default)]
+pub struct Weights {
+    pub services: BTreeMap<String, ServiceWeights>,
+}
+
+#[derive(Serialize, Default)]
+pub struct ServiceWeights {
+    pub decision: Option<Decision>,
+    pub probes: BTreeMap<String, TargetReport>,
+}
+
+async fn weights(State(state): State<AdminState>) -> Json<Weights> {
+    let mut out = Weights::default();
+    if let Some(snapshot) = state.cell.load_full() {
+        for ((namespace, name), decision) in snapshot.decisions() {
+            out.services
+                .entry(format!("{namespace}/{name}"))
+                .or_default()
+                .decision = Some(decision.clone());
+        }
+    }
+    for (service, reports) in reports_by_service(&state.prober) {
+        out.services.entry(service).or_default().probes = reports.into_iter().collect();
+    }
+    Json(out)
 }

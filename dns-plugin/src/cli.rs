@@ -52,6 +52,25 @@ pub struct ServeArgs {
     /// UDP sockets (SO_REUSEPORT), each served by its own thread. Default: one per core.
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=256))]
     pub udp_threads: Option<u16>,
+    /// How often the control loop re-solves and republishes the answers, milliseconds.
+    #[arg(long, value_name = "MS", default_value_t = 1000,
+          value_parser = clap::value_parser!(u64).range(10..=600_000))]
+    pub tick_ms: u64,
+    /// Probe interval while a service is being looked up, milliseconds (idle: at least 10 s).
+    #[arg(long, value_name = "MS", default_value_t = 1000,
+          value_parser = clap::value_parser!(u64).range(10..=600_000))]
+    pub probe_interval_ms: u64,
+    /// Probe timeout, milliseconds.
+    #[arg(long, value_name = "MS", default_value_t = 1000,
+          value_parser = clap::value_parser!(u64).range(10..=60_000))]
+    pub probe_timeout_ms: u64,
+    /// A directory shared with the other clusters, where each publishes its prices and
+    /// capacity (the file broker). Without it, prices come from the clusterset file alone.
+    #[arg(long, value_name = "DIR")]
+    pub broker_dir: Option<PathBuf>,
+    /// Peer prices not refreshed for this long are reported stale (and still used), seconds.
+    #[arg(long, value_name = "S", default_value_t = 30)]
+    pub broker_stale_s: u64,
 }
 
 #[derive(Debug, Args)]

@@ -38,10 +38,12 @@ pub fn decide(
     optimized: &Optimized,
     previous: &State,
 ) -> Decision {
+    let eligibility = service.eligibility(set);
     let inputs: Vec<ExportInput> = service
         .exports
         .iter()
-        .map(|export| input(set, service, optimized, export))
+        .zip(eligibility)
+        .map(|(export, eligible)| input(set, service, optimized, export, eligible))
         .collect();
     solve_with(&optimized.policy, &inputs, previous)
 }
@@ -51,6 +53,7 @@ fn input(
     service: &Service,
     optimized: &Optimized,
     export: &Export,
+    eligible: bool,
 ) -> ExportInput {
     let local = export.cluster == set.local_cluster;
     let client = set.cluster(&set.local_cluster);
@@ -87,14 +90,14 @@ fn input(
     ExportInput {
         cluster: export.cluster.to_string(),
         local,
-        eligible: export.is_eligible(service.service_type, set),
+        eligible,
         rtt,
         latency: export.latency,
         price_per_request: price,
         capacity_rps,
         in_flight: None,
         error_rate: None,
-        eligible_for_s: None,
+        eligible_for_s: export.eligible_for_s,
         latency_trend: None,
     }
 }

@@ -14,6 +14,19 @@ pub const QUERIES: &str = "aviator_dns_queries_total";
 pub const RELOADS: &str = "aviator_config_reloads_total";
 /// 1 while the last reload attempt succeeded, 0 after a rejected one.
 pub const LAST_RELOAD_OK: &str = "aviator_config_last_reload_successful";
+/// Optimizer share per export, by `namespace`, `service`, `cluster`.
+pub const SHARE: &str = "aviator_share";
+/// Probe estimates per export, by `service` and `cluster`, ms.
+pub const PROBE_RTT: &str = "aviator_probe_rtt_ms";
+pub const PROBE_LATENCY: &str = "aviator_probe_latency_ms";
+/// 1 while probing has ejected the export.
+pub const EJECTED: &str = "aviator_export_ejected";
+/// Time to build a snapshot (optimizer solves included), seconds.
+pub const SOLVE_SECONDS: &str = "aviator_solve_seconds";
+/// 1 while the peers' profiles are older than the staleness bound.
+pub const BROKER_STALE: &str = "aviator_broker_stale";
+/// Seconds since the broker was last read successfully.
+pub const BROKER_AGE: &str = "aviator_broker_age_seconds";
 /// Services and clusters in the serving snapshot.
 pub const SERVICES: &str = "aviator_services";
 pub const CLUSTERS: &str = "aviator_clusters";

@@ -119,6 +119,10 @@ pub struct RawPolicy {
     pub request_bytes: Option<f64>,
     pub response_bytes: Option<f64>,
     pub capacity_per_endpoint_rps: Option<f64>,
+    // Any mode:
+    pub probe: Option<bool>,
+    pub probe_path: Option<String>,
+    pub probe_port: Option<u16>,
 }
 
 #[derive(Debug, Deserialize, Default, Clone, Copy, PartialEq, Eq)]

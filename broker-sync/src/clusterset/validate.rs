@@ -382,6 +382,8 @@ impl Validator {
             ports,
             endpoints,
             ready_endpoints: raw.ready_endpoints,
+            ejected: false,
+            eligible_for_s: None,
             capacity_rps: raw.capacity_rps,
             rtt: raw.rtt,
             latency: raw.latency,
@@ -502,9 +504,34 @@ impl Validator {
                 Mode::WeightedRoundRobin { weights }
             }
         };
+        if let Some(probe) = raw.probe_path.as_deref().filter(|p| !p.starts_with('/')) {
+            self.error(
+                format!("{path}.probePath"),
+                format!("\"{probe}\" must start with '/'"),
+            );
+        }
+        if raw.probe_port == Some(0) {
+            self.error(
+                format!("{path}.probePort"),
+                "0 is out of range: a port is 1 to 65535",
+            );
+        }
+        if raw.probe == Some(false) && (raw.probe_path.is_some() || raw.probe_port.is_some()) {
+            self.error(
+                format!("{path}.probe"),
+                "probing is off, yet probePath or probePort is set",
+            );
+        }
+        let probing = raw
+            .probe
+            .unwrap_or(raw.probe_path.is_some() || raw.probe_port.is_some());
         Policy {
             mode,
             prefer_local: raw.prefer_local,
+            probe: probing.then(|| ProbeSpec {
+                path: raw.probe_path.clone(),
+                port: raw.probe_port,
+            }),
         }
     }
 

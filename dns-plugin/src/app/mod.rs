@@ -1,6 +1,7 @@
 //! What each subcommand does: the control plane around the DNS hot path.
 
 mod check;
+pub mod control;
 mod reload;
 mod serve;
 mod solve;

@@ -1,6 +1,6 @@
-//! Keeps the served snapshot in step with the clusterset file: reload on change, on SIGHUP and on
-//! a slow poll (for filesystems without change notification). An invalid edit is logged and
-//! counted, and the last good snapshot keeps serving.
+//! Keeps the clusterset in step with its file: reload on change, on SIGHUP and on a slow poll
+//! (for filesystems without change notification), and hand each valid version to the control
+//! loop. An invalid edit is logged and counted, and the last good state keeps serving.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -9,10 +9,10 @@ use std::time::Duration;
 use aviator_broker::clusterset::{self, FileWatch};
 use aviator_broker::state::ClusterSet;
 use tokio::signal::unix::{SignalKind, signal};
+use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 use tracing::{error, info, warn};
 
-use crate::handler::SnapshotCell;
 use crate::metrics;
 use crate::snapshot;
 
@@ -22,17 +22,21 @@ const POLL_INTERVAL: Duration = Duration::from_secs(10);
 
 pub struct Reloader {
     path: PathBuf,
-    cell: Arc<SnapshotCell>,
+    publish: watch::Sender<Arc<ClusterSet>>,
     /// The text last looked at, valid or not, so an unchanged file is neither rebuilt nor
     /// reported twice.
     last_seen: Option<String>,
 }
 
 impl Reloader {
-    pub fn new(path: PathBuf, cell: Arc<SnapshotCell>, loaded_text: String) -> Self {
+    pub fn new(
+        path: PathBuf,
+        publish: watch::Sender<Arc<ClusterSet>>,
+        loaded_text: String,
+    ) -> Self {
         Self {
             path,
-            cell,
+            publish,
             last_seen: Some(loaded_text),
         }
     }
@@ -94,22 +98,21 @@ impl Reloader {
             Ok(set) => set,
             Err(error) => return reject(&error.to_string()),
         };
-        let previous = self.cell.load_full();
-        match snapshot::build(&set, previous.as_deref()) {
-            Ok(snapshot) => {
-                self.cell.store(Some(Arc::new(snapshot)));
-                record_served(&set);
-                ::metrics::counter!(metrics::RELOADS, "result" => "ok").increment(1);
-                ::metrics::gauge!(metrics::LAST_RELOAD_OK).set(1.0);
-                info!(
-                    file = %self.path.display(),
-                    clusters = set.clusters.len(),
-                    services = set.services.len(),
-                    "clusterset reloaded"
-                );
-            }
-            Err(error) => reject(&format!("{}: {error}", self.path.display())),
+        // Render it once here, so a file that validates but cannot be served (a name longer
+        // than DNS allows) is rejected like any other invalid edit.
+        if let Err(error) = snapshot::build(&set, None) {
+            return reject(&format!("{}: {error}", self.path.display()));
         }
+        record_served(&set);
+        ::metrics::counter!(metrics::RELOADS, "result" => "ok").increment(1);
+        ::metrics::gauge!(metrics::LAST_RELOAD_OK).set(1.0);
+        info!(
+            file = %self.path.display(),
+            clusters = set.clusters.len(),
+            services = set.services.len(),
+            "clusterset reloaded"
+        );
+        self.publish.send_replace(Arc::new(set));
     }
 }
 

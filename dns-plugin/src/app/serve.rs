@@ -11,6 +11,13 @@ use tokio::signal::unix::{Signal, SignalKind, signal};
 use tokio_util::sync::CancellationToken;
 use tracing::info;
 
+use std::time::Duration;
+
+use aviator_broker::broker::FileBroker;
+use aviator_optimizer::probe::{ProbeSettings, Prober};
+use tokio::sync::watch;
+
+use super::control::Control;
 use super::reload::{Reloader, record_served};
 use super::telemetry;
 use crate::cli::ServeArgs;
@@ -57,12 +64,34 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     );
     info!(%dns_addr, %admin_addr, config = %args.config.display(), "serving");
 
-    let reloader = Reloader::new(args.config.clone(), cell.clone(), text);
+    let (config_tx, config_rx) = watch::channel(Arc::new(set));
+    let reloader = Reloader::new(args.config.clone(), config_tx, text);
     let reload_task = tokio::spawn(reloader.run(shutdown.clone()));
+
+    let prober = Prober::new(ProbeSettings {
+        active_interval: Duration::from_millis(args.probe_interval_ms),
+        idle_interval: Duration::from_millis(args.probe_interval_ms).max(Duration::from_secs(10)),
+        timeout: Duration::from_millis(args.probe_timeout_ms),
+        ..ProbeSettings::default()
+    })?;
+    let probe_task = tokio::spawn(prober.clone().run(shutdown.clone().cancelled_owned()));
+    let local_cluster = config_rx.borrow().local_cluster.to_string();
+    let control = Control {
+        cell: cell.clone(),
+        config: config_rx,
+        prober: prober.clone(),
+        broker: args
+            .broker_dir
+            .as_ref()
+            .map(|dir| FileBroker::new(dir, local_cluster)),
+        tick: Duration::from_millis(args.tick_ms),
+        broker_stale_after: Duration::from_secs(args.broker_stale_s),
+    };
+    let control_task = tokio::spawn(control.run(shutdown.clone()));
+
     let admin_task = tokio::spawn(admin::run(
         admin_listener,
-        metrics,
-        ready,
+        admin::AdminState::new(metrics, ready, cell.clone(), prober),
         shutdown.clone().cancelled_owned(),
     ));
 
@@ -75,6 +104,8 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     .await?;
     shutdown.cancel();
     reload_task.await.ok();
+    control_task.await.ok();
+    probe_task.await.ok();
     admin_task.await.ok().transpose().context("admin server")?;
     info!("stopped");
     Ok(())

@@ -3,6 +3,8 @@
 
 use std::collections::HashMap;
 use std::net::IpAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, AtomicUsize};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use aviator_broker::state::{ClusterSet, DEFAULT_WEIGHT, Export, Mode, Service, ServiceType};
@@ -18,8 +20,8 @@ use crate::decide::{Decisions, decide_all};
 /// The schema version of the Kubernetes multi-cluster DNS specification implemented.
 const DNS_SCHEMA_VERSION: &str = "1.1.0";
 
-/// Builds the snapshot for `set`. Rotations continue where `previous` left them, so a reload
-/// does not send the next lookups of every service to its first cluster.
+/// Builds the snapshot for `set`. Rotations continue where `previous` left them (they share its
+/// counters), so republishing never repeats or skips a cluster.
 pub fn build(set: &ClusterSet, previous: Option<&Snapshot>) -> Result<Snapshot, BuildError> {
     let serial = SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -109,20 +111,22 @@ impl ServiceBuilder<'_> {
     }
 
     fn eligible(&self) -> impl Iterator<Item = &Export> + '_ {
+        let eligibility = self.service.eligibility(self.set);
         self.service
             .exports
             .iter()
-            .filter(|e| e.is_eligible(self.service.service_type, self.set))
+            .zip(eligibility)
+            .filter_map(|(export, eligible)| eligible.then_some(export))
     }
 
     fn build(&self, previous: Option<&ServiceNode>) -> Result<ServiceNode, BuildError> {
         let owner = self.name(&[])?;
-        let position = |answer: Option<&Answer>| match answer {
-            Some(Answer::Pick(selector)) => selector.position(),
-            _ => 0,
+        let counter = |answer: Option<&Answer>| match answer {
+            Some(Answer::Pick(selector)) => selector.counter().unwrap_or_default(),
+            _ => Arc::default(),
         };
-        let a = self.address_answer(&owner, Family::V4, position(previous.map(|p| &p.a)));
-        let aaaa = self.address_answer(&owner, Family::V6, position(previous.map(|p| &p.aaaa)));
+        let a = self.address_answer(&owner, Family::V4, counter(previous.map(|p| &p.a)));
+        let aaaa = self.address_answer(&owner, Family::V6, counter(previous.map(|p| &p.aaaa)));
         let (srv, ports) = self.service_srv(&owner)?;
         let mut clusters = self
             .service
@@ -132,6 +136,7 @@ impl ServiceBuilder<'_> {
             .collect::<Result<Vec<_>, _>>()?;
         clusters.sort_by(|x, y| x.name.cmp(&y.name));
         Ok(ServiceNode {
+            lookups: AtomicU64::new(0),
             a,
             aaaa,
             srv,
@@ -140,7 +145,7 @@ impl ServiceBuilder<'_> {
         })
     }
 
-    fn address_answer(&self, owner: &Name, family: Family, position: usize) -> Answer {
+    fn address_answer(&self, owner: &Name, family: Family, counter: Arc<AtomicUsize>) -> Answer {
         let service = self.service;
         let of_family = |ip: &&IpAddr| Family::of(ip) == family;
         if !service.vips.is_empty() {
@@ -180,7 +185,7 @@ impl ServiceBuilder<'_> {
         }
         Answer::Pick(match &service.policy.mode {
             Mode::RoundRobin => {
-                Selector::rotate(candidates.into_iter().map(|(_, c)| c).collect(), position)
+                Selector::rotate(candidates.into_iter().map(|(_, c)| c).collect(), counter)
             }
             Mode::WeightedRoundRobin { weights } => {
                 let weights: Vec<f64> = candidates

@@ -12,6 +12,7 @@ pub mod select;
 
 use std::collections::HashMap;
 use std::slice;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use hickory_proto::rr::{LowerName, Record, RecordType};
 
@@ -75,6 +76,24 @@ impl Snapshot {
     /// The optimizer's decisions behind the `Optimized` services' answers.
     pub fn decisions(&self) -> &Decisions {
         &self.decisions
+    }
+
+    /// Lookups of each service (`namespace/name`) answered from this snapshot so far.
+    pub fn lookups(&self) -> HashMap<String, u64> {
+        let mut counts: HashMap<String, u64> = HashMap::new();
+        for zone in &self.zones {
+            for (namespace, ns) in &zone.namespaces {
+                for (name, service) in &ns.services {
+                    let key = format!(
+                        "{}/{}",
+                        String::from_utf8_lossy(namespace),
+                        String::from_utf8_lossy(name)
+                    );
+                    *counts.entry(key).or_default() += service.lookups.load(Ordering::Relaxed);
+                }
+            }
+        }
+        counts
     }
 
     /// The zone apexes served, for logs.
@@ -160,6 +179,8 @@ struct Namespace {
 /// A service's answers: service-wide, per named port and per exporting cluster.
 #[derive(Debug)]
 struct ServiceNode {
+    /// Service-wide lookups, which tell the prober the service is in demand.
+    lookups: AtomicU64,
     a: Answer,
     aaaa: Answer,
     srv: Vec<Record>,
@@ -171,12 +192,17 @@ struct ServiceNode {
 impl ServiceNode {
     fn resolve(&self, prefix: Prefix<'_>, qtype: RecordType) -> Option<&[Record]> {
         match prefix {
-            Prefix::None => Some(match qtype {
-                RecordType::A => self.a.records(),
-                RecordType::AAAA => self.aaaa.records(),
-                RecordType::SRV => &self.srv,
-                _ => &[],
-            }),
+            Prefix::None => {
+                if matches!(qtype, RecordType::A | RecordType::AAAA | RecordType::SRV) {
+                    self.lookups.fetch_add(1, Ordering::Relaxed);
+                }
+                Some(match qtype {
+                    RecordType::A => self.a.records(),
+                    RecordType::AAAA => self.aaaa.records(),
+                    RecordType::SRV => &self.srv,
+                    _ => &[],
+                })
+            }
             Prefix::One(label) => {
                 if let Some(cluster) = self.cluster(label) {
                     return Some(cluster.resolve(qtype));

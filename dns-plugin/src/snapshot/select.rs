@@ -3,6 +3,7 @@
 //! Each pick is lock-free and allocation-free: a rotation is one atomic increment, a weighted
 //! pick one thread-local random number and a binary search over cumulative weights.
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use hickory_proto::rr::Record;
@@ -25,8 +26,10 @@ pub struct Selector {
 enum How {
     /// Always the first choice (the local cluster under `preferLocal`, or the only one).
     First,
-    /// Strict round-robin: every window of n·k picks gives each of n choices k times.
-    Rotate(AtomicUsize),
+    /// Strict round-robin: every window of n·k picks gives each of n choices k times. The
+    /// counter is shared with the snapshots before and after this one, so the rotation runs on
+    /// unbroken while the control loop republishes.
+    Rotate(Arc<AtomicUsize>),
     /// Weighted-random: `cumulative[i]` is the sum of the integer weights of choices `0..=i`.
     Weighted { cumulative: Vec<u64> },
 }
@@ -44,12 +47,13 @@ impl Selector {
         }
     }
 
-    /// Rotates over `choices` in order, starting at `start` (so rebuilt snapshots keep turning).
-    pub fn rotate(choices: Vec<Choice>, start: usize) -> Self {
+    /// Rotates over `choices` in order, advancing `counter` (pass the previous snapshot's, from
+    /// [`Selector::counter`], to keep turning across rebuilds).
+    pub fn rotate(choices: Vec<Choice>, counter: Arc<AtomicUsize>) -> Self {
         let how = if choices.len() <= 1 {
             How::First
         } else {
-            How::Rotate(AtomicUsize::new(start))
+            How::Rotate(counter)
         };
         Self { choices, how }
     }
@@ -85,11 +89,11 @@ impl Selector {
         &self.choices
     }
 
-    /// Where the rotation stands, to carry it into the next snapshot.
-    pub fn position(&self) -> usize {
+    /// The rotation counter, to share with the next snapshot.
+    pub fn counter(&self) -> Option<Arc<AtomicUsize>> {
         match &self.how {
-            How::Rotate(next) => next.load(Ordering::Relaxed),
-            _ => 0,
+            How::Rotate(next) => Some(next.clone()),
+            _ => None,
         }
     }
 
@@ -138,7 +142,7 @@ mod tests {
 
     #[test]
     fn rotation_visits_each_choice_once_per_round() {
-        let selector = Selector::rotate(vec![choice(1), choice(2), choice(3)], 0);
+        let selector = Selector::rotate(vec![choice(1), choice(2), choice(3)], Arc::default());
         let got: Vec<String> = (0..6).map(|_| picked(&selector)).collect();
         assert_eq!(
             got,
@@ -166,7 +170,11 @@ mod tests {
 
     #[test]
     fn nothing_to_choose_gives_nothing() {
-        assert!(Selector::rotate(Vec::new(), 0).pick().is_empty());
+        assert!(
+            Selector::rotate(Vec::new(), Arc::default())
+                .pick()
+                .is_empty()
+        );
         assert!(Selector::weighted(Vec::new(), &[]).pick().is_empty());
     }
 }

@@ -1,0 +1,46 @@
+//! The broker the clusters share: each publishes a small profile of itself (location, transfer
+//! prices, export capacity) and reads everyone else's. Prices must be shared because a request's
+//! response pays the *exporting* cluster's egress, which only that cluster knows.
+//!
+//! [`Broker`] is the seam: the file backend here is the standalone default, and the Kubernetes
+//! backend slots in behind the same trait. [`PeerBook`] keeps the last good copy of every
+//! profile with its age, so an unreachable broker degrades to stale prices, not to none.
+
+mod book;
+mod file;
+mod profile;
+
+pub use book::PeerBook;
+pub use file::FileBroker;
+pub use profile::{ClusterProfile, ExportCapacity};
+
+use std::future::Future;
+use std::path::PathBuf;
+
+/// Why the broker could not be read or written.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum BrokerError {
+    #[error("{}: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{}: not a cluster profile: {message}", path.display())]
+    Invalid { path: PathBuf, message: String },
+}
+
+/// Where cluster profiles are shared.
+pub trait Broker: Send + Sync + 'static {
+    /// Publishes this cluster's profile, replacing its previous one atomically.
+    fn publish(
+        &self,
+        profile: &ClusterProfile,
+    ) -> impl Future<Output = Result<(), BrokerError>> + Send;
+    /// Reads every other cluster's profile. Unreadable entries are reported, not fatal: the
+    /// readable ones are returned alongside their errors.
+    fn fetch(
+        &self,
+    ) -> impl Future<Output = Result<(Vec<ClusterProfile>, Vec<BrokerError>), BrokerError>> + Send;
+}

@@ -1,0 +1,249 @@
+//! The control loop: every tick it gathers the clusterset (file), the peers' profiles (broker)
+//! and the probes' figures, runs the optimizer by building a new snapshot, and publishes it to
+//! the DNS path. It is the only writer of the snapshot after start-up.
+
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use aviator_broker::broker::{Broker, ClusterProfile, FileBroker, PeerBook};
+use aviator_broker::state::{ClusterSet, ServiceType};
+use aviator_optimizer::probe::{Prober, Target, TargetKey};
+use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
+use tracing::{error, warn};
+
+use crate::handler::SnapshotCell;
+use crate::metrics;
+use crate::snapshot;
+
+pub struct Control {
+    pub cell: Arc<SnapshotCell>,
+    pub config: watch::Receiver<Arc<ClusterSet>>,
+    pub prober: Arc<Prober>,
+    pub broker: Option<FileBroker>,
+    pub tick: Duration,
+    /// Peer prices older than this are reported stale (and still used).
+    pub broker_stale_after: Duration,
+}
+
+impl Control {
+    pub async fn run(mut self, shutdown: CancellationToken) {
+        let mut tick = tokio::time::interval(self.tick);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut book = PeerBook::default();
+        let mut next_broker_round = Instant::now();
+        let mut broker_failing = false;
+        loop {
+            tokio::select! {
+                () = shutdown.cancelled() => return,
+                _ = tick.tick() => {}
+                changed = self.config.changed() => if changed.is_err() { return },
+            }
+            let base = self.config.borrow_and_update().clone();
+            let now = Instant::now();
+            if let Some(broker) = &self.broker
+                && now >= next_broker_round
+            {
+                // Jittered, so clusters started together do not read and write in lockstep.
+                next_broker_round = now + self.tick.mul_f64(0.5 + fastrand::f64());
+                broker_failing = broker_round(broker, &base, &mut book, broker_failing).await;
+            }
+            if self.broker.is_some() {
+                let stale = book.is_stale(now, self.broker_stale_after);
+                ::metrics::gauge!(metrics::BROKER_STALE).set(if stale { 1.0 } else { 0.0 });
+                let age = book.age(now).map_or(f64::INFINITY, |a| a.as_secs_f64());
+                ::metrics::gauge!(metrics::BROKER_AGE).set(age);
+            }
+            let mut set = (*base).clone();
+            for profile in book.profiles() {
+                profile.apply(&mut set);
+            }
+            self.apply_probes(&mut set);
+            self.publish(&set);
+        }
+    }
+
+    /// Points the prober at the current exports, tells it which services are in demand, and
+    /// folds what it measured into the state.
+    fn apply_probes(&self, set: &mut ClusterSet) {
+        self.prober.set_targets(probe_targets(set));
+        if let Some(current) = self.cell.load_full() {
+            for (service, count) in current.lookups() {
+                self.prober.set_active(&service, count > 0);
+            }
+        }
+        let reports = self.prober.reports();
+        for service in &mut set.services {
+            let name = format!("{}/{}", service.namespace, service.name);
+            for export in &mut service.exports {
+                let key = TargetKey {
+                    service: name.clone(),
+                    cluster: export.cluster.to_string(),
+                };
+                let Some(report) = reports.get(&key) else {
+                    continue;
+                };
+                // Measured figures replace declared ones once they exist.
+                export.rtt = report.rtt.or(export.rtt);
+                export.latency = report.latency.or(export.latency);
+                export.ejected = report.ejected;
+                export.eligible_for_s = Some(report.eligible_for_s);
+                let labels = [("service", name.clone()), ("cluster", key.cluster.clone())];
+                if let Some(rtt) = report.rtt {
+                    ::metrics::gauge!(metrics::PROBE_RTT, &labels).set(rtt.mean_ms);
+                }
+                if let Some(latency) = report.latency {
+                    ::metrics::gauge!(metrics::PROBE_LATENCY, &labels).set(latency.mean_ms);
+                }
+                ::metrics::gauge!(metrics::EJECTED, &labels)
+                    .set(f64::from(u8::from(report.ejected)));
+            }
+        }
+    }
+
+    fn publish(&self, set: &ClusterSet) {
+        let previous = self.cell.load_full();
+        let started = Instant::now();
+        match snapshot::build(set, previous.as_deref()) {
+            Ok(next) => {
+                ::metrics::histogram!(metrics::SOLVE_SECONDS)
+                    .record(started.elapsed().as_secs_f64());
+                for ((namespace, name), decision) in next.decisions() {
+                    for export in &decision.exports {
+                        ::metrics::gauge!(
+                            metrics::SHARE,
+                            "namespace" => namespace.clone(),
+                            "service" => name.clone(),
+                            "cluster" => export.cluster.clone(),
+                        )
+                        .set(export.share);
+                    }
+                }
+                self.cell.store(Some(Arc::new(next)));
+            }
+            Err(error) => {
+                error!(%error, "cannot render the clusterset; the last snapshot keeps serving")
+            }
+        }
+    }
+}
+
+/// One broker round: publish our profile, read the peers'. Returns whether the broker is
+/// failing, so a lasting outage is logged once, not every tick.
+async fn broker_round(
+    broker: &FileBroker,
+    set: &ClusterSet,
+    book: &mut PeerBook,
+    was_failing: bool,
+) -> bool {
+    if let Some(profile) = ClusterProfile::local(set)
+        && let Err(error) = broker.publish(&profile).await
+        && !was_failing
+    {
+        warn!(%error, "cannot publish this cluster's profile to the broker");
+    }
+    match broker.fetch().await {
+        Ok((profiles, errors)) => {
+            for error in errors {
+                warn!(%error, "skipping an unreadable peer profile");
+            }
+            book.update(profiles, Instant::now());
+            false
+        }
+        Err(error) => {
+            if !was_failing {
+                warn!(%error, "cannot read the broker; keeping the last good peer prices");
+            }
+            true
+        }
+    }
+}
+
+/// What to probe: the ClusterSetIP exports of services whose policy turns probing on. RTT goes
+/// to the first address (IPv4 first) and the first TCP port; a probe path adds an HTTP GET for
+/// service latency.
+pub fn probe_targets(set: &ClusterSet) -> Vec<Target> {
+    let mut targets = Vec::new();
+    for service in &set.services {
+        let Some(spec) = &service.policy.probe else {
+            continue;
+        };
+        if service.service_type != ServiceType::ClusterSetIp {
+            continue;
+        }
+        let probe = spec.path.as_deref().map(|path| (path, spec.port));
+        for export in &service.exports {
+            let ip = export
+                .ips
+                .iter()
+                .find(|ip| ip.is_ipv4())
+                .or(export.ips.first());
+            let port = export
+                .ports
+                .iter()
+                .find(|p| p.protocol == aviator_broker::state::Protocol::Tcp);
+            let (Some(&ip), Some(port)) = (ip, port) else {
+                continue;
+            };
+            let http_url = probe.map(|(path, probe_port)| {
+                let host = match ip {
+                    IpAddr::V4(v4) => v4.to_string(),
+                    IpAddr::V6(v6) => format!("[{v6}]"),
+                };
+                format!("http://{host}:{}{path}", probe_port.unwrap_or(port.port))
+            });
+            targets.push(Target {
+                key: TargetKey {
+                    service: format!("{}/{}", service.namespace, service.name),
+                    cluster: export.cluster.to_string(),
+                },
+                addr: SocketAddr::new(ip, port.port),
+                http_url,
+            });
+        }
+    }
+    targets
+}
+
+/// The probe reports, grouped by service, for `/debug/weights`.
+pub fn reports_by_service(
+    prober: &Prober,
+) -> HashMap<String, HashMap<String, aviator_optimizer::probe::TargetReport>> {
+    let mut out: HashMap<String, HashMap<String, _>> = HashMap::new();
+    for (key, report) in prober.reports() {
+        out.entry(key.service)
+            .or_default()
+            .insert(key.cluster, report);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+
+    #[test]
+    fn nothing_is_probed_unless_a_policy_asks() {
+        let example = include_str!("../../../examples/clusterset.yaml");
+        let set = aviator_broker::clusterset::parse(example, Path::new("example")).unwrap();
+        assert!(probe_targets(&set).is_empty());
+        let probed = example.replace(
+            "      latencySloMs: 60\n",
+            "      latencySloMs: 60\n      probePath: /healthz\n",
+        );
+        let set = aviator_broker::clusterset::parse(&probed, Path::new("example")).unwrap();
+        let targets = probe_targets(&set);
+        assert_eq!(targets.len(), 3, "{targets:?}");
+        let west = targets.iter().find(|t| t.key.cluster == "west").unwrap();
+        assert_eq!(west.key.service, "shop/cart");
+        assert_eq!(west.addr, "10.2.0.60:8080".parse().unwrap());
+        assert_eq!(
+            west.http_url.as_deref(),
+            Some("http://10.2.0.60:8080/healthz")
+        );
+    }
+}
