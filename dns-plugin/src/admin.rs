@@ -10,7 +10,7 @@ use aviator_optimizer::Decision;
 use aviator_optimizer::probe::{Prober, TargetReport};
 use axum::Json;
 use axum::Router;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::app::control::reports_by_service;
 use crate::handler::SnapshotCell;
@@ -79,12 +79,12 @@ async fn readiness(State(state): State<AdminState>) -> (StatusCode, &'static str
 }
 
 /// `/debug/weights`: per service, the optimizer's decision and what the probes measured.
-#[derive(Serialize, Default)]
+#[derive(Serialize, Deserialize, Default)]
 pub struct Weights {
     pub services: BTreeMap<String, ServiceWeights>,
 }
 
-#[derive(Serialize, Default)]
+#[derive(Serialize, Deserialize, Default)]
 pub struct ServiceWeights {
     pub decision: Option<Decision>,
     pub probes: BTreeMap<String, TargetReport>,

@@ -32,6 +32,9 @@ pub enum Command {
     /// Solve one optimizer problem (policy, exports, previous state; YAML or JSON) and print
     /// the shares with their explanations.
     Solve(SolveArgs),
+    /// Ask a running aviator why it answers a service the way it does: per cluster, the RTT,
+    /// latency, price, capacity, health, share and reason.
+    Explain(ExplainArgs),
 }
 
 #[derive(Debug, Args)]
@@ -88,4 +91,13 @@ pub struct SolveArgs {
     /// Print a table instead of JSON.
     #[arg(long)]
     pub table: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ExplainArgs {
+    /// The service, as `<svc>.<ns>` (or `<ns>/<svc>`).
+    pub service: String,
+    /// The running server's admin address.
+    #[arg(long, value_name = "ADDR:PORT", default_value = "127.0.0.1:9153")]
+    pub admin: SocketAddr,
 }

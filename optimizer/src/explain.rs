@@ -1,10 +1,10 @@
 //! The optimizer's answer: per export, the share and why, in numbers and in one readable line.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::input::State;
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Decision {
     /// One entry per input export, in input order.
@@ -25,7 +25,7 @@ impl Decision {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ExportDecision {
     pub cluster: String,
@@ -43,7 +43,7 @@ pub struct ExportDecision {
 }
 
 /// The cost terms of one export at its final share.
-#[derive(Debug, Clone, PartialEq, Serialize, Default)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "camelCase")]
 pub struct Terms {
     pub rtt_ms: f64,
@@ -55,9 +55,11 @@ pub struct Terms {
     pub price_per_request_usd: f64,
     /// Utilisation of our fair part of its capacity, when capacity and demand are known.
     pub utilization: Option<f64>,
+    /// Our fair part of its capacity, requests/s, when known.
+    pub capacity_rps: Option<f64>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub enum Bind {
     /// Not ready, disconnected or ejected: share 0.

@@ -22,7 +22,7 @@ pub struct Figures {
     pub tries: f64,
     /// This cluster's fair part of the export's capacity, requests/s.
     pub fair_capacity_rps: Option<f64>,
-    /// Whether a figure was missing or stale and stood in for by a neutral value.
+    /// Whether a measurement (RTT or latency) was missing or stale and a neutral value stood in.
     pub stale: bool,
 }
 
@@ -114,7 +114,7 @@ pub fn figures(exports: &[&ExportInput], policy: &Policy) -> Vec<Figures> {
                     .capacity_rps
                     .filter(|c| c.is_finite() && *c > 0.0)
                     .map(|c| c / peers),
-                stale: rtts[i].is_none() || services[i].is_none() || prices[i].is_none(),
+                stale: rtts[i].is_none() || services[i].is_none(),
             }
         })
         .collect()

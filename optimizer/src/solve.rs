@@ -65,6 +65,7 @@ pub fn solve_with(policy: &Policy, exports: &[ExportInput], previous: &State) ->
             expected_ms: f.base_ms() + queueing_ms,
             price_per_request_usd: f.price,
             utilization: f.utilization(share, demand),
+            capacity_rps: f.fair_capacity_rps,
         };
         let mut binds = std::mem::take(&mut solved.binds[k]);
         if f.stale {
@@ -77,7 +78,7 @@ pub fn solve_with(policy: &Policy, exports: &[ExportInput], previous: &State) ->
             &terms,
             &solved.overloads[k],
             &figures,
-            share,
+            (share, solved.lp_shares[k], previous_share),
         );
         state.insert(
             export.cluster.clone(),
@@ -290,10 +291,12 @@ fn optimise(
         }
     }
     for k in 0..n {
-        if n > 1 && shares[k] <= lo[k] + EPS && lo[k] > 0.0 {
+        // Judged on the LP's answer as well as the final share: an export the LP holds at the
+        // floor is "at the floor" even while damping is still bringing it down.
+        if n > 1 && target[k].min(shares[k]) <= lo[k] + EPS && lo[k] > 0.0 {
             binds[k].push(Bind::Floor);
         }
-        if hard[k] < 1.0 && shares[k] >= hard[k] - EPS {
+        if hard[k] < 1.0 && target[k].max(shares[k]) >= hard[k] - EPS {
             binds[k].push(Bind::Capacity);
         }
         // A soft cap that did not bind is not worth reporting.
@@ -322,7 +325,7 @@ fn reason(
     terms: &Terms,
     overload: &Overload,
     all: &[Figures],
-    share: f64,
+    (share, lp_share, previous_share): (f64, f64, Option<f64>),
 ) -> String {
     let per_million = |usd: f64| format!("${:.2}/M req", usd * 1e6);
     let mut parts: Vec<String> = Vec::new();
@@ -401,6 +404,15 @@ fn reason(
             ));
         }
         parts.insert(0, text);
+    }
+    if let Some(previous) = previous_share
+        && (share - lp_share).abs() > 0.005
+    {
+        parts.push(format!(
+            "moving from {:.0} % toward {:.0} % (damped)",
+            previous * 100.0,
+            lp_share * 100.0
+        ));
     }
     parts.join("; ")
 }

@@ -5,6 +5,7 @@ mod admin;
 mod answers;
 mod cli;
 mod hostile;
+mod live;
 mod protocol;
 mod reload;
 mod selection;

@@ -2,6 +2,7 @@
 
 mod check;
 pub mod control;
+mod explain;
 mod reload;
 mod serve;
 mod solve;
@@ -17,6 +18,12 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Check(args) => Ok(check::check(&args)),
         Command::Solve(args) => solve::solve(&args),
+        Command::Explain(args) => {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?;
+            runtime.block_on(explain::explain(&args))
+        }
         Command::Serve(args) => {
             // This thread runs the control plane and TCP; UDP runs on its own threads, one per
             // core (see `server`), which this keeps free of everything else.

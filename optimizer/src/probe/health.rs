@@ -21,13 +21,23 @@ pub struct EjectionPolicy {
     pub max: Duration,
 }
 
+/// How long ago an established export "became eligible": longer than any slow-start window.
+const ESTABLISHED: Duration = Duration::from_secs(24 * 3600);
+
 impl Health {
-    pub fn new(now: Instant) -> Self {
+    /// A new export's health. A `newcomer` (added beside exports already serving) goes through
+    /// slow start; the exports found at start-up are established, or all would start slowly.
+    pub fn new(now: Instant, newcomer: bool) -> Self {
+        let eligible_since = if newcomer {
+            now
+        } else {
+            now.checked_sub(ESTABLISHED).unwrap_or(now)
+        };
         Self {
             consecutive_failures: 0,
             ejections: 0,
             ejected_until: None,
-            eligible_since: now,
+            eligible_since,
         }
     }
 
@@ -89,7 +99,7 @@ mod tests {
     #[test]
     fn consecutive_failures_eject_for_longer_each_time() {
         let t0 = Instant::now();
-        let mut h = Health::new(t0);
+        let mut h = Health::new(t0, true);
         assert!(!h.failed(t0, &POLICY, true));
         assert!(!h.failed(t0, &POLICY, true));
         assert!(h.failed(t0, &POLICY, true));
@@ -111,7 +121,11 @@ mod tests {
     #[test]
     fn the_bound_on_ejections_is_respected() {
         let t0 = Instant::now();
-        let mut h = Health::new(t0);
+        let mut h = Health::new(t0, false);
+        assert!(
+            h.eligible_for(t0) > Duration::from_secs(3600),
+            "established, not slow-starting"
+        );
         for _ in 0..10 {
             assert!(!h.failed(t0, &POLICY, false));
         }

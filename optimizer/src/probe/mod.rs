@@ -80,7 +80,7 @@ pub struct Target {
 }
 
 /// What the probes know about one export now.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct TargetReport {
     pub rtt: Option<Measurement>,
@@ -113,20 +113,26 @@ pub struct Prober {
     permits: Arc<Semaphore>,
 }
 
+/// An HTTP client for probes and for talking to aviator itself: no proxy (probes measure the
+/// direct path), and the given timeout for connecting and for the whole request.
+pub fn http_client(timeout: Duration) -> Result<reqwest::Client, ProbeError> {
+    // HTTPS needs a crypto provider; ring builds with a C compiler alone. If the process
+    // installed one already, that one stays.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::builder()
+        .timeout(timeout)
+        .connect_timeout(timeout)
+        .no_proxy()
+        .build()
+        .map_err(|e| ProbeError::Http(e.to_string()))
+}
+
 /// How often the scheduler looks for due probes.
 const SCHEDULER_TICK: Duration = Duration::from_millis(50);
 
 impl Prober {
     pub fn new(settings: ProbeSettings) -> Result<Arc<Self>, ProbeError> {
-        // HTTPS probes need a crypto provider; ring builds with a C compiler alone. If the
-        // process installed one already, that one stays.
-        let _ = rustls::crypto::ring::default_provider().install_default();
-        let client = reqwest::Client::builder()
-            .timeout(settings.timeout)
-            .connect_timeout(settings.timeout)
-            .no_proxy()
-            .build()
-            .map_err(|e| ProbeError::Http(e.to_string()))?;
+        let client = http_client(settings.timeout)?;
         Ok(Arc::new(Self {
             settings,
             client,
@@ -146,7 +152,11 @@ impl Prober {
         let now = Instant::now();
         let mut slots = self.slots.lock().unwrap_or_else(PoisonError::into_inner);
         slots.retain(|key, _| targets.iter().any(|t| &t.key == key));
+        // Services already probed before this call: a target new to one of them is a newcomer.
+        let known: std::collections::HashSet<String> =
+            slots.keys().map(|k| k.service.clone()).collect();
         for target in targets {
+            let newcomer = known.contains(&target.key.service);
             match slots.get_mut(&target.key) {
                 Some(slot) if slot.target == target => {}
                 Some(slot) => {
@@ -161,7 +171,7 @@ impl Prober {
                             target,
                             rtt: Estimator::default(),
                             latency: Estimator::default(),
-                            health: Health::new(now),
+                            health: Health::new(now, newcomer),
                             next_due: now,
                             in_flight: false,
                             last_error: None,
@@ -172,10 +182,23 @@ impl Prober {
         }
     }
 
-    /// Says whether a service is being looked up, which sets how often it is probed.
+    /// Says whether a service is being looked up, which sets how often it is probed. A service
+    /// waking from idle has its next probes brought forward, not left at the idle interval.
     pub fn set_active(&self, service: &str, active: bool) {
-        let mut map = self.active.lock().unwrap_or_else(PoisonError::into_inner);
-        map.insert(service.to_owned(), active);
+        let was_active = {
+            let mut map = self.active.lock().unwrap_or_else(PoisonError::into_inner);
+            map.insert(service.to_owned(), active).unwrap_or(false)
+        };
+        if active && !was_active {
+            let soon = Instant::now() + self.settings.active_interval;
+            let mut slots = self.slots.lock().unwrap_or_else(PoisonError::into_inner);
+            for slot in slots
+                .values_mut()
+                .filter(|s| s.target.key.service == service)
+            {
+                slot.next_due = slot.next_due.min(soon);
+            }
+        }
     }
 
     pub fn reports(&self) -> HashMap<TargetKey, TargetReport> {

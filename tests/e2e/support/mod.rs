@@ -1,5 +1,6 @@
 //! Helpers shared by the end-to-end tests: a running `aviator` process and a DNS client.
 
+pub mod backend;
 pub mod dns;
 pub mod http;
 pub mod process;

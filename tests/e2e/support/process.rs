@@ -43,6 +43,11 @@ impl Aviator {
 
     /// Serves the given clusterset text from a file in a fresh directory.
     pub fn start_with(text: &str) -> Self {
+        Self::start_with_args(text, &[])
+    }
+
+    /// Like [`Aviator::start_with`], with extra `serve` flags.
+    pub fn start_with_args(text: &str, extra: &[&str]) -> Self {
         let dir = tempfile::tempdir().expect("tempdir");
         let config = dir.path().join("clusterset.yaml");
         std::fs::write(&config, text).expect("write config");
@@ -51,6 +56,7 @@ impl Aviator {
             .arg("--config")
             .arg(&config)
             .args(["--log-level", "info"])
+            .args(extra)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
