@@ -35,9 +35,11 @@ pub enum Command {
     /// Ask a running aviator why it answers a service the way it does: per cluster, the RTT,
     /// latency, price, capacity, health, share and reason.
     Explain(ExplainArgs),
+    /// Run Aviator against round-robin on simulated clusters on this machine, and compare.
+    Demo(DemoArgs),
 }
 
-#[derive(Debug, Args)]
+#[derive(Debug, Args, Clone)]
 pub struct ServeArgs {
     /// The clusterset file (YAML).
     #[arg(long, value_name = "FILE")]
@@ -100,4 +102,15 @@ pub struct ExplainArgs {
     /// The running server's admin address.
     #[arg(long, value_name = "ADDR:PORT", default_value = "127.0.0.1:9153")]
     pub admin: SocketAddr,
+}
+
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Seconds each policy runs the scenario (two runs in all).
+    #[arg(long, value_name = "S", default_value_t = 30,
+          value_parser = clap::value_parser!(u64).range(5..=3600))]
+    pub duration: u64,
+    /// Print the summary as JSON on stdout (the live table goes to stderr).
+    #[arg(long)]
+    pub json: bool,
 }

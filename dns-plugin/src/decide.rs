@@ -95,6 +95,7 @@ fn input(
         latency: export.latency,
         price_per_request: price,
         capacity_rps,
+        servers: ready,
         in_flight: None,
         error_rate: None,
         eligible_for_s: export.eligible_for_s,

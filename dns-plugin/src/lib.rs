@@ -8,6 +8,7 @@ pub mod admin;
 pub mod app;
 pub mod cli;
 pub mod decide;
+pub mod demo;
 pub mod handler;
 pub mod metrics;
 pub mod server;

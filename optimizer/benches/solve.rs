@@ -25,6 +25,7 @@ fn problem(n: usize, objective: Objective) -> (Policy, Vec<ExportInput>, State) 
                 }),
                 price_per_request: Some(1e-7 * (1.0 + (x * 1.7) % 9.0)),
                 capacity_rps: Some(200.0 + (x * 37.0) % 800.0),
+                servers: Some(4),
                 in_flight: Some((x * 5.0) % 17.0),
                 error_rate: Some(0.001),
                 eligible_for_s: None,

@@ -50,6 +50,9 @@ pub struct ExportInput {
     /// Requests per second the export can serve in all (ready endpoints × per-endpoint capacity).
     #[serde(default)]
     pub capacity_rps: Option<f64>,
+    /// Servers (ready endpoints) behind the export, when known: queueing is modelled as M/M/k.
+    #[serde(default)]
+    pub servers: Option<u32>,
     /// Requests in flight at the export (Prequal's RIF), when reported.
     #[serde(default)]
     pub in_flight: Option<f64>,
@@ -110,6 +113,9 @@ pub struct Policy {
     pub slow_start_s: f64,
     /// RIF quantile above which an export is hot (Prequal).
     pub hot_quantile: f64,
+    /// How many times queueing delay counts against its mean in the objectives, so they aim at
+    /// the tail rather than the average.
+    pub tail_weight: f64,
 }
 
 impl Default for Policy {
@@ -126,6 +132,9 @@ impl Default for Policy {
     /// - `max_age_s` 30: three missed probe rounds at Prequal-like probing plus slack.
     /// - `slow_start_s` 30: Envoy's slow-start window default range.
     /// - `hot_quantile` 0.6: the paper's 0.84 herds more; 0.6 is its gentler setting.
+    /// - `tail_weight` ln(100) ≈ 4.6: an exponential wait's 99th percentile is ln(100) times its
+    ///   mean, so this makes the LP weigh queueing as the p99 feels it. Minimising the mean alone
+    ///   happily runs a small export at 85 % utilisation, where its p99 is ruinous.
     fn default() -> Self {
         Self {
             objective: Objective::Performance,
@@ -142,6 +151,7 @@ impl Default for Policy {
             max_age_s: 30.0,
             slow_start_s: 30.0,
             hot_quantile: 0.6,
+            tail_weight: std::f64::consts::LN_10 * 2.0,
         }
     }
 }

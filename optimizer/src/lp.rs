@@ -22,6 +22,8 @@ pub struct Lp<'a> {
     pub tradeoff: f64,
     pub usd_per_ms_per_million: Option<f64>,
     pub demand_rps: Option<f64>,
+    /// How much more queueing delay counts than its mean (see `Policy::tail_weight`).
+    pub tail_weight: f64,
     /// Expected latency (ms) the solution must not exceed.
     pub slo_ms: Option<f64>,
 }
@@ -30,7 +32,10 @@ pub struct Lp<'a> {
 pub fn solve(lp: &Lp<'_>) -> Result<Vec<f64>, ResolutionError> {
     let mut vars = ProblemVariables::new();
     let mut shares: Vec<Expression> = Vec::with_capacity(lp.figures.len());
+    // Two views of latency: the mean (what an SLO bounds) and the tail-weighted one the
+    // objectives minimise, in which queueing delay counts `tail_weight` times.
     let mut latency = Expression::from(0.0);
+    let mut queueing = Expression::from(0.0);
     let mut price = Expression::from(0.0);
     for (i, figures) in lp.figures.iter().enumerate() {
         let share: Expression = match figures.queue_segments(lp.demand_rps) {
@@ -50,7 +55,7 @@ pub fn solve(lp: &Lp<'_>) -> Result<Vec<f64>, ResolutionError> {
                     let min = floor_left.min(width);
                     let z: Variable = vars.add(variable().min(min).max(width));
                     share += z;
-                    latency += slope * z;
+                    queueing += slope * z;
                     floor_left -= min;
                     room_left -= width;
                     last_slope = slope;
@@ -60,7 +65,7 @@ pub fn solve(lp: &Lp<'_>) -> Result<Vec<f64>, ResolutionError> {
                     // steepest delay the curve knows.
                     let z: Variable = vars.add(variable().min(floor_left).max(floor_left));
                     share += z;
-                    latency += last_slope * z;
+                    queueing += last_slope * z;
                 }
                 share
             }
@@ -70,6 +75,8 @@ pub fn solve(lp: &Lp<'_>) -> Result<Vec<f64>, ResolutionError> {
         price += figures.price * share.clone();
         shares.push(share);
     }
+    let weighted = latency.clone() + queueing.clone() * lp.tail_weight.max(1.0);
+    latency += queueing;
     let latency_ref = lp
         .figures
         .iter()
@@ -82,6 +89,7 @@ pub fn solve(lp: &Lp<'_>) -> Result<Vec<f64>, ResolutionError> {
         .map(|f| f.price)
         .fold(0.0, f64::max)
         .max(1e-18);
+    let (slo_latency, latency) = (latency, weighted);
     let objective: Expression = match lp.objective {
         Objective::Performance => {
             latency.clone() * (1.0 / latency_ref) + price.clone() * (TIE_BREAK / price_ref)
@@ -104,7 +112,7 @@ pub fn solve(lp: &Lp<'_>) -> Result<Vec<f64>, ResolutionError> {
         .using(microlp)
         .with(constraint!(total == 1.0));
     if let Some(slo) = lp.slo_ms {
-        model = model.with(constraint!(latency <= slo));
+        model = model.with(constraint!(slo_latency <= slo));
     }
     let solution = model.solve()?;
     Ok(shares.iter().map(|s| solution.eval(s).max(0.0)).collect())

@@ -20,7 +20,11 @@ pub fn solve_with(policy: &Policy, exports: &[ExportInput], previous: &State) ->
         .filter(|&i| exports[i].eligible)
         .collect();
     let chosen: Vec<&ExportInput> = eligible.iter().map(|&i| &exports[i]).collect();
-    let figures = model::figures(&chosen, policy);
+    let previous_shares: Vec<f64> = chosen
+        .iter()
+        .map(|e| previous.get(&e.cluster).map_or(0.0, |s| s.share))
+        .collect();
+    let figures = model::figures(&chosen, policy, &previous_shares);
     let mut notes = Vec::new();
     let mut solved = if chosen.is_empty() {
         notes.push("no eligible export: nothing to answer".to_owned());
@@ -256,6 +260,7 @@ fn optimise(
         tradeoff: policy.tradeoff,
         usd_per_ms_per_million: policy.usd_per_ms_per_million,
         demand_rps: demand,
+        tail_weight: policy.tail_weight,
         slo_ms,
     };
     let slo = match policy.objective {

@@ -33,6 +33,7 @@ fn export(i: usize) -> impl Strategy<Value = ExportInput> {
                 latency,
                 price_per_request: price,
                 capacity_rps: capacity,
+                servers: None,
                 in_flight: None,
                 error_rate: error,
                 eligible_for_s: None,

@@ -18,6 +18,7 @@ fn export(cluster: &str, rtt_ms: f64, service_ms: f64, price: f64) -> ExportInpu
         latency: m(service_ms),
         price_per_request: Some(price),
         capacity_rps: None,
+        servers: None,
         in_flight: None,
         error_rate: None,
         eligible_for_s: None,
@@ -67,8 +68,9 @@ fn performance_without_capacity_sends_all_but_the_floors_to_the_fastest() {
 #[test]
 fn performance_spreads_before_an_export_saturates() {
     // Demand 100 rps. a: 15 ms base, 100 rps capacity (share 1 = utilisation 1). b: 30 ms,
-    // 1000 rps. a's marginal latency is 15 + 5·Δ(u²/(1-u))/Δu per segment: 17.1 up to u=0.3,
-    // 24.3 up to 0.5, then 38.6, above b's 30 + 2.1 = 32.1. So a fills to u = 0.5: 50 / 50.
+    // 1000 rps. With queueing weighed as the mean (tail weight 1), a's marginal latency is
+    // 15 + 5·Δ(u²/(1-u))/Δu per segment: 17.1 up to u=0.3, 24.3 up to 0.5, then 38.6, above
+    // b's 30 + 2.1 = 32.1. So a fills to u = 0.5: 50 / 50.
     let mut a = export("a", 10.0, 5.0, 0.0);
     a.capacity_rps = Some(100.0);
     let mut b = export("b", 25.0, 5.0, 0.0);

@@ -4,6 +4,7 @@
 mod admin;
 mod answers;
 mod cli;
+mod demo;
 mod hostile;
 mod live;
 mod protocol;

@@ -18,6 +18,9 @@ use crate::handler::SnapshotCell;
 use crate::metrics;
 use crate::snapshot;
 
+/// A service not looked up for this long is idle and probed at the keep-alive rate.
+const IDLE_AFTER: Duration = Duration::from_secs(10);
+
 pub struct Control {
     pub cell: Arc<SnapshotCell>,
     pub config: watch::Receiver<Arc<ClusterSet>>,
@@ -30,6 +33,7 @@ pub struct Control {
 
 impl Control {
     pub async fn run(mut self, shutdown: CancellationToken) {
+        let mut last_lookup: HashMap<String, Instant> = HashMap::new();
         let mut tick = tokio::time::interval(self.tick);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut book = PeerBook::default();
@@ -60,18 +64,27 @@ impl Control {
             for profile in book.profiles() {
                 profile.apply(&mut set);
             }
-            self.apply_probes(&mut set);
+            self.apply_probes(&mut set, &mut last_lookup);
             self.publish(&set);
         }
     }
 
     /// Points the prober at the current exports, tells it which services are in demand, and
     /// folds what it measured into the state.
-    fn apply_probes(&self, set: &mut ClusterSet) {
+    fn apply_probes(&self, set: &mut ClusterSet, last_lookup: &mut HashMap<String, Instant>) {
         self.prober.set_targets(probe_targets(set));
         if let Some(current) = self.cell.load_full() {
+            let now = Instant::now();
             for (service, count) in current.lookups() {
-                self.prober.set_active(&service, count > 0);
+                if count > 0 {
+                    last_lookup.insert(service.clone(), now);
+                }
+                // In demand while looked up within the idle window; a quiet tick or two (a
+                // resolver's cache at work) does not drop it to the keep-alive rate.
+                let active = last_lookup
+                    .get(&service)
+                    .is_some_and(|t| now.duration_since(*t) < IDLE_AFTER);
+                self.prober.set_active(&service, active);
             }
         }
         let reports = self.prober.reports();

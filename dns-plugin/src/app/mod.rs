@@ -4,7 +4,7 @@ mod check;
 pub mod control;
 mod explain;
 mod reload;
-mod serve;
+pub(crate) mod serve;
 mod solve;
 mod telemetry;
 
@@ -18,6 +18,13 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Check(args) => Ok(check::check(&args)),
         Command::Solve(args) => solve::solve(&args),
+        Command::Demo(args) => {
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()?;
+            runtime.block_on(crate::demo::run(args))?;
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Explain(args) => {
             let runtime = tokio::runtime::Builder::new_current_thread()
                 .enable_all()

@@ -1,6 +1,7 @@
 //! `aviator serve`: load the clusterset, start DNS and admin, keep the snapshot current, and
 //! shut down cleanly on SIGINT or SIGTERM.
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 
@@ -16,6 +17,7 @@ use std::time::Duration;
 use aviator_broker::broker::FileBroker;
 use aviator_optimizer::probe::{ProbeSettings, Prober};
 use tokio::sync::watch;
+use tokio::task::JoinHandle;
 
 use super::control::Control;
 use super::reload::{Reloader, record_served};
@@ -26,6 +28,48 @@ use crate::server::DnsSockets;
 use crate::{admin, server, snapshot};
 
 pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    // Signals are hooked before we announce ourselves, so a SIGTERM right after start is clean.
+    let shutdown = CancellationToken::new();
+    tokio::spawn(cancel_on_signal(
+        shutdown.clone(),
+        signal(SignalKind::interrupt())?,
+        signal(SignalKind::terminate())?,
+    ));
+    let config = args.config.clone();
+    let running = start(args, shutdown).await?;
+    // One line on stdout that people and tests can read for the bound addresses.
+    println!(
+        "aviator: serving {} on {} (udp+tcp); admin on http://{}",
+        running.zones.join(" "),
+        running.dns_addr,
+        running.admin_addr
+    );
+    info!(dns_addr = %running.dns_addr, admin_addr = %running.admin_addr,
+          config = %config.display(), "serving");
+    running.wait().await?;
+    info!("stopped");
+    Ok(())
+}
+
+/// A running instance: its addresses, the snapshot it serves, and the task that ends when it
+/// has shut down.
+pub struct Running {
+    pub dns_addr: SocketAddr,
+    pub admin_addr: SocketAddr,
+    pub zones: Vec<String>,
+    done: JoinHandle<anyhow::Result<()>>,
+}
+
+impl Running {
+    /// Waits until `shutdown` has stopped every part.
+    pub async fn wait(self) -> anyhow::Result<()> {
+        self.done.await.context("the server task failed")?
+    }
+}
+
+/// Loads the clusterset, binds DNS and admin, and starts every part; they stop when `shutdown`
+/// is cancelled.
+pub async fn start(args: ServeArgs, shutdown: CancellationToken) -> anyhow::Result<Running> {
     let metrics = telemetry::init_metrics()?;
     let text = std::fs::read_to_string(&args.config)
         .with_context(|| format!("{}: cannot read the file", args.config.display()))?;
@@ -48,21 +92,6 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("cannot listen for admin HTTP on {}", args.admin))?;
     let admin_addr = admin_listener.local_addr()?;
-
-    // Signals are hooked before we announce ourselves, so a SIGTERM right after start is clean.
-    let shutdown = CancellationToken::new();
-    tokio::spawn(cancel_on_signal(
-        shutdown.clone(),
-        signal(SignalKind::interrupt())?,
-        signal(SignalKind::terminate())?,
-    ));
-
-    // One line on stdout that people and tests can read for the bound addresses.
-    println!(
-        "aviator: serving {} on {dns_addr} (udp+tcp); admin on http://{admin_addr}",
-        zones.join(" ")
-    );
-    info!(%dns_addr, %admin_addr, config = %args.config.display(), "serving");
 
     let (config_tx, config_rx) = watch::channel(Arc::new(set));
     let reloader = Reloader::new(args.config.clone(), config_tx, text);
@@ -96,19 +125,27 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     ));
 
     let udp_payload = args.udp_payload;
-    server::run(
-        dns,
-        || Handler::new(cell.clone(), udp_payload),
-        shutdown.clone(),
-    )
-    .await?;
-    shutdown.cancel();
-    reload_task.await.ok();
-    control_task.await.ok();
-    probe_task.await.ok();
-    admin_task.await.ok().transpose().context("admin server")?;
-    info!("stopped");
-    Ok(())
+    let dns_cell = cell.clone();
+    let done = tokio::spawn(async move {
+        server::run(
+            dns,
+            || Handler::new(dns_cell.clone(), udp_payload),
+            shutdown.clone(),
+        )
+        .await?;
+        shutdown.cancel();
+        reload_task.await.ok();
+        control_task.await.ok();
+        probe_task.await.ok();
+        admin_task.await.ok().transpose().context("admin server")?;
+        Ok(())
+    });
+    Ok(Running {
+        dns_addr,
+        admin_addr,
+        zones,
+        done,
+    })
 }
 
 async fn cancel_on_signal(

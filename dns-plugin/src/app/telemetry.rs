@@ -1,5 +1,7 @@
 //! Logs (tracing to stderr) and the Prometheus recorder.
 
+use std::sync::OnceLock;
+
 use anyhow::Context;
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use tracing_subscriber::EnvFilter;
@@ -22,11 +24,17 @@ pub fn init_logs(filter: &str) -> anyhow::Result<()> {
         .map_err(|e| anyhow::anyhow!("cannot install the logger: {e}"))
 }
 
-/// Installs the global metrics recorder and describes Aviator's metrics.
+/// Installs the global metrics recorder (once per process: the demo starts several instances)
+/// and describes Aviator's metrics.
 pub fn init_metrics() -> anyhow::Result<PrometheusHandle> {
+    static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+    if let Some(handle) = HANDLE.get() {
+        return Ok(handle.clone());
+    }
     let handle = PrometheusBuilder::new()
         .install_recorder()
         .context("cannot install the metrics recorder")?;
+    let handle = HANDLE.get_or_init(|| handle).clone();
     ::metrics::describe_counter!(metrics::QUERIES, "DNS queries answered, by qtype and rcode");
     ::metrics::describe_counter!(
         metrics::ANSWERS,

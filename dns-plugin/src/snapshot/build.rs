@@ -79,6 +79,12 @@ fn build_zone(
     })
 }
 
+/// The selection counters a service's answer carries from one snapshot to the next.
+struct Counters {
+    rotation: Arc<AtomicUsize>,
+    spread: Arc<AtomicU64>,
+}
+
 struct ServiceBuilder<'a> {
     set: &'a ClusterSet,
     decision: Option<&'a Decision>,
@@ -121,12 +127,20 @@ impl ServiceBuilder<'_> {
 
     fn build(&self, previous: Option<&ServiceNode>) -> Result<ServiceNode, BuildError> {
         let owner = self.name(&[])?;
-        let counter = |answer: Option<&Answer>| match answer {
-            Some(Answer::Pick(selector)) => selector.counter().unwrap_or_default(),
-            _ => Arc::default(),
+        let counters = |answer: Option<&Answer>| match answer {
+            Some(Answer::Pick(selector)) => Counters {
+                rotation: selector.counter().unwrap_or_default(),
+                spread: selector
+                    .spread_counter()
+                    .unwrap_or_else(Selector::new_spread_counter),
+            },
+            _ => Counters {
+                rotation: Arc::default(),
+                spread: Selector::new_spread_counter(),
+            },
         };
-        let a = self.address_answer(&owner, Family::V4, counter(previous.map(|p| &p.a)));
-        let aaaa = self.address_answer(&owner, Family::V6, counter(previous.map(|p| &p.aaaa)));
+        let a = self.address_answer(&owner, Family::V4, counters(previous.map(|p| &p.a)));
+        let aaaa = self.address_answer(&owner, Family::V6, counters(previous.map(|p| &p.aaaa)));
         let (srv, ports) = self.service_srv(&owner)?;
         let mut clusters = self
             .service
@@ -145,7 +159,7 @@ impl ServiceBuilder<'_> {
         })
     }
 
-    fn address_answer(&self, owner: &Name, family: Family, counter: Arc<AtomicUsize>) -> Answer {
+    fn address_answer(&self, owner: &Name, family: Family, counters: Counters) -> Answer {
         let service = self.service;
         let of_family = |ip: &&IpAddr| Family::of(ip) == family;
         if !service.vips.is_empty() {
@@ -184,9 +198,10 @@ impl ServiceBuilder<'_> {
             return Answer::Pick(Selector::fixed(candidates.swap_remove(i).1));
         }
         Answer::Pick(match &service.policy.mode {
-            Mode::RoundRobin => {
-                Selector::rotate(candidates.into_iter().map(|(_, c)| c).collect(), counter)
-            }
+            Mode::RoundRobin => Selector::rotate(
+                candidates.into_iter().map(|(_, c)| c).collect(),
+                counters.rotation,
+            ),
             Mode::WeightedRoundRobin { weights } => {
                 let weights: Vec<f64> = candidates
                     .iter()
@@ -208,7 +223,8 @@ impl ServiceBuilder<'_> {
                 // Renormalised over this address family's candidates; if the optimizer gave
                 // them nothing (it chose exports without such addresses), they share evenly.
                 let shares = shares_from_weights(&raw);
-                Selector::weighted(candidates.into_iter().map(|(_, c)| c).collect(), &shares)
+                let choices = candidates.into_iter().map(|(_, c)| c).collect();
+                Selector::spread(choices, &shares, counters.spread)
             }
         })
     }

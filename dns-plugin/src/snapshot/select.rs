@@ -4,7 +4,7 @@
 //! pick one thread-local random number and a binary search over cumulative weights.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 use hickory_proto::rr::Record;
 
@@ -32,7 +32,20 @@ enum How {
     Rotate(Arc<AtomicUsize>),
     /// Weighted-random: `cumulative[i]` is the sum of the integer weights of choices `0..=i`.
     Weighted { cumulative: Vec<u64> },
+    /// Weighted low-discrepancy: the n-th pick lands at the fractional part of n·φ (the golden
+    /// ratio), so every run of picks matches the shares closely, not just on average. A random
+    /// pick with few clients can hand a small export twice its share for a while, which is
+    /// exactly what hurts its tail; this cannot. The counter starts at a random point, so
+    /// clusters do not move in lockstep.
+    Spread {
+        counter: Arc<AtomicU64>,
+        cumulative: Vec<u64>,
+    },
 }
+
+/// 2^64 / φ: successive multiples of it, as fractions of 2^64, are the most evenly spread
+/// sequence there is (the three-gap theorem).
+const GOLDEN: u64 = 0x9E37_79B9_7F4A_7C15;
 
 /// Resolution of shares into integer weights: fine enough that rounding moves no share by more
 /// than a millionth, coarse enough that the total fits comfortably in a u64.
@@ -61,6 +74,43 @@ impl Selector {
     /// Picks at random with probability proportional to `shares`. Choices with a zero share are
     /// dropped; `shares` must be as long as `choices`.
     pub fn weighted(choices: Vec<Choice>, shares: &[f64]) -> Self {
+        let (choices, cumulative) = Self::cumulative(choices, shares);
+        let how = if choices.len() <= 1 {
+            How::First
+        } else {
+            How::Weighted { cumulative }
+        };
+        Self { choices, how }
+    }
+
+    /// Picks in proportion to `shares` along a low-discrepancy sequence advancing `counter`
+    /// (share it with the previous snapshot's, from [`Selector::spread_counter`]).
+    pub fn spread(choices: Vec<Choice>, shares: &[f64], counter: Arc<AtomicU64>) -> Self {
+        let (choices, cumulative) = Self::cumulative(choices, shares);
+        let how = if choices.len() <= 1 {
+            How::First
+        } else {
+            How::Spread {
+                counter,
+                cumulative,
+            }
+        };
+        Self { choices, how }
+    }
+
+    /// A fresh counter for [`Selector::spread`], at a random starting point.
+    pub fn new_spread_counter() -> Arc<AtomicU64> {
+        Arc::new(AtomicU64::new(fastrand::u64(..)))
+    }
+
+    pub fn spread_counter(&self) -> Option<Arc<AtomicU64>> {
+        match &self.how {
+            How::Spread { counter, .. } => Some(counter.clone()),
+            _ => None,
+        }
+    }
+
+    fn cumulative(choices: Vec<Choice>, shares: &[f64]) -> (Vec<Choice>, Vec<u64>) {
         debug_assert_eq!(choices.len(), shares.len());
         let mut kept = Vec::with_capacity(choices.len());
         let mut cumulative = Vec::with_capacity(choices.len());
@@ -73,12 +123,7 @@ impl Selector {
                 kept.push(choice);
             }
         }
-        let how = if kept.len() <= 1 {
-            How::First
-        } else {
-            How::Weighted { cumulative }
-        };
-        Self { choices: kept, how }
+        (kept, cumulative)
     }
 
     pub fn is_empty(&self) -> bool {
@@ -105,6 +150,16 @@ impl Selector {
             How::Weighted { cumulative } => {
                 let total = cumulative.last().copied().unwrap_or(0);
                 let point = fastrand::u64(0..total.max(1));
+                cumulative.partition_point(|&c| c <= point)
+            }
+            How::Spread {
+                counter,
+                cumulative,
+            } => {
+                let total = cumulative.last().copied().unwrap_or(0);
+                let n = counter.fetch_add(1, Ordering::Relaxed);
+                let fraction = n.wrapping_mul(GOLDEN);
+                let point = ((u128::from(fraction) * u128::from(total)) >> 64) as u64;
                 cumulative.partition_point(|&c| c <= point)
             }
         };
@@ -166,6 +221,24 @@ mod tests {
         let first = (0..n).filter(|_| picked(&selector) == "10.0.0.1").count();
         // 0.75 ± 5 standard deviations (sd = sqrt(n p (1-p)) ≈ 87).
         assert!((29_565..=30_435).contains(&first), "{first}");
+    }
+
+    #[test]
+    fn spread_picks_match_the_shares_in_every_short_run() {
+        let selector = Selector::spread(
+            vec![choice(1), choice(2), choice(3)],
+            &[0.5, 0.3, 0.2],
+            Selector::new_spread_counter(),
+        );
+        let picks: Vec<String> = (0..1000).map(|_| picked(&selector)).collect();
+        // Every window of 50 picks is within 3 of its expected count (25 / 15 / 10); a random
+        // pick strays by twice that about once in twenty windows.
+        for window in picks.windows(50) {
+            for (ip, expected) in [("10.0.0.1", 25), ("10.0.0.2", 15), ("10.0.0.3", 10)] {
+                let n = window.iter().filter(|p| *p == ip).count() as i64;
+                assert!((n - expected).abs() <= 3, "{ip}: {n} in a window of 50");
+            }
+        }
     }
 
     #[test]

@@ -1,0 +1,124 @@
+//! The demo's numbers: a line per second while it runs, and a summary per policy at the end.
+
+use serde::Serialize;
+
+use super::load::Sample;
+
+/// What one run of the scenario came to.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Summary {
+    pub policy: String,
+    pub requests: usize,
+    pub error_rate: f64,
+    pub p50_ms: f64,
+    pub p99_ms: f64,
+    pub p999_ms: f64,
+    /// Transfer cost, USD per million requests, at each cluster's price per request.
+    pub usd_per_million: f64,
+    /// Fraction of requests each cluster got, in cluster order.
+    pub split: Vec<(String, f64)>,
+}
+
+/// Latency percentile `q` of `samples` (errors included: a timed-out request is slow too).
+pub fn percentile(samples: &[&Sample], q: f64) -> f64 {
+    let mut latencies: Vec<f64> = samples.iter().map(|s| s.latency_ms).collect();
+    if latencies.is_empty() {
+        return 0.0;
+    }
+    latencies.sort_by(f64::total_cmp);
+    let rank = ((q * latencies.len() as f64).ceil() as usize).clamp(1, latencies.len());
+    latencies[rank - 1]
+}
+
+pub fn summarise(policy: &str, samples: &[Sample], clusters: &[&str], prices: &[f64]) -> Summary {
+    let all: Vec<&Sample> = samples.iter().collect();
+    let requests = all.len().max(1);
+    let mut counts = vec![0usize; clusters.len()];
+    let mut cost = 0.0;
+    for sample in &all {
+        if let Some(c) = sample.cluster {
+            counts[c] += 1;
+            cost += prices[c];
+        }
+    }
+    Summary {
+        policy: policy.to_owned(),
+        requests: all.len(),
+        error_rate: all.iter().filter(|s| !s.ok).count() as f64 / requests as f64,
+        p50_ms: percentile(&all, 0.5),
+        p99_ms: percentile(&all, 0.99),
+        p999_ms: percentile(&all, 0.999),
+        usd_per_million: cost / requests as f64 * 1e6,
+        split: clusters
+            .iter()
+            .zip(&counts)
+            .map(|(name, &n)| ((*name).to_owned(), n as f64 / requests as f64))
+            .collect(),
+    }
+}
+
+pub fn header(clusters: &[&str]) -> String {
+    let mut line = format!("{:>5} {:>6} |", "t s", "req/s");
+    for c in clusters {
+        line.push_str(&format!(" {c:>8}"));
+    }
+    line.push_str(&format!(
+        " | {:>7} {:>7} {:>6} {:>8} | event",
+        "p50 ms", "p99 ms", "err %", "$/M req"
+    ));
+    line
+}
+
+/// One second of the run: load, the split across clusters, latency, errors, cost.
+pub fn second(
+    t: f64,
+    window: &[&Sample],
+    clusters: &[&str],
+    prices: &[f64],
+    event: &str,
+) -> String {
+    let n = window.len().max(1) as f64;
+    let mut line = format!("{:>5.0} {:>6} |", t, window.len());
+    let mut cost = 0.0;
+    for (c, _) in clusters.iter().enumerate() {
+        let share = window.iter().filter(|s| s.cluster == Some(c)).count() as f64 / n;
+        cost += share * prices[c];
+        line.push_str(&format!(" {:>7.0}%", share * 100.0));
+    }
+    let errors = window.iter().filter(|s| !s.ok).count() as f64 / n;
+    line.push_str(&format!(
+        " | {:>7.1} {:>7.1} {:>6.1} {:>8.3} | {event}",
+        percentile(window, 0.5),
+        percentile(window, 0.99),
+        errors * 100.0,
+        cost * 1e6
+    ));
+    line
+}
+
+pub fn table(summaries: &[Summary]) -> String {
+    let mut out = format!(
+        "{:<28} {:>9} {:>7} {:>8} {:>8} {:>9} {:>9}  split\n",
+        "policy", "requests", "err %", "p50 ms", "p99 ms", "p99.9 ms", "$/M req"
+    );
+    for s in summaries {
+        let split: Vec<String> = s
+            .split
+            .iter()
+            .map(|(c, f)| format!("{c} {:.0}%", f * 100.0))
+            .collect();
+        out.push_str(&format!(
+            "{:<28} {:>9} {:>7.2} {:>8.1} {:>8.1} {:>9.1} {:>9.3}  {}\n",
+            s.policy,
+            s.requests,
+            s.error_rate * 100.0,
+            s.p50_ms,
+            s.p99_ms,
+            s.p999_ms,
+            s.usd_per_million,
+            split.join(", ")
+        ));
+    }
+    out
+}
