@@ -190,6 +190,8 @@ pub struct Export {
     pub rtt: Option<Measurement>,
     /// Service latency at the export, as declared or measured.
     pub latency: Option<Measurement>,
+    /// Whether `latency` was measured by this cluster's probes (under its own traffic).
+    pub latency_measured: bool,
     /// Health probing has ejected it.
     pub ejected: bool,
     /// Seconds since it (re)became eligible, when probing knows; slow start reads it.

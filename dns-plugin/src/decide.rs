@@ -93,6 +93,7 @@ fn input(
         eligible,
         rtt,
         latency: export.latency,
+        latency_under_load: export.latency_measured,
         price_per_request: price,
         capacity_rps,
         servers: ready,

@@ -30,6 +30,7 @@ fn problem(n: usize, objective: Objective) -> (Policy, Vec<ExportInput>, State) 
                 error_rate: Some(0.001),
                 eligible_for_s: None,
                 latency_trend: None,
+                latency_under_load: false,
             }
         })
         .collect();

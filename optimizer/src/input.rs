@@ -44,6 +44,10 @@ pub struct ExportInput {
     /// Service latency at the export, excluding the network.
     #[serde(default)]
     pub latency: Option<Measurement>,
+    /// Whether `latency` was measured under this cluster's own traffic (by probes), and so
+    /// already contains the queueing that its previous share caused. Declared figures do not.
+    #[serde(default)]
+    pub latency_under_load: bool,
     /// Transfer price of one request and its response, USD (see [`crate::cost`]).
     #[serde(default)]
     pub price_per_request: Option<f64>,

@@ -131,7 +131,7 @@ pub fn figures(exports: &[&ExportInput], policy: &Policy, previous_shares: &[f64
                 .filter(|c| c.is_finite() && *c > 0.0)
                 .map(|c| c / peers);
             let previous_u = match (fair_capacity_rps, policy.demand_rps) {
-                (Some(c), Some(d)) if d > 0.0 => {
+                (Some(c), Some(d)) if d > 0.0 && export.latency_under_load => {
                     (previous_shares.get(i).copied().unwrap_or(0.0) * d / c)
                         .clamp(0.0, MAX_DEQUEUE_UTILIZATION)
                 }

@@ -334,7 +334,13 @@ fn reason(
 ) -> String {
     let per_million = |usd: f64| format!("${:.2}/M req", usd * 1e6);
     let mut parts: Vec<String> = Vec::new();
-    for bind in binds {
+    // What shaped the share first; the caveats (stale figures, dead band) last.
+    let caveat = |b: &&Bind| matches!(b, Bind::Stale | Bind::DeadBand);
+    let ordered = binds
+        .iter()
+        .filter(|b| !caveat(b))
+        .chain(binds.iter().filter(caveat));
+    for bind in ordered {
         let text = match bind {
             Bind::PreferLocal if export.local => "local export and preferLocal is on".to_owned(),
             Bind::PreferLocal => "preferLocal: the local export takes every lookup".to_owned(),

@@ -38,6 +38,7 @@ fn export(i: usize) -> impl Strategy<Value = ExportInput> {
                 error_rate: error,
                 eligible_for_s: None,
                 latency_trend: None,
+                latency_under_load: false,
             },
         )
 }

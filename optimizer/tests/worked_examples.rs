@@ -23,6 +23,7 @@ fn export(cluster: &str, rtt_ms: f64, service_ms: f64, price: f64) -> ExportInpu
         error_rate: None,
         eligible_for_s: None,
         latency_trend: None,
+        latency_under_load: false,
     }
 }
 
@@ -77,12 +78,20 @@ fn performance_spreads_before_an_export_saturates() {
     b.capacity_rps = Some(1000.0);
     let p = Policy {
         demand_rps: Some(100.0),
+        tail_weight: 1.0,
         ..policy(Objective::Performance)
     };
-    let d = solve_with(&p, &[a, b], &State::new());
+    let d = solve_with(&p, &[a.clone(), b.clone()], &State::new());
     assert_eq!(shares(&d), [0.5, 0.5]);
     // At u = 0.5 the model's queueing delay is 5 · 0.5/0.5 = 5 ms.
     assert!((d.exports[0].terms.queueing_ms - 5.0).abs() < 1e-6);
+    // With the default tail weight (4.6), a's second segment costs 15 + 4.6 · 9.29 = 57.7 ms
+    // at the margin, above b's 30 + 4.6 · 2.14 = 39.9: a stops at u = 0.3.
+    let p = Policy {
+        demand_rps: Some(100.0),
+        ..policy(Objective::Performance)
+    };
+    assert_eq!(shares(&solve_with(&p, &[a, b], &State::new())), [0.3, 0.7]);
 }
 
 #[test]

@@ -387,6 +387,7 @@ impl Validator {
             capacity_rps: raw.capacity_rps,
             rtt: raw.rtt,
             latency: raw.latency,
+            latency_measured: false,
         }
     }
 

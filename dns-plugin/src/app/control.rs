@@ -100,6 +100,7 @@ impl Control {
                 };
                 // Measured figures replace declared ones once they exist.
                 export.rtt = report.rtt.or(export.rtt);
+                export.latency_measured = report.latency.is_some();
                 export.latency = report.latency.or(export.latency);
                 export.ejected = report.ejected;
                 export.eligible_for_s = Some(report.eligible_for_s);
