@@ -21,6 +21,8 @@ pub const PROBE_RTT: &str = "aviator_probe_rtt_ms";
 pub const PROBE_LATENCY: &str = "aviator_probe_latency_ms";
 /// 1 while probing has ejected the export.
 pub const EJECTED: &str = "aviator_export_ejected";
+/// Times probing has ejected the export since it was first probed.
+pub const EJECTIONS: &str = "aviator_export_ejections";
 /// Time to build a snapshot (optimizer solves included), seconds.
 pub const SOLVE_SECONDS: &str = "aviator_solve_seconds";
 /// 1 while the peers' profiles are older than the staleness bound.

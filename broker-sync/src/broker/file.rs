@@ -86,3 +86,53 @@ impl Broker for FileBroker {
         Ok((profiles, errors))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn profile(cluster: &str) -> ClusterProfile {
+        ClusterProfile {
+            cluster: cluster.into(),
+            provider: Some("aws".into()),
+            region: Some("us-east-1".into()),
+            zone: None,
+            prices: None,
+            exports: Vec::new(),
+        }
+    }
+
+    #[tokio::test]
+    async fn each_cluster_reads_the_others_and_skips_what_it_cannot_parse() {
+        let dir = tempfile::tempdir().unwrap();
+        let east = FileBroker::new(dir.path(), "east");
+        let west = FileBroker::new(dir.path(), "west");
+        east.publish(&profile("east")).await.unwrap();
+        west.publish(&profile("west")).await.unwrap();
+        std::fs::write(dir.path().join("broken.yaml"), "cluster: [").unwrap();
+        let (seen_by_east, errors) = east.fetch().await.unwrap();
+        assert_eq!(seen_by_east, [profile("west")]);
+        assert_eq!(errors.len(), 1);
+        assert!(
+            errors[0].to_string().contains("broken.yaml"),
+            "{}",
+            errors[0]
+        );
+        // No staging file is left behind to be read as a profile.
+        assert!(
+            std::fs::read_dir(dir.path())
+                .unwrap()
+                .all(|e| { !e.unwrap().file_name().to_string_lossy().ends_with(".tmp") })
+        );
+    }
+
+    #[tokio::test]
+    async fn a_missing_directory_is_an_error_naming_it() {
+        let broker = FileBroker::new("/nonexistent/aviator-broker", "east");
+        let error = broker.fetch().await.unwrap_err();
+        assert!(
+            error.to_string().contains("/nonexistent/aviator-broker"),
+            "{error}"
+        );
+    }
+}
