@@ -75,8 +75,8 @@ impl Control {
         self.prober.set_targets(probe_targets(set));
         if let Some(current) = self.cell.load_full() {
             let now = Instant::now();
-            for (service, count) in current.lookups() {
-                if count > 0 {
+            for (service, looked_up) in current.looked_up() {
+                if looked_up {
                     last_lookup.insert(service.clone(), now);
                 }
                 // In demand while looked up within the idle window; a quiet tick or two (a

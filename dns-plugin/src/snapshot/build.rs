@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, AtomicUsize};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use aviator_broker::state::{ClusterSet, DEFAULT_WEIGHT, Export, Mode, Service, ServiceType};
@@ -150,7 +150,7 @@ impl ServiceBuilder<'_> {
             .collect::<Result<Vec<_>, _>>()?;
         clusters.sort_by(|x, y| x.name.cmp(&y.name));
         Ok(ServiceNode {
-            lookups: AtomicU64::new(0),
+            looked_up: AtomicBool::new(false),
             a,
             aaaa,
             srv,

@@ -12,7 +12,7 @@ pub mod select;
 
 use std::collections::HashMap;
 use std::slice;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use hickory_proto::rr::{LowerName, Record, RecordType};
 
@@ -78,9 +78,9 @@ impl Snapshot {
         &self.decisions
     }
 
-    /// Lookups of each service (`namespace/name`) answered from this snapshot so far.
-    pub fn lookups(&self) -> HashMap<String, u64> {
-        let mut counts: HashMap<String, u64> = HashMap::new();
+    /// Whether each service (`namespace/name`) has been looked up since this snapshot was built.
+    pub fn looked_up(&self) -> HashMap<String, bool> {
+        let mut seen: HashMap<String, bool> = HashMap::new();
         for zone in &self.zones {
             for (namespace, ns) in &zone.namespaces {
                 for (name, service) in &ns.services {
@@ -89,11 +89,11 @@ impl Snapshot {
                         String::from_utf8_lossy(namespace),
                         String::from_utf8_lossy(name)
                     );
-                    *counts.entry(key).or_default() += service.lookups.load(Ordering::Relaxed);
+                    *seen.entry(key).or_default() |= service.looked_up.load(Ordering::Relaxed);
                 }
             }
         }
-        counts
+        seen
     }
 
     /// The zone apexes served, for logs.
@@ -179,8 +179,9 @@ struct Namespace {
 /// A service's answers: service-wide, per named port and per exporting cluster.
 #[derive(Debug)]
 struct ServiceNode {
-    /// Service-wide lookups, which tell the prober the service is in demand.
-    lookups: AtomicU64,
+    /// Set by the first service-wide lookup: tells the prober the service is in demand. A flag,
+    /// not a counter, so the UDP threads only read the shared cache line once it is set.
+    looked_up: AtomicBool,
     a: Answer,
     aaaa: Answer,
     srv: Vec<Record>,
@@ -193,8 +194,10 @@ impl ServiceNode {
     fn resolve(&self, prefix: Prefix<'_>, qtype: RecordType) -> Option<&[Record]> {
         match prefix {
             Prefix::None => {
-                if matches!(qtype, RecordType::A | RecordType::AAAA | RecordType::SRV) {
-                    self.lookups.fetch_add(1, Ordering::Relaxed);
+                if matches!(qtype, RecordType::A | RecordType::AAAA | RecordType::SRV)
+                    && !self.looked_up.load(Ordering::Relaxed)
+                {
+                    self.looked_up.store(true, Ordering::Relaxed);
                 }
                 Some(match qtype {
                     RecordType::A => self.a.records(),
