@@ -2,24 +2,11 @@
 
 use std::process::Command;
 
-use crate::support::process::{binary, example};
+use crate::support::process::{binary, example, run_on_file};
 use crate::support::*;
 
 fn check(text: &str) -> (bool, String, String) {
-    let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("set.yaml");
-    std::fs::write(&file, text).unwrap();
-    let out = Command::new(binary())
-        .arg("check")
-        .arg("--config")
-        .arg(&file)
-        .output()
-        .unwrap();
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    run_on_file("check", "--config", "set.yaml", text, &[])
 }
 
 #[test]

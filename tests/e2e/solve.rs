@@ -1,25 +1,9 @@
 //! `aviator solve`: an optimizer problem in, shares and explanations out.
 
-use std::process::Command;
-
-use crate::support::process::binary;
+use crate::support::process::run_on_file;
 
 fn solve(args: &[&str], input: &str) -> (bool, String, String) {
-    let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("problem.yaml");
-    std::fs::write(&file, input).unwrap();
-    let out = Command::new(binary())
-        .arg("solve")
-        .arg("--input")
-        .arg(&file)
-        .args(args)
-        .output()
-        .unwrap();
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    run_on_file("solve", "--input", "problem.yaml", input, args)
 }
 
 const PROBLEM: &str = r#"

@@ -145,3 +145,29 @@ pub fn eventually(what: &str, mut condition: impl FnMut() -> bool) {
         std::thread::sleep(Duration::from_millis(25));
     }
 }
+
+/// Writes `text` to a file named `file_name` in a fresh directory and runs
+/// `aviator <command> <flag> <that file> <extra...>`; returns (success, stdout, stderr).
+pub fn run_on_file(
+    command: &str,
+    flag: &str,
+    file_name: &str,
+    text: &str,
+    extra: &[&str],
+) -> (bool, String, String) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join(file_name);
+    std::fs::write(&file, text).expect("write input");
+    let out = Command::new(binary())
+        .arg(command)
+        .arg(flag)
+        .arg(&file)
+        .args(extra)
+        .output()
+        .expect("run aviator");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
