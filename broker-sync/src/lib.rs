@@ -6,4 +6,5 @@
 
 pub mod broker;
 pub mod clusterset;
+pub mod kubernetes;
 pub mod state;

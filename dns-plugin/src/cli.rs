@@ -37,6 +37,8 @@ pub enum Command {
     Explain(ExplainArgs),
     /// Run Aviator against round-robin on simulated clusters on this machine, and compare.
     Demo(DemoArgs),
+    /// Print the CustomResourceDefinitions (AviatorPolicy, ClusterCost) as YAML.
+    Crd,
 }
 
 #[derive(Debug, Args, Clone)]

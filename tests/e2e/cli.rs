@@ -79,3 +79,17 @@ fn serve_stops_cleanly_on_sigterm() {
     let status = server.terminate();
     assert!(status.success(), "{status:?}");
 }
+
+#[test]
+fn deploy_crds_match_what_aviator_generates() {
+    let out = Command::new(binary()).arg("crd").output().unwrap();
+    assert!(out.status.success());
+    let generated = String::from_utf8(out.stdout).unwrap();
+    let path =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../deploy/crds/aviator.dev.yaml");
+    let committed = std::fs::read_to_string(&path).unwrap();
+    assert!(
+        generated == committed,
+        "deploy/crds/aviator.dev.yaml is stale: run `cargo run -- crd > deploy/crds/aviator.dev.yaml`"
+    );
+}

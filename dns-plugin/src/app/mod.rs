@@ -18,6 +18,10 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Check(args) => Ok(check::check(&args)),
         Command::Solve(args) => solve::solve(&args),
+        Command::Crd => {
+            print!("{}", aviator_broker::kubernetes::crd::crds_yaml()?);
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Demo(args) => {
             let runtime = tokio::runtime::Builder::new_multi_thread()
                 .enable_all()

@@ -1,0 +1,249 @@
+//! The custom resources: `AviatorPolicy` (`aviator.dev/v1alpha1`, namespaced), which sets how a
+//! service is balanced and reports what Aviator decided, and `ClusterCost`, the profile each
+//! cluster publishes in the broker namespace. The OpenAPI schemas are generated from these
+//! types, so enums and ranges are enforced by the API server itself.
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
+use kube::CustomResource;
+use kube::core::CustomResourceExt;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+/// How a service's lookups are spread. The policy named `default` in Aviator's namespace sets
+/// the cluster-wide defaults; a policy with `service` set, in that service's namespace,
+/// overrides them for that service.
+#[derive(CustomResource, Deserialize, Serialize, Clone, Debug, PartialEq, JsonSchema)]
+#[kube(
+    group = "aviator.dev",
+    version = "v1alpha1",
+    kind = "AviatorPolicy",
+    namespaced,
+    status = "AviatorPolicyStatus",
+    shortname = "avp",
+    printcolumn = r#"{"name":"Service","type":"string","jsonPath":".spec.service"}"#,
+    printcolumn = r#"{"name":"Mode","type":"string","jsonPath":".spec.loadBalancing"}"#,
+    printcolumn = r#"{"name":"Objective","type":"string","jsonPath":".spec.objective"}"#,
+    printcolumn = r#"{"name":"Shares","type":"string","jsonPath":".status.summary"}"#,
+    printcolumn = r#"{"name":"Ready","type":"string","jsonPath":".status.conditions[?(@.type==\"Ready\")].status"}"#,
+    printcolumn = r#"{"name":"Age","type":"date","jsonPath":".metadata.creationTimestamp"}"#
+)]
+#[serde(rename_all = "camelCase")]
+pub struct AviatorPolicySpec {
+    /// The service (in this policy's namespace) the policy applies to. Unset on the
+    /// cluster-wide `default` policy.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service: Option<String>,
+    #[serde(default)]
+    pub load_balancing: LoadBalancing,
+    /// For `Optimized`: what to minimise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub objective: Option<ObjectiveSpec>,
+    /// For `Mixed`: weight of latency against price, 0 to 1.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 0.0, max = 1.0))]
+    pub tradeoff: Option<f64>,
+    /// For `Mixed`: what one millisecond per request is worth per million requests, USD.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 0.0))]
+    pub usd_per_ms_per_million: Option<f64>,
+    /// Answer with the local export while it is eligible (default true).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prefer_local: Option<bool>,
+    /// For `WeightedRoundRobin`: a proportional weight per cluster; 0 drains.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub weights: Option<BTreeMap<String, u32>>,
+    /// Share every eligible export keeps, 0 to 0.5 (default 0.02).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 0.0, max = 0.5))]
+    pub min_share: Option<f64>,
+    /// Expected latency, ms, that Cost and Mixed must stay within when they can.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1))]
+    pub latency_slo_ms: Option<u32>,
+    /// Typical request size, bytes, for the price of a request.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request_bytes: Option<u64>,
+    /// Typical response size, bytes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub response_bytes: Option<u64>,
+    /// Requests per second one ready endpoint serves: capacity = ready endpoints × this.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1))]
+    pub capacity_per_endpoint_rps: Option<u32>,
+    /// Health and latency probing of the exports; off unless set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub probe: Option<ProbeSpec>,
+}
+
+#[derive(Deserialize, Serialize, Clone, Copy, Debug, PartialEq, Eq, Default, JsonSchema)]
+pub enum LoadBalancing {
+    /// Lighthouse's strict rotation.
+    #[default]
+    RoundRobin,
+    /// Static operator weights.
+    WeightedRoundRobin,
+    /// Shares from Aviator's optimizer.
+    Optimized,
+}
+
+#[derive(Deserialize, Serialize, Clone, Copy, Debug, PartialEq, Eq, JsonSchema)]
+pub enum ObjectiveSpec {
+    Performance,
+    Cost,
+    Mixed,
+}
+
+#[derive(Deserialize, Serialize, Clone, Debug, PartialEq, Default, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ProbeSpec {
+    /// HTTP path for the service-latency probe; without it only the round trip is probed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = r"^/"))]
+    pub path: Option<String>,
+    /// Port for the HTTP probe; the service's first port if unset.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = 65535))]
+    pub port: Option<u32>,
+    /// Probe interval while the service is being looked up, seconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = 3600))]
+    pub interval_seconds: Option<u32>,
+}
+
+/// What Aviator decided for the service, and whether the policy is in force.
+#[derive(Deserialize, Serialize, Clone, Debug, PartialEq, Default, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AviatorPolicyStatus {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observed_generation: Option<i64>,
+    /// `Ready`, `Degraded` and `Invalid`, with reasons and messages.
+    #[serde(default)]
+    pub conditions: Vec<Condition>,
+    /// Per cluster: the share, its cost terms and the reason.
+    #[serde(default)]
+    pub clusters: Vec<ClusterShare>,
+    /// The shares at a glance, e.g. `west=62% central=36% east=2%`, for `kubectl get`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub summary: Option<String>,
+}
+
+#[derive(Deserialize, Serialize, Clone, Debug, PartialEq, Default, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ClusterShare {
+    pub cluster: String,
+    pub share: f64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expected_ms: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub price_per_request_usd: Option<f64>,
+    pub reason: String,
+}
+
+/// One cluster's profile in the broker namespace: where it is, what transfer costs it, and
+/// how many endpoints each of its exports has ready. Written by that cluster only (server-side
+/// apply, one field manager), read by all the others.
+#[derive(CustomResource, Deserialize, Serialize, Clone, Debug, PartialEq, JsonSchema)]
+#[kube(
+    group = "aviator.dev",
+    version = "v1alpha1",
+    kind = "ClusterCost",
+    namespaced,
+    printcolumn = r#"{"name":"Provider","type":"string","jsonPath":".spec.provider"}"#,
+    printcolumn = r#"{"name":"Region","type":"string","jsonPath":".spec.region"}"#,
+    printcolumn = r#"{"name":"Age","type":"date","jsonPath":".metadata.creationTimestamp"}"#
+)]
+#[serde(rename_all = "camelCase")]
+pub struct ClusterCostSpec {
+    pub cluster: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provider: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub zone: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prices: Option<PriceTableSpec>,
+    #[serde(default)]
+    pub exports: Vec<ExportCapacitySpec>,
+}
+
+/// USD per GB by destination class.
+#[derive(Deserialize, Serialize, Clone, Copy, Debug, PartialEq, Default, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PriceRowSpec {
+    #[schemars(range(min = 0.0))]
+    pub intra_zone: f64,
+    #[schemars(range(min = 0.0))]
+    pub inter_zone: f64,
+    #[schemars(range(min = 0.0))]
+    pub inter_region: f64,
+    #[schemars(range(min = 0.0))]
+    pub inter_continent: f64,
+    #[schemars(range(min = 0.0))]
+    pub internet: f64,
+}
+
+#[derive(Deserialize, Serialize, Clone, Copy, Debug, PartialEq, Default, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PriceTableSpec {
+    pub egress: PriceRowSpec,
+    #[serde(default)]
+    pub ingress: PriceRowSpec,
+}
+
+#[derive(Deserialize, Serialize, Clone, Debug, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ExportCapacitySpec {
+    pub namespace: String,
+    pub name: String,
+    pub ready_endpoints: u32,
+}
+
+/// Both CRDs as one multi-document YAML, as `aviator crd` prints it and `deploy/crds` holds it.
+pub fn crds_yaml() -> Result<String, serde_yaml_ng::Error> {
+    let mut out = String::new();
+    for crd in [AviatorPolicy::crd(), ClusterCost::crd()] {
+        out.push_str("---\n");
+        out.push_str(&serde_yaml_ng::to_string(&crd)?);
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_schema_carries_enums_and_ranges_for_the_api_server() {
+        let crd = serde_json::to_value(AviatorPolicy::crd()).unwrap();
+        let spec = &crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"]["properties"];
+        let modes = spec["loadBalancing"]["enum"].as_array().expect("enum");
+        assert_eq!(modes.len(), 3, "{}", spec["loadBalancing"]);
+        assert_eq!(spec["tradeoff"]["maximum"], 1.0);
+        assert_eq!(spec["minShare"]["maximum"], 0.5);
+        assert_eq!(spec["probe"]["properties"]["port"]["maximum"], 65535.0);
+        let columns = &crd["spec"]["versions"][0]["additionalPrinterColumns"];
+        assert!(
+            columns
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|c| c["name"] == "Shares")
+        );
+        assert_eq!(
+            crd["spec"]["versions"][0]["subresources"]["status"],
+            serde_json::json!({})
+        );
+    }
+
+    #[test]
+    fn a_policy_reads_from_yaml() {
+        let text = "apiVersion: aviator.dev/v1alpha1\nkind: AviatorPolicy\nmetadata: { name: cart, namespace: shop }\nspec:\n  service: cart\n  loadBalancing: Optimized\n  objective: Cost\n  latencySloMs: 80\n";
+        let policy: AviatorPolicy = serde_yaml_ng::from_str(text).unwrap();
+        assert_eq!(policy.spec.load_balancing, LoadBalancing::Optimized);
+        assert_eq!(policy.spec.objective, Some(ObjectiveSpec::Cost));
+        assert_eq!(policy.spec.latency_slo_ms, Some(80));
+    }
+}
