@@ -1,5 +1,8 @@
-//! Aviator's Kubernetes objects: the `AviatorPolicy` CRD operators write and the `ClusterCost`
-//! objects clusters share through the broker. (The watchers that read Lighthouse's
-//! ServiceImports, EndpointSlices and Submariner's Gateways are yet to come.)
+//! Aviator's Kubernetes side: the `AviatorPolicy` CRD operators write, the `ClusterCost` objects
+//! clusters share through the broker, and the mapping of the objects Lighthouse reads
+//! (ServiceImports, EndpointSlices, Submariner Gateways) into a [`ClusterSet`](crate::state::ClusterSet).
+//! The watchers that keep those objects current are yet to come.
 
 pub mod crd;
+pub mod lighthouse;
+pub mod objects;
