@@ -58,5 +58,16 @@ pub fn parse(text: &str, file: &Path) -> Result<ClusterSet, LoadError> {
     validate::validate(raw).map_err(invalid)
 }
 
+/// Validates one service policy given in the file's `policy:` shape, naming fields under
+/// `path`; `clusters` are the cluster ids weights may name.
+pub fn parse_policy(
+    value: serde_yaml_ng::Value,
+    path: &str,
+    clusters: &[&str],
+) -> Result<crate::state::Policy, Vec<FieldError>> {
+    let known = clusters.iter().copied().collect();
+    validate::validate_policy(value, path, &known)
+}
+
 #[cfg(test)]
 mod tests;

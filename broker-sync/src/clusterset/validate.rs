@@ -37,6 +37,23 @@ pub(crate) fn validate(raw: RawClusterSet) -> Result<ClusterSet, Vec<FieldError>
     })
 }
 
+/// Validates one policy written in the clusterset file's shape (the Kubernetes source turns
+/// AviatorPolicy specs into it), against the known cluster ids.
+pub(crate) fn validate_policy(
+    value: Value,
+    path: &str,
+    known: &HashSet<&str>,
+) -> Result<Policy, Vec<FieldError>> {
+    let mut v = Validator::default();
+    let raw = v.decode::<RawPolicy>(path, value);
+    let policy = v.policy(path, raw, known);
+    if v.errors.is_empty() {
+        Ok(policy)
+    } else {
+        Err(v.errors)
+    }
+}
+
 #[derive(Default)]
 struct Validator {
     errors: Vec<FieldError>,

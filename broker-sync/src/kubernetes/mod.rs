@@ -6,3 +6,4 @@
 pub mod crd;
 pub mod lighthouse;
 pub mod objects;
+pub mod policy;

@@ -1,0 +1,160 @@
+//! Turns AviatorPolicies into a service's [`Policy`]: the cluster-wide `default` policy, then the
+//! service's own policy over it field by field, validated by the same rules as the clusterset
+//! file. An invalid policy yields the reason for its `Invalid` condition, and the caller keeps
+//! the previous policy in force.
+
+use serde_json::{Map, Value, json};
+
+use super::crd::{AviatorPolicySpec, LoadBalancing, ObjectiveSpec};
+use crate::clusterset::parse_policy;
+use crate::state::Policy;
+
+/// The policy in force for a service: `specific` over `defaults`, over the built-in defaults.
+/// `clusters` are the cluster ids that weights may name. The error lists every problem.
+pub fn effective_policy(
+    defaults: Option<&AviatorPolicySpec>,
+    specific: Option<&AviatorPolicySpec>,
+    clusters: &[&str],
+) -> Result<Policy, String> {
+    let mut fields = Map::new();
+    for spec in [defaults, specific].into_iter().flatten() {
+        overlay(&mut fields, spec);
+    }
+    let value = serde_yaml_ng::to_value(Value::Object(fields)).map_err(|e| e.to_string())?;
+    parse_policy(value, "spec", clusters).map_err(|errors| {
+        let lines: Vec<String> = errors.iter().map(ToString::to_string).collect();
+        lines.join("; ")
+    })
+}
+
+/// Writes the fields `spec` sets, in the clusterset file's names, over `fields`.
+fn overlay(fields: &mut Map<String, Value>, spec: &AviatorPolicySpec) {
+    let mut set = |name: &str, value: Option<Value>| {
+        if let Some(value) = value {
+            fields.insert(name.to_owned(), value);
+        }
+    };
+    let mode = match spec.load_balancing {
+        LoadBalancing::RoundRobin => "RoundRobin",
+        LoadBalancing::WeightedRoundRobin => "WeightedRoundRobin",
+        LoadBalancing::Optimized => "Optimized",
+    };
+    set("mode", Some(json!(mode)));
+    set(
+        "objective",
+        spec.objective.map(|o| {
+            json!(match o {
+                ObjectiveSpec::Performance => "Performance",
+                ObjectiveSpec::Cost => "Cost",
+                ObjectiveSpec::Mixed => "Mixed",
+            })
+        }),
+    );
+    set("tradeoff", spec.tradeoff.map(|v| json!(v)));
+    set(
+        "usdPerMsPerMillion",
+        spec.usd_per_ms_per_million.map(|v| json!(v)),
+    );
+    set("preferLocal", spec.prefer_local.map(|v| json!(v)));
+    set("weights", spec.weights.as_ref().map(|w| json!(w)));
+    set("minShare", spec.min_share.map(|v| json!(v)));
+    set("latencySloMs", spec.latency_slo_ms.map(|v| json!(v)));
+    set("requestBytes", spec.request_bytes.map(|v| json!(v)));
+    set("responseBytes", spec.response_bytes.map(|v| json!(v)));
+    set(
+        "capacityPerEndpointRps",
+        spec.capacity_per_endpoint_rps.map(|v| json!(v)),
+    );
+    if let Some(probe) = &spec.probe {
+        set("probe", Some(json!(true)));
+        set("probePath", probe.path.as_ref().map(|p| json!(p)));
+        set("probePort", probe.port.map(|p| json!(p)));
+    }
+    // Fields only meaningful to one mode must not leak from the defaults into another mode.
+    if spec.load_balancing != LoadBalancing::Optimized {
+        for field in [
+            "objective",
+            "tradeoff",
+            "usdPerMsPerMillion",
+            "minShare",
+            "latencySloMs",
+            "requestBytes",
+            "responseBytes",
+            "capacityPerEndpointRps",
+        ] {
+            if !set_by(spec, field) {
+                fields.remove(field);
+            }
+        }
+    }
+    if spec.load_balancing != LoadBalancing::WeightedRoundRobin && spec.weights.is_none() {
+        fields.remove("weights");
+    }
+}
+
+/// Whether `spec` itself sets the optimizer field `field` (so an error about it is its own).
+fn set_by(spec: &AviatorPolicySpec, field: &str) -> bool {
+    match field {
+        "objective" => spec.objective.is_some(),
+        "tradeoff" => spec.tradeoff.is_some(),
+        "usdPerMsPerMillion" => spec.usd_per_ms_per_million.is_some(),
+        "minShare" => spec.min_share.is_some(),
+        "latencySloMs" => spec.latency_slo_ms.is_some(),
+        "requestBytes" => spec.request_bytes.is_some(),
+        "responseBytes" => spec.response_bytes.is_some(),
+        "capacityPerEndpointRps" => spec.capacity_per_endpoint_rps.is_some(),
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::state::Mode;
+
+    fn spec(text: &str) -> AviatorPolicySpec {
+        serde_yaml_ng::from_str(text).unwrap()
+    }
+
+    #[test]
+    fn the_service_policy_overrides_the_defaults_field_by_field() {
+        let defaults = spec(
+            "loadBalancing: Optimized\nobjective: Cost\nlatencySloMs: 80\npreferLocal: false\n",
+        );
+        let specific =
+            spec("service: cart\nloadBalancing: Optimized\nobjective: Mixed\ntradeoff: 0.3\n");
+        let policy = effective_policy(Some(&defaults), Some(&specific), &["east", "west"]).unwrap();
+        let Mode::Optimized(optimized) = &policy.mode else {
+            panic!("not optimized: {policy:?}");
+        };
+        assert_eq!(
+            optimized.policy.objective,
+            aviator_optimizer::Objective::Mixed
+        );
+        assert_eq!(optimized.policy.tradeoff, 0.3);
+        assert_eq!(optimized.policy.latency_slo_ms, Some(80.0), "inherited");
+        assert!(!policy.prefer_local, "inherited");
+    }
+
+    #[test]
+    fn a_round_robin_service_does_not_inherit_optimizer_settings() {
+        let defaults = spec("loadBalancing: Optimized\nobjective: Cost\n");
+        let specific = spec("service: web\nloadBalancing: RoundRobin\n");
+        let policy = effective_policy(Some(&defaults), Some(&specific), &["east"]).unwrap();
+        assert_eq!(policy.mode, Mode::RoundRobin);
+    }
+
+    #[test]
+    fn an_invalid_policy_says_why() {
+        let bad = spec("service: web\nloadBalancing: WeightedRoundRobin\nweights: { mars: 3 }\n");
+        let error = effective_policy(None, Some(&bad), &["east", "west"]).unwrap_err();
+        assert!(
+            error.contains("spec.weights.mars: unknown cluster \"mars\""),
+            "{error}"
+        );
+        assert_eq!(
+            effective_policy(None, None, &["east"]).unwrap(),
+            Policy::default()
+        );
+    }
+}
