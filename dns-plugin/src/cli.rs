@@ -42,10 +42,28 @@ pub enum Command {
 }
 
 #[derive(Debug, Args, Clone)]
+#[command(group(clap::ArgGroup::new("source").required(true).args(["config", "kubernetes"])))]
 pub struct ServeArgs {
     /// The clusterset file (YAML).
     #[arg(long, value_name = "FILE")]
-    pub config: PathBuf,
+    pub config: Option<PathBuf>,
+    /// Read the clusterset from Kubernetes instead (ServiceImports, Lighthouse's EndpointSlices,
+    /// Submariner Gateways, AviatorPolicies), with in-cluster credentials or KUBECONFIG.
+    #[arg(long)]
+    pub kubernetes: bool,
+    /// This cluster's id, as Submariner knows it (Kubernetes mode).
+    #[arg(long, env = "SUBMARINER_CLUSTERID", value_name = "ID")]
+    pub cluster_id: Option<String>,
+    /// The broker namespace, whose EndpointSlice copies are ignored (Kubernetes mode).
+    #[arg(
+        long,
+        env = "BROKER_K8S_REMOTENAMESPACE",
+        default_value = "submariner-k8s-broker"
+    )]
+    pub broker_namespace: String,
+    /// Aviator's own namespace, home of the cluster-wide `default` AviatorPolicy.
+    #[arg(long, env = "POD_NAMESPACE", default_value = "aviator")]
+    pub namespace: String,
     /// DNS address, UDP and TCP. Port 0 picks a free port.
     #[arg(long, value_name = "ADDR:PORT", default_value = "127.0.0.1:5353")]
     pub listen: SocketAddr,

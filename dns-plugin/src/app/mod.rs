@@ -3,6 +3,7 @@
 mod check;
 pub mod control;
 mod explain;
+mod kube_source;
 mod reload;
 pub(crate) mod serve;
 mod solve;

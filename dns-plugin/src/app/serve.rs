@@ -3,7 +3,7 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::AtomicBool;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use anyhow::Context;
 use aviator_broker::clusterset;
@@ -19,7 +19,10 @@ use aviator_optimizer::probe::{ProbeSettings, Prober};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
+use aviator_broker::state::{ClusterSet, DnsSettings};
+
 use super::control::Control;
+use super::kube_source::KubeSource;
 use super::reload::{Reloader, record_served};
 use super::telemetry;
 use crate::cli::ServeArgs;
@@ -35,7 +38,10 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         signal(SignalKind::interrupt())?,
         signal(SignalKind::terminate())?,
     ));
-    let config = args.config.clone();
+    let source = match &args.config {
+        Some(path) => path.display().to_string(),
+        None => "kubernetes".to_owned(),
+    };
     let running = start(args, shutdown).await?;
     // One line on stdout that people and tests can read for the bound addresses.
     println!(
@@ -45,7 +51,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         running.admin_addr
     );
     info!(dns_addr = %running.dns_addr, admin_addr = %running.admin_addr,
-          config = %config.display(), "serving");
+          %source, "serving");
     running.wait().await?;
     info!("stopped");
     Ok(())
@@ -71,15 +77,54 @@ impl Running {
 /// is cancelled.
 pub async fn start(args: ServeArgs, shutdown: CancellationToken) -> anyhow::Result<Running> {
     let metrics = telemetry::init_metrics()?;
-    let text = std::fs::read_to_string(&args.config)
-        .with_context(|| format!("{}: cannot read the file", args.config.display()))?;
-    let set = clusterset::parse(&text, &args.config)?;
-    let first = snapshot::build(&set, None)
-        .with_context(|| format!("{}: cannot render the clusterset", args.config.display()))?;
-    let zones: Vec<String> = first.zone_names().collect();
-    record_served(&set);
-    let cell = Arc::new(SnapshotCell::from_pointee(first));
-    let ready = Arc::new(AtomicBool::new(true));
+    let cell: Arc<SnapshotCell> = Arc::new(SnapshotCell::empty());
+    let ready = Arc::new(AtomicBool::new(false));
+    // The first clusterset: from the file now, or from Kubernetes once every kind is listed.
+    let (first_set, zones, source_task) = match &args.config {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("{}: cannot read the file", path.display()))?;
+            let set = clusterset::parse(&text, path)?;
+            let zones = set.dns.zones.clone();
+            let (tx, rx) = watch::channel(Arc::new(set));
+            let reloader = Reloader::new(path.clone(), tx, text);
+            (
+                Source::Ready(rx),
+                zones,
+                tokio::spawn(reloader.run(shutdown.clone())),
+            )
+        }
+        None => {
+            let cluster_id = args.cluster_id.clone().context(
+                "--kubernetes needs this cluster's id: --cluster-id or SUBMARINER_CLUSTERID",
+            )?;
+            let client = kube::Client::try_default()
+                .await
+                .context("cannot configure the Kubernetes client (in-cluster or KUBECONFIG)")?;
+            let (tx, rx) = watch::channel(None);
+            let source = KubeSource {
+                client,
+                local_cluster: cluster_id,
+                broker_namespace: args.broker_namespace.clone(),
+                aviator_namespace: args.namespace.clone(),
+                dns: DnsSettings::default(),
+            };
+            (
+                Source::Pending(rx),
+                DnsSettings::default().zones,
+                tokio::spawn(source.run(tx, shutdown.clone())),
+            )
+        }
+    };
+    if let Source::Ready(rx) = &first_set {
+        // A file that validates but cannot be rendered is refused at start.
+        let set = rx.borrow().clone();
+        let first = snapshot::build(&set, None).context("cannot render the clusterset")?;
+        record_served(&set);
+        cell.store(Some(Arc::new(first)));
+        ready.store(true, Ordering::Release);
+    }
+    let zones: Vec<String> = zones.iter().map(|z| format!("{z}.")).collect();
 
     let shards = args
         .udp_threads
@@ -93,10 +138,6 @@ pub async fn start(args: ServeArgs, shutdown: CancellationToken) -> anyhow::Resu
         .with_context(|| format!("cannot listen for admin HTTP on {}", args.admin))?;
     let admin_addr = admin_listener.local_addr()?;
 
-    let (config_tx, config_rx) = watch::channel(Arc::new(set));
-    let reloader = Reloader::new(args.config.clone(), config_tx, text);
-    let reload_task = tokio::spawn(reloader.run(shutdown.clone()));
-
     let prober = Prober::new(ProbeSettings {
         active_interval: Duration::from_millis(args.probe_interval_ms),
         idle_interval: Duration::from_millis(args.probe_interval_ms).max(Duration::from_secs(10)),
@@ -104,19 +145,14 @@ pub async fn start(args: ServeArgs, shutdown: CancellationToken) -> anyhow::Resu
         ..ProbeSettings::default()
     })?;
     let probe_task = tokio::spawn(prober.clone().run(shutdown.clone().cancelled_owned()));
-    let local_cluster = config_rx.borrow().local_cluster.to_string();
-    let control = Control {
-        cell: cell.clone(),
-        config: config_rx,
-        prober: prober.clone(),
-        broker: args
-            .broker_dir
-            .as_ref()
-            .map(|dir| FileBroker::new(dir, local_cluster)),
-        tick: Duration::from_millis(args.tick_ms),
-        broker_stale_after: Duration::from_secs(args.broker_stale_s),
-    };
-    let control_task = tokio::spawn(control.run(shutdown.clone()));
+    let control_task = tokio::spawn(run_control(
+        first_set,
+        cell.clone(),
+        ready.clone(),
+        prober.clone(),
+        args.clone(),
+        shutdown.clone(),
+    ));
 
     let admin_task = tokio::spawn(admin::run(
         admin_listener,
@@ -134,7 +170,7 @@ pub async fn start(args: ServeArgs, shutdown: CancellationToken) -> anyhow::Resu
         )
         .await?;
         shutdown.cancel();
-        reload_task.await.ok();
+        source_task.await.ok();
         control_task.await.ok();
         probe_task.await.ok();
         admin_task.await.ok().transpose().context("admin server")?;
@@ -146,6 +182,66 @@ pub async fn start(args: ServeArgs, shutdown: CancellationToken) -> anyhow::Resu
         zones,
         done,
     })
+}
+
+/// Where the clusterset comes from: ready now (a file), or once Kubernetes is listed.
+enum Source {
+    Ready(watch::Receiver<Arc<ClusterSet>>),
+    Pending(watch::Receiver<Option<Arc<ClusterSet>>>),
+}
+
+/// Runs the control loop once a first clusterset exists. Until then the cell stays empty: DNS
+/// answers SERVFAIL (not wrong answers) and `/readyz` says not ready.
+async fn run_control(
+    source: Source,
+    cell: Arc<SnapshotCell>,
+    ready: Arc<AtomicBool>,
+    prober: Arc<Prober>,
+    args: ServeArgs,
+    shutdown: CancellationToken,
+) {
+    let config = match source {
+        Source::Ready(rx) => rx,
+        Source::Pending(mut rx) => {
+            let first = tokio::select! {
+                () = shutdown.cancelled() => return,
+                first = rx.wait_for(Option::is_some) => match first.ok().and_then(|f| f.clone()) {
+                    Some(first) => first,
+                    None => return,
+                },
+            };
+            match snapshot::build(&first, None) {
+                Ok(snapshot) => cell.store(Some(Arc::new(snapshot))),
+                Err(error) => tracing::error!(%error, "cannot render the first clusterset"),
+            }
+            record_served(&first);
+            ready.store(true, Ordering::Release);
+            info!("Kubernetes objects listed; serving");
+            let (tx, forwarded) = watch::channel(first);
+            tokio::spawn(async move {
+                while rx.changed().await.is_ok() {
+                    let next = rx.borrow_and_update().clone();
+                    if let Some(next) = next {
+                        tx.send_replace(next);
+                    }
+                }
+            });
+            forwarded
+        }
+    };
+    let local_cluster = config.borrow().local_cluster.to_string();
+    let control = Control {
+        cell,
+        config,
+        prober,
+        broker: args
+            .broker_dir
+            .as_ref()
+            .map(|dir| FileBroker::new(dir, local_cluster)),
+        tick: Duration::from_millis(args.tick_ms),
+        broker_stale_after: Duration::from_secs(args.broker_stale_s),
+    };
+    control.run(shutdown).await;
 }
 
 async fn cancel_on_signal(

@@ -208,7 +208,11 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
 
 fn demo_serve_args(config: std::path::PathBuf) -> ServeArgs {
     ServeArgs {
-        config,
+        config: Some(config),
+        kubernetes: false,
+        cluster_id: None,
+        broker_namespace: "submariner-k8s-broker".to_owned(),
+        namespace: "aviator".to_owned(),
         listen: "127.0.0.1:0".parse().expect("address"),
         admin: "127.0.0.1:0".parse().expect("address"),
         udp_payload: crate::handler::DEFAULT_UDP_PAYLOAD,
