@@ -6,6 +6,7 @@ mod answers;
 mod cli;
 mod demo;
 mod hostile;
+mod kubernetes;
 mod live;
 mod protocol;
 mod reload;

@@ -3,6 +3,7 @@
 pub mod backend;
 pub mod dns;
 pub mod http;
+pub mod kube_api;
 pub mod process;
 
 pub use dns::*;

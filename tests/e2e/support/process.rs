@@ -51,12 +51,32 @@ impl Aviator {
         let dir = tempfile::tempdir().expect("tempdir");
         let config = dir.path().join("clusterset.yaml");
         std::fs::write(&config, text).expect("write config");
+        let mut args: Vec<String> = vec!["--config".into(), config.display().to_string()];
+        args.extend(extra.iter().map(|a| a.to_string()));
+        Self::spawn(dir, config, &args, &[])
+    }
+
+    /// `aviator serve --kubernetes` against the API server a kubeconfig names.
+    pub fn start_kubernetes(kubeconfig: &Path, extra: &[&str]) -> Self {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut args: Vec<String> = vec!["--kubernetes".into()];
+        args.extend(extra.iter().map(|a| a.to_string()));
+        let env = [("KUBECONFIG", kubeconfig.display().to_string())];
+        Self::spawn(dir, PathBuf::new(), &args, &env)
+    }
+
+    fn spawn(
+        dir: tempfile::TempDir,
+        config: PathBuf,
+        args: &[String],
+        env: &[(&str, String)],
+    ) -> Self {
         let mut child = Command::new(binary())
             .args(["serve", "--listen", "127.0.0.1:0", "--admin", "127.0.0.1:0"])
-            .arg("--config")
-            .arg(&config)
             .args(["--log-level", "info"])
-            .args(extra)
+            .args(args)
+            .envs(env.iter().map(|(k, v)| (k, v)))
+            .env_remove("SUBMARINER_CLUSTERID")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())

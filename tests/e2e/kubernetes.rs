@@ -1,0 +1,79 @@
+//! Kubernetes mode against an in-test API server over real HTTP: not ready and SERVFAIL until
+//! every kind is listed, answers from Lighthouse's objects, live changes by watch, and a relist
+//! after `410 Gone` while the last state keeps serving.
+
+use hickory_proto::op::ResponseCode;
+use hickory_proto::rr::RecordType;
+use serde_json::Value;
+
+use crate::support::http::get;
+use crate::support::kube_api::KubeApi;
+use crate::support::process::eventually;
+use crate::support::*;
+
+const FIXTURE: &str = include_str!("../data/kubernetes/lighthouse.yaml");
+const NGINX: &str = "nginx.default.svc.clusterset.local.";
+
+fn fixture_object(kind: &str, name: &str) -> Value {
+    for document in serde_yaml_ng::Deserializer::from_str(FIXTURE) {
+        let value: Value = serde::Deserialize::deserialize(document).unwrap();
+        if value["kind"] == kind && value["metadata"]["name"] == name {
+            return value;
+        }
+    }
+    panic!("{kind} {name} not in the fixture");
+}
+
+#[test]
+fn kubernetes_mode_follows_lighthouse_objects() {
+    let api = KubeApi::start(FIXTURE);
+    let dir = tempfile::tempdir().unwrap();
+    let server = Aviator::start_kubernetes(&api.kubeconfig(dir.path()), &["--cluster-id", "east"]);
+
+    // Before the first full list: not ready, and SERVFAIL rather than a wrong answer.
+    assert_eq!(get(server.admin, "/readyz").0, 503);
+    let early = ask(NGINX, RecordType::A).to(server.dns);
+    assert_eq!(early.metadata.response_code, ResponseCode::ServFail);
+
+    api.release();
+    eventually("the first answers", || {
+        addresses(&ask(NGINX, RecordType::A).to(server.dns)) == ips(&["10.2.0.10"])
+    });
+    assert_eq!(get(server.admin, "/readyz").0, 200);
+    // Headless: only db-0 is ready.
+    let db = ask("db.data.svc.clusterset.local.", RecordType::A).to(server.dns);
+    assert_eq!(addresses(&db), ips(&["10.2.1.1"]));
+
+    // central becomes ready and connected: it joins the rotation.
+    let mut slice = fixture_object("EndpointSlice", "nginx-central");
+    slice["endpoints"][0]["conditions"]["ready"] = Value::Bool(true);
+    api.put(slice, true);
+    let mut gateway = fixture_object("Gateway", "east-gw-node-1");
+    gateway["status"]["connections"][1]["status"] = Value::from("connected");
+    api.put(gateway, true);
+    eventually("central to be answered", || {
+        addresses(&ask(NGINX, RecordType::A).to(server.dns)) == ips(&["10.3.0.10"])
+    });
+
+    // 410 Gone: the watchers relist, and answers keep coming meanwhile.
+    let lists_before = api.lists();
+    api.expire_watches();
+    eventually("a relist of every kind", || api.lists() >= lists_before + 4);
+    for _ in 0..10 {
+        let answer = ask(NGINX, RecordType::A).to(server.dns);
+        assert_eq!(answer.metadata.response_code, ResponseCode::NoError);
+        assert_eq!(addresses(&answer).len(), 1);
+    }
+
+    // An AviatorPolicy switches the service to weights: central drained.
+    let policy: Value = serde_json::json!({
+        "apiVersion": "aviator.dev/v1alpha1", "kind": "AviatorPolicy",
+        "metadata": { "name": "nginx", "namespace": "default" },
+        "spec": { "service": "nginx", "loadBalancing": "WeightedRoundRobin",
+                  "weights": { "west": 1, "central": 0 } }
+    });
+    api.put(policy, true);
+    eventually("the policy to take effect", || {
+        (0..20).all(|_| addresses(&ask(NGINX, RecordType::A).to(server.dns)) == ips(&["10.2.0.10"]))
+    });
+}

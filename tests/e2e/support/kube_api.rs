@@ -1,0 +1,226 @@
+//! An in-test Kubernetes API server that speaks real HTTP: LIST with resourceVersions, chunked
+//! WATCH streams with bookmarks, and `410 Gone` on demand, so kube-rs's watchers run against it
+//! exactly as against a real one. Objects come from YAML fixtures; tests change them live.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use futures::StreamExt;
+use serde_json::{Value, json};
+use tokio::sync::{Notify, broadcast};
+
+/// (api path prefix, plural) -> kind, for the resources served.
+const RESOURCES: [(&str, &str, &str); 4] = [
+    (
+        "multicluster.x-k8s.io/v1alpha1",
+        "serviceimports",
+        "ServiceImport",
+    ),
+    ("discovery.k8s.io/v1", "endpointslices", "EndpointSlice"),
+    ("submariner.io/v1", "gateways", "Gateway"),
+    ("aviator.dev/v1alpha1", "aviatorpolicies", "AviatorPolicy"),
+];
+
+#[derive(Clone)]
+struct ApiState {
+    objects: Arc<Mutex<BTreeMap<(String, String), Value>>>,
+    version: Arc<AtomicU64>,
+    events: broadcast::Sender<(String, Value)>,
+    /// Lists wait until released, so a test can see Aviator before its first sync.
+    released: Arc<AtomicBool>,
+    release: Arc<Notify>,
+    lists: Arc<AtomicU64>,
+}
+
+pub struct KubeApi {
+    pub addr: SocketAddr,
+    state: ApiState,
+    runtime: Option<tokio::runtime::Runtime>,
+}
+
+fn kind_key(object: &Value) -> (String, String) {
+    let kind = object["kind"].as_str().unwrap_or_default().to_owned();
+    let name = format!(
+        "{}/{}",
+        object["metadata"]["namespace"].as_str().unwrap_or_default(),
+        object["metadata"]["name"].as_str().unwrap_or_default()
+    );
+    (kind, name)
+}
+
+impl KubeApi {
+    /// Serves the objects of a multi-document YAML fixture; lists wait for [`KubeApi::release`].
+    pub fn start(fixture: &str) -> Self {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .unwrap();
+        let (events, _) = broadcast::channel(1024);
+        let state = ApiState {
+            objects: Arc::default(),
+            version: Arc::new(AtomicU64::new(100)),
+            events,
+            released: Arc::default(),
+            release: Arc::default(),
+            lists: Arc::default(),
+        };
+        let mut api = Self {
+            addr: "127.0.0.1:0".parse().unwrap(),
+            state: state.clone(),
+            runtime: None,
+        };
+        for document in serde_yaml_ng::Deserializer::from_str(fixture) {
+            let value: Value = serde::Deserialize::deserialize(document).unwrap();
+            api.put(value, false);
+        }
+        let listener = runtime
+            .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+            .unwrap();
+        let addr = listener.local_addr().unwrap();
+        let app = Router::new()
+            .route("/apis/{group}/{version}/{plural}", get(list_or_watch))
+            .with_state(state);
+        runtime.spawn(async move { axum::serve(listener, app).await });
+        api.addr = addr;
+        api.runtime = Some(runtime);
+        api
+    }
+
+    /// Lets lists through from now on.
+    pub fn release(&self) {
+        self.state.released.store(true, Ordering::SeqCst);
+        self.state.release.notify_waiters();
+    }
+
+    /// How many LIST requests have been answered (a relist adds one per resource).
+    pub fn lists(&self) -> u64 {
+        self.state.lists.load(Ordering::SeqCst)
+    }
+
+    /// Adds or replaces an object, announcing it to watchers.
+    pub fn put(&self, mut object: Value, announce: bool) {
+        let version = self.state.version.fetch_add(1, Ordering::SeqCst) + 1;
+        object["metadata"]["resourceVersion"] = json!(version.to_string());
+        let key = kind_key(&object);
+        let existed = self
+            .state
+            .objects
+            .lock()
+            .unwrap()
+            .insert(key.clone(), object.clone())
+            .is_some();
+        if announce {
+            let kind = if existed { "MODIFIED" } else { "ADDED" };
+            let _ = self
+                .state
+                .events
+                .send((key.0, json!({ "type": kind, "object": object })));
+        }
+    }
+
+    /// Ends every open watch with `410 Gone`, as an API server does when a resourceVersion is
+    /// too old: the watchers must relist.
+    pub fn expire_watches(&self) {
+        for (_, _, kind) in RESOURCES {
+            let status = json!({ "kind": "Status", "apiVersion": "v1", "status": "Failure",
+                                 "message": "too old resource version", "reason": "Expired", "code": 410 });
+            let _ = self.state.events.send((
+                kind.to_owned(),
+                json!({ "type": "ERROR", "object": status }),
+            ));
+        }
+    }
+
+    /// A kubeconfig pointing at this server, written into `dir`.
+    pub fn kubeconfig(&self, dir: &std::path::Path) -> std::path::PathBuf {
+        let path = dir.join("kubeconfig");
+        let text = format!(
+            "apiVersion: v1\nkind: Config\nclusters:\n- name: test\n  cluster:\n    server: http://{}\nusers:\n- name: test\n  user: {{}}\ncontexts:\n- name: test\n  context: {{ cluster: test, user: test }}\ncurrent-context: test\n",
+            self.addr
+        );
+        std::fs::write(&path, text).unwrap();
+        path
+    }
+}
+
+impl Drop for KubeApi {
+    fn drop(&mut self) {
+        if let Some(runtime) = self.runtime.take() {
+            runtime.shutdown_timeout(Duration::from_millis(100));
+        }
+    }
+}
+
+async fn list_or_watch(
+    State(state): State<ApiState>,
+    Path((group, version, plural)): Path<(String, String, String)>,
+    Query(query): Query<BTreeMap<String, String>>,
+) -> Response {
+    let prefix = format!("{group}/{version}");
+    let Some(&(_, _, kind)) = RESOURCES
+        .iter()
+        .find(|(p, r, _)| *p == prefix && *r == plural)
+    else {
+        return (
+            StatusCode::NOT_FOUND,
+            axum::Json(json!({ "kind": "Status", "code": 404 })),
+        )
+            .into_response();
+    };
+    if query.get("watch").is_some_and(|w| w == "true" || w == "1") {
+        return watch(state, kind);
+    }
+    while !state.released.load(Ordering::SeqCst) {
+        let notified = state.release.notified();
+        if state.released.load(Ordering::SeqCst) {
+            break;
+        }
+        notified.await;
+    }
+    state.lists.fetch_add(1, Ordering::SeqCst);
+    let items: Vec<Value> = state
+        .objects
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|((k, _), _)| k == kind)
+        .map(|(_, v)| v.clone())
+        .collect();
+    let version = state.version.load(Ordering::SeqCst).to_string();
+    axum::Json(json!({
+        "apiVersion": prefix, "kind": format!("{kind}List"),
+        "metadata": { "resourceVersion": version }, "items": items,
+    }))
+    .into_response()
+}
+
+/// A chunked stream of watch events for `kind`, opening with a bookmark.
+fn watch(state: ApiState, kind: &'static str) -> Response {
+    let version = state.version.load(Ordering::SeqCst).to_string();
+    let bookmark = json!({ "type": "BOOKMARK", "object": {
+        "kind": kind, "metadata": { "resourceVersion": version } } });
+    let first = futures::stream::once(async move { bookmark });
+    let updates = tokio_stream::wrappers::BroadcastStream::new(state.events.subscribe())
+        .filter_map(move |event| async move {
+            match event {
+                Ok((k, event)) if k == kind => Some(event),
+                _ => None,
+            }
+        });
+    let body = first.chain(updates).map(|event| {
+        let mut line = serde_json::to_vec(&event).unwrap();
+        line.push(b'\n');
+        Ok::<_, std::io::Error>(line)
+    });
+    Response::new(Body::from_stream(body))
+}
