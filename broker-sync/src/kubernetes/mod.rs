@@ -3,6 +3,7 @@
 //! (ServiceImports, EndpointSlices, Submariner Gateways) into a [`ClusterSet`](crate::state::ClusterSet).
 //! The watchers that keep those objects current are yet to come.
 
+pub mod access;
 pub mod crd;
 pub mod lighthouse;
 pub mod objects;

@@ -9,6 +9,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use aviator_broker::kubernetes::access::{self, Watched};
 use aviator_broker::kubernetes::crd::{AviatorPolicy, AviatorPolicySpec};
 use aviator_broker::kubernetes::lighthouse::{self, Objects};
 use aviator_broker::kubernetes::objects::{Gateway, ServiceImport};
@@ -33,36 +34,19 @@ enum Kind {
     Policies,
 }
 
-const KINDS: [(Kind, &str, &str, &str, &str); 4] = [
-    (
-        Kind::Imports,
-        "multicluster.x-k8s.io",
-        "v1alpha1",
-        "ServiceImport",
-        "serviceimports",
-    ),
-    (
-        Kind::Slices,
-        "discovery.k8s.io",
-        "v1",
-        "EndpointSlice",
-        "endpointslices",
-    ),
-    (Kind::Gateways, "submariner.io", "v1", "Gateway", "gateways"),
-    (
-        Kind::Policies,
-        "aviator.dev",
-        "v1alpha1",
-        "AviatorPolicy",
-        "aviatorpolicies",
-    ),
+/// The watches, from the list of calls the ClusterRole grants.
+const KINDS: [(Kind, Watched); 4] = [
+    (Kind::Imports, access::SERVICE_IMPORTS),
+    (Kind::Slices, access::ENDPOINT_SLICES),
+    (Kind::Gateways, access::GATEWAYS),
+    (Kind::Policies, access::AVIATOR_POLICIES),
 ];
 
 /// One watch event, tagged with the kind of object it is about.
 type KindEvent = (Kind, Result<Event<DynamicObject>, watcher::Error>);
 
 #[derive(Default)]
-struct Watched {
+struct KindObjects {
     live: BTreeMap<String, Value>,
     relisting: Option<BTreeMap<String, Value>>,
     synced: bool,
@@ -86,10 +70,10 @@ impl KubeSource {
     ) {
         let streams: Vec<BoxStream<'static, KindEvent>> = KINDS
             .iter()
-            .map(|&(kind, group, version, k, plural)| {
+            .map(|&(kind, w)| {
                 let resource = ApiResource::from_gvk_with_plural(
-                    &GroupVersionKind::gvk(group, version, k),
-                    plural,
+                    &GroupVersionKind::gvk(w.group, w.version, w.kind),
+                    w.plural,
                 );
                 let api: Api<DynamicObject> = Api::all_with(self.client.clone(), &resource);
                 watcher::watcher(api, watcher::Config::default())
@@ -99,7 +83,7 @@ impl KubeSource {
             })
             .collect();
         let mut events = futures::stream::select_all(streams);
-        let mut state: BTreeMap<Kind, Watched> = BTreeMap::new();
+        let mut state: BTreeMap<Kind, KindObjects> = BTreeMap::new();
         let mut policies_in_force: BTreeMap<(String, String), Policy> = BTreeMap::new();
         loop {
             let (kind, event) = tokio::select! {
@@ -156,7 +140,7 @@ impl KubeSource {
 
     fn cluster_set(
         &self,
-        state: &BTreeMap<Kind, Watched>,
+        state: &BTreeMap<Kind, KindObjects>,
         policies_in_force: &mut BTreeMap<(String, String), Policy>,
     ) -> ClusterSet {
         let typed = |kind: Kind| -> Vec<Value> {

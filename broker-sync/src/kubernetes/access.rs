@@ -1,0 +1,42 @@
+//! Every Kubernetes API call Aviator makes. The watchers are built from this list, and a test
+//! checks that the ClusterRole in `deploy/` grants exactly these calls and nothing more.
+
+/// One watched resource.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Watched {
+    pub group: &'static str,
+    pub version: &'static str,
+    pub kind: &'static str,
+    pub plural: &'static str,
+}
+
+/// The verbs a watcher uses: an initial (and re-) list, then a watch.
+pub const WATCH_VERBS: [&str; 2] = ["list", "watch"];
+
+pub const SERVICE_IMPORTS: Watched = Watched {
+    group: "multicluster.x-k8s.io",
+    version: "v1alpha1",
+    kind: "ServiceImport",
+    plural: "serviceimports",
+};
+pub const ENDPOINT_SLICES: Watched = Watched {
+    group: "discovery.k8s.io",
+    version: "v1",
+    kind: "EndpointSlice",
+    plural: "endpointslices",
+};
+pub const GATEWAYS: Watched = Watched {
+    group: "submariner.io",
+    version: "v1",
+    kind: "Gateway",
+    plural: "gateways",
+};
+pub const AVIATOR_POLICIES: Watched = Watched {
+    group: "aviator.dev",
+    version: "v1alpha1",
+    kind: "AviatorPolicy",
+    plural: "aviatorpolicies",
+};
+
+/// Everything Aviator watches, cluster-wide.
+pub const WATCHED: [Watched; 4] = [SERVICE_IMPORTS, ENDPOINT_SLICES, GATEWAYS, AVIATOR_POLICIES];
