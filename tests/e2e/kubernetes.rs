@@ -76,4 +76,34 @@ fn kubernetes_mode_follows_lighthouse_objects() {
     eventually("the policy to take effect", || {
         (0..20).all(|_| addresses(&ask(NGINX, RecordType::A).to(server.dns)) == ips(&["10.2.0.10"]))
     });
+    // Its status says it is in force, for the generation acted on.
+    let condition = |policy: &Value, kind: &str| {
+        policy["status"]["conditions"]
+            .as_array()
+            .and_then(|c| c.iter().find(|c| c["type"] == kind).cloned())
+    };
+    eventually("the policy's status", || {
+        api.get("AviatorPolicy", "default", "nginx")
+            .is_some_and(|p| {
+                condition(&p, "Ready").is_some_and(|c| c["status"] == "True")
+                    && p["status"]["observedGeneration"] == 1
+            })
+    });
+
+    // An invalid policy gets an Invalid condition with the reason, and changes nothing.
+    let bad: Value = serde_json::json!({
+        "apiVersion": "aviator.dev/v1alpha1", "kind": "AviatorPolicy",
+        "metadata": { "name": "db", "namespace": "data" },
+        "spec": { "service": "db", "loadBalancing": "WeightedRoundRobin", "weights": { "mars": 1 } }
+    });
+    api.put(bad, true);
+    eventually("the Invalid condition", || {
+        api.get("AviatorPolicy", "data", "db").is_some_and(|p| {
+            condition(&p, "Invalid").is_some_and(|c| {
+                c["status"] == "True" && c["message"].as_str().unwrap_or_default().contains("mars")
+            })
+        })
+    });
+    let db = ask("db.data.svc.clusterset.local.", RecordType::A).to(server.dns);
+    assert_eq!(addresses(&db), ips(&["10.2.1.1"]));
 }

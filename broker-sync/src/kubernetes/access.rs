@@ -40,3 +40,8 @@ pub const AVIATOR_POLICIES: Watched = Watched {
 
 /// Everything Aviator watches, cluster-wide.
 pub const WATCHED: [Watched; 4] = [SERVICE_IMPORTS, ENDPOINT_SLICES, GATEWAYS, AVIATOR_POLICIES];
+
+/// Status writes: (group, resource/subresource, verb). Aviator replaces the status of the
+/// AviatorPolicies it acts on, and writes nothing else.
+pub const STATUS_WRITES: [(&str, &str, &str); 1] =
+    [("aviator.dev", "aviatorpolicies/status", "update")];

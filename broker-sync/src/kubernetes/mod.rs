@@ -8,3 +8,4 @@ pub mod crd;
 pub mod lighthouse;
 pub mod objects;
 pub mod policy;
+pub mod status;

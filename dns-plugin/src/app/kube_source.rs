@@ -52,6 +52,16 @@ struct KindObjects {
     synced: bool,
 }
 
+/// What the source made of one AviatorPolicy, for its status.
+#[derive(Debug, Clone)]
+pub struct PolicyReport {
+    pub policy: AviatorPolicy,
+    /// (namespace, name) of the service it is for; `None` for the cluster-wide defaults.
+    pub service: Option<(String, String)>,
+    /// Why it was not accepted.
+    pub invalid: Option<String>,
+}
+
 pub struct KubeSource {
     pub client: kube::Client,
     pub local_cluster: String,
@@ -62,10 +72,12 @@ pub struct KubeSource {
 }
 
 impl KubeSource {
-    /// Watches until `shutdown`, publishing each complete clusterset to `publish`.
+    /// Watches until `shutdown`, publishing each complete clusterset to `publish` and what it
+    /// made of each AviatorPolicy to `reports`.
     pub async fn run(
         self,
         publish: watch::Sender<Option<Arc<ClusterSet>>>,
+        reports: watch::Sender<Vec<PolicyReport>>,
         shutdown: CancellationToken,
     ) {
         let streams: Vec<BoxStream<'static, KindEvent>> = KINDS
@@ -131,9 +143,10 @@ impl KubeSource {
                     .iter()
                     .all(|(k, ..)| state.get(k).is_some_and(|o| o.synced))
             {
-                let set = self.cluster_set(&state, &mut policies_in_force);
+                let (set, policy_reports) = self.cluster_set(&state, &mut policies_in_force);
                 debug!(services = set.services.len(), "clusterset from Kubernetes");
                 publish.send_replace(Some(Arc::new(set)));
+                reports.send_replace(policy_reports);
             }
         }
     }
@@ -142,7 +155,7 @@ impl KubeSource {
         &self,
         state: &BTreeMap<Kind, KindObjects>,
         policies_in_force: &mut BTreeMap<(String, String), Policy>,
-    ) -> ClusterSet {
+    ) -> (ClusterSet, Vec<PolicyReport>) {
         let typed = |kind: Kind| -> Vec<Value> {
             state
                 .get(&kind)
@@ -170,6 +183,7 @@ impl KubeSource {
             .map(|p| &p.spec);
         let clusters: Vec<String> = set.clusters.iter().map(|c| c.id.to_string()).collect();
         let clusters: Vec<&str> = clusters.iter().map(String::as_str).collect();
+        let mut invalid: BTreeMap<(String, String), String> = BTreeMap::new();
         for service in &mut set.services {
             let specific = policies
                 .iter()
@@ -185,16 +199,38 @@ impl KubeSource {
                     service.policy = policy;
                 }
                 Err(reason) => {
-                    // The previous policy stays in force; the reason is logged (and will be the
-                    // policy's Invalid condition).
+                    // The previous policy stays in force; the reason goes into the policy's
+                    // Invalid condition.
                     warn!(service = %format!("{}/{}", key.0, key.1), %reason, "invalid AviatorPolicy");
                     if let Some(previous) = policies_in_force.get(&key) {
                         service.policy = previous.clone();
                     }
+                    invalid.insert(key, reason);
                 }
             }
         }
-        set
+        let reports = policies
+            .iter()
+            .map(|policy| {
+                let namespace = policy.metadata.namespace.clone().unwrap_or_default();
+                let invalid = match &policy.spec.service {
+                    Some(service) => invalid
+                        .get(&(namespace.clone(), service.clone()))
+                        .cloned()
+                        // A policy for a service not (yet) imported is judged on its own.
+                        .or_else(|| {
+                            effective_policy(defaults, Some(&policy.spec), &clusters).err()
+                        }),
+                    None => effective_policy(Some(&policy.spec), None, &clusters).err(),
+                };
+                PolicyReport {
+                    service: policy.spec.service.clone().map(|s| (namespace, s)),
+                    policy: policy.clone(),
+                    invalid,
+                }
+            })
+            .collect();
+        (set, reports)
     }
 }
 

@@ -4,6 +4,7 @@ mod check;
 pub mod control;
 mod explain;
 mod kube_source;
+mod policy_status;
 mod reload;
 pub(crate) mod serve;
 mod solve;

@@ -102,6 +102,13 @@ pub async fn start(args: ServeArgs, shutdown: CancellationToken) -> anyhow::Resu
                 .await
                 .context("cannot configure the Kubernetes client (in-cluster or KUBECONFIG)")?;
             let (tx, rx) = watch::channel(None);
+            let (reports_tx, reports_rx) = watch::channel(Vec::new());
+            tokio::spawn(super::policy_status::write_statuses(
+                client.clone(),
+                cell.clone(),
+                reports_rx,
+                shutdown.clone(),
+            ));
             let source = KubeSource {
                 client,
                 local_cluster: cluster_id,
@@ -112,7 +119,7 @@ pub async fn start(args: ServeArgs, shutdown: CancellationToken) -> anyhow::Resu
             (
                 Source::Pending(rx),
                 DnsSettings::default().zones,
-                tokio::spawn(source.run(tx, shutdown.clone())),
+                tokio::spawn(source.run(tx, reports_tx, shutdown.clone())),
             )
         }
     };

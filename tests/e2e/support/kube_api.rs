@@ -89,6 +89,10 @@ impl KubeApi {
         let addr = listener.local_addr().unwrap();
         let app = Router::new()
             .route("/apis/{group}/{version}/{plural}", get(list_or_watch))
+            .route(
+                "/apis/{group}/{version}/namespaces/{namespace}/{plural}/{name}/status",
+                axum::routing::put(replace_status),
+            )
             .with_state(state);
         runtime.spawn(async move { axum::serve(listener, app).await });
         api.addr = addr;
@@ -111,6 +115,9 @@ impl KubeApi {
     pub fn put(&self, mut object: Value, announce: bool) {
         let version = self.state.version.fetch_add(1, Ordering::SeqCst) + 1;
         object["metadata"]["resourceVersion"] = json!(version.to_string());
+        if object["metadata"]["generation"].is_null() {
+            object["metadata"]["generation"] = json!(1);
+        }
         let key = kind_key(&object);
         let existed = self
             .state
@@ -126,6 +133,12 @@ impl KubeApi {
                 .events
                 .send((key.0, json!({ "type": kind, "object": object })));
         }
+    }
+
+    /// The stored object of `kind` named `namespace/name`, as a client would GET it.
+    pub fn get(&self, kind: &str, namespace: &str, name: &str) -> Option<Value> {
+        let key = (kind.to_owned(), format!("{namespace}/{name}"));
+        self.state.objects.lock().unwrap().get(&key).cloned()
     }
 
     /// Ends every open watch with `410 Gone`, as an API server does when a resourceVersion is
@@ -223,4 +236,35 @@ fn watch(state: ApiState, kind: &'static str) -> Response {
         Ok::<_, std::io::Error>(line)
     });
     Response::new(Body::from_stream(body))
+}
+
+/// PUT .../status: replaces the object's status (the spec stays as stored), as the status
+/// subresource does.
+async fn replace_status(
+    State(state): State<ApiState>,
+    Path((group, version, namespace, plural, name)): Path<(String, String, String, String, String)>,
+    axum::Json(body): axum::Json<Value>,
+) -> Response {
+    let prefix = format!("{group}/{version}");
+    let Some(&(_, _, kind)) = RESOURCES
+        .iter()
+        .find(|(p, r, _)| *p == prefix && *r == plural)
+    else {
+        return StatusCode::NOT_FOUND.into_response();
+    };
+    let key = (kind.to_owned(), format!("{namespace}/{name}"));
+    let mut objects = state.objects.lock().unwrap();
+    let Some(stored) = objects.get_mut(&key) else {
+        return StatusCode::NOT_FOUND.into_response();
+    };
+    stored["status"] = body["status"].clone();
+    let version = state.version.fetch_add(1, Ordering::SeqCst) + 1;
+    stored["metadata"]["resourceVersion"] = json!(version.to_string());
+    let object = stored.clone();
+    drop(objects);
+    let _ = state.events.send((
+        kind.to_owned(),
+        json!({ "type": "MODIFIED", "object": object.clone() }),
+    ));
+    axum::Json(object).into_response()
 }

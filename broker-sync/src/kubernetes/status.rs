@@ -1,0 +1,154 @@
+//! Computes an AviatorPolicy's status: what Aviator decided (per cluster: share, expected
+//! latency, price, reason), the generation it acted on, and the Ready, Degraded and Invalid
+//! conditions. Pure, so the writer only compares and sends.
+
+use aviator_optimizer::Decision;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
+
+use super::crd::{AviatorPolicyStatus, ClusterShare};
+
+/// What is known about one policy this round.
+pub enum Verdict<'a> {
+    /// The policy does not validate: the previous one stays in force.
+    Invalid(&'a str),
+    /// In force; the optimizer's decision if the service is `Optimized`.
+    InForce(Option<&'a Decision>),
+}
+
+/// The status to write, given the one the object has (its conditions keep their transition
+/// times while their state does not change).
+pub fn status(
+    generation: Option<i64>,
+    mode: &str,
+    verdict: Verdict<'_>,
+    current: Option<&AviatorPolicyStatus>,
+) -> AviatorPolicyStatus {
+    let mut next = AviatorPolicyStatus {
+        observed_generation: generation,
+        ..AviatorPolicyStatus::default()
+    };
+    let (ready, degraded, invalid) = match verdict {
+        Verdict::Invalid(reason) => {
+            // Keep reporting what is still in force.
+            if let Some(current) = current {
+                next.clusters = current.clusters.clone();
+                next.summary = current.summary.clone();
+            }
+            (
+                (
+                    "False",
+                    "InvalidPolicy",
+                    "the previous policy stays in force".to_owned(),
+                ),
+                ("False", "InvalidPolicy", String::new()),
+                ("True", "InvalidPolicy", reason.to_owned()),
+            )
+        }
+        Verdict::InForce(decision) => {
+            let mut degraded = ("False", "AsExpected", String::new());
+            match decision {
+                Some(decision) => {
+                    next.clusters = decision
+                        .exports
+                        .iter()
+                        .map(|e| ClusterShare {
+                            cluster: e.cluster.clone(),
+                            share: (e.share * 1e4).round() / 1e4,
+                            expected_ms: Some((e.terms.expected_ms * 10.0).round() / 10.0),
+                            price_per_request_usd: Some(e.terms.price_per_request_usd),
+                            reason: e.reason.clone(),
+                        })
+                        .collect();
+                    let mut by_share: Vec<&ClusterShare> = next.clusters.iter().collect();
+                    by_share.sort_by(|a, b| b.share.total_cmp(&a.share));
+                    let parts: Vec<String> = by_share
+                        .iter()
+                        .map(|c| format!("{}={:.0}%", c.cluster, c.share * 100.0))
+                        .collect();
+                    next.summary = Some(parts.join(" "));
+                    if !decision.notes.is_empty() {
+                        degraded = ("True", "OptimizerNote", decision.notes.join("; "));
+                    }
+                }
+                None => next.summary = Some(mode.to_owned()),
+            }
+            (
+                ("True", "InForce", format!("{mode} in force")),
+                degraded,
+                ("False", "Valid", String::new()),
+            )
+        }
+    };
+    let previous = |kind: &str| current.and_then(|c| c.conditions.iter().find(|x| x.type_ == kind));
+    for (kind, (state, reason, message)) in [
+        ("Ready", ready),
+        ("Degraded", degraded),
+        ("Invalid", invalid),
+    ] {
+        let since = match previous(kind) {
+            Some(old) if old.status == state => old.last_transition_time.clone(),
+            _ => Time(k8s_openapi::jiff::Timestamp::now()),
+        };
+        next.conditions.push(Condition {
+            type_: kind.to_owned(),
+            status: state.to_owned(),
+            reason: reason.to_owned(),
+            message,
+            last_transition_time: since,
+            observed_generation: generation,
+        });
+    }
+    next
+}
+
+/// Whether two statuses say the same thing (transition times aside).
+pub fn same(a: &AviatorPolicyStatus, b: &AviatorPolicyStatus) -> bool {
+    let strip = |s: &AviatorPolicyStatus| {
+        let mut s = s.clone();
+        for c in &mut s.conditions {
+            c.last_transition_time = Time(k8s_openapi::jiff::Timestamp::UNIX_EPOCH);
+        }
+        s
+    };
+    strip(a) == strip(b)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_invalid_policy_says_so_and_keeps_what_is_in_force() {
+        let in_force = status(Some(1), "RoundRobin", Verdict::InForce(None), None);
+        let invalid = status(
+            Some(2),
+            "RoundRobin",
+            Verdict::Invalid("spec.weights.mars: unknown"),
+            Some(&in_force),
+        );
+        let condition = |s: &AviatorPolicyStatus, kind: &str| {
+            s.conditions
+                .iter()
+                .find(|c| c.type_ == kind)
+                .unwrap()
+                .clone()
+        };
+        assert_eq!(condition(&in_force, "Ready").status, "True");
+        assert_eq!(condition(&invalid, "Invalid").status, "True");
+        assert!(condition(&invalid, "Invalid").message.contains("mars"));
+        assert_eq!(invalid.observed_generation, Some(2));
+        assert_eq!(invalid.summary.as_deref(), Some("RoundRobin"));
+        // Recomputing with no change keeps the transition times: nothing to write.
+        let again = status(
+            Some(2),
+            "RoundRobin",
+            Verdict::Invalid("spec.weights.mars: unknown"),
+            Some(&invalid),
+        );
+        assert!(same(&again, &invalid));
+        assert_eq!(
+            condition(&again, "Invalid").last_transition_time,
+            condition(&invalid, "Invalid").last_transition_time
+        );
+    }
+}

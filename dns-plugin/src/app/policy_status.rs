@@ -1,0 +1,78 @@
+//! Writes each AviatorPolicy's status: the shares Aviator answers with and why, the generation
+//! it acted on, and its conditions. It writes only when the status would change, so replicas
+//! computing the same status do not fight, and a conflict is simply retried next round.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use aviator_broker::kubernetes::crd::AviatorPolicy;
+use aviator_broker::kubernetes::status::{Verdict, same, status};
+use kube::api::{Api, PostParams};
+use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
+use tracing::{debug, warn};
+
+use super::kube_source::PolicyReport;
+use crate::handler::SnapshotCell;
+
+/// How often statuses are brought up to date: shares move every tick, but a status is for
+/// people and `kubectl get`, not for machines.
+const INTERVAL: Duration = Duration::from_secs(2);
+
+pub async fn write_statuses(
+    client: kube::Client,
+    cell: Arc<SnapshotCell>,
+    reports: watch::Receiver<Vec<PolicyReport>>,
+    shutdown: CancellationToken,
+) {
+    let mut tick = tokio::time::interval(INTERVAL);
+    loop {
+        tokio::select! {
+            () = shutdown.cancelled() => return,
+            _ = tick.tick() => {}
+        }
+        let reports = reports.borrow().clone();
+        let snapshot = cell.load_full();
+        for report in reports {
+            let decision = match (&report.service, snapshot.as_deref()) {
+                (Some(key), Some(snapshot)) => snapshot.decisions().get(key),
+                _ => None,
+            };
+            let verdict = match &report.invalid {
+                Some(reason) => Verdict::Invalid(reason),
+                None => Verdict::InForce(decision),
+            };
+            let policy = &report.policy;
+            let mode = format!("{:?}", policy.spec.load_balancing);
+            let next = status(
+                policy.metadata.generation,
+                &mode,
+                verdict,
+                policy.status.as_ref(),
+            );
+            if policy
+                .status
+                .as_ref()
+                .is_some_and(|current| same(current, &next))
+            {
+                continue;
+            }
+            let (Some(namespace), Some(name)) = (&policy.metadata.namespace, &policy.metadata.name)
+            else {
+                continue;
+            };
+            let mut updated: AviatorPolicy = policy.clone();
+            updated.status = Some(next);
+            let api: Api<AviatorPolicy> = Api::namespaced(client.clone(), namespace);
+            match api
+                .replace_status(name, &PostParams::default(), &updated)
+                .await
+            {
+                Ok(_) => debug!(%namespace, %name, "AviatorPolicy status written"),
+                Err(error) => {
+                    warn!(%namespace, %name, %error, "cannot write AviatorPolicy status; retrying")
+                }
+            }
+        }
+    }
+}
