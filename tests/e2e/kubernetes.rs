@@ -28,7 +28,27 @@ fn fixture_object(kind: &str, name: &str) -> Value {
 fn kubernetes_mode_follows_lighthouse_objects() {
     let api = KubeApi::start(FIXTURE);
     let dir = tempfile::tempdir().unwrap();
-    let server = Aviator::start_kubernetes(&api.kubeconfig(dir.path()), &["--cluster-id", "east"]);
+    // The broker: another API server in real life; the same one here, in its own namespace.
+    let west_cost = serde_json::json!({
+        "apiVersion": "aviator.dev/v1alpha1", "kind": "ClusterCost",
+        "metadata": { "name": "west", "namespace": "submariner-k8s-broker" },
+        "spec": { "cluster": "west", "provider": "aws", "region": "us-west-2",
+                  "prices": { "egress": { "intraZone": 0, "interZone": 0.01, "interRegion": 0.02,
+                                          "interContinent": 0.02, "internet": 0.09 } } }
+    });
+    api.put(west_cost, false);
+    let broker_env = [
+        ("BROKER_K8S_APISERVER", format!("http://{}", api.addr)),
+        (
+            "BROKER_K8S_REMOTENAMESPACE",
+            "submariner-k8s-broker".to_owned(),
+        ),
+    ];
+    let server = Aviator::start_kubernetes(
+        &api.kubeconfig(dir.path()),
+        &["--cluster-id", "east", "--tick-ms", "200"],
+        &broker_env,
+    );
 
     // Before the first full list: not ready, and SERVFAIL rather than a wrong answer.
     assert_eq!(get(server.admin, "/readyz").0, 503);
@@ -40,6 +60,16 @@ fn kubernetes_mode_follows_lighthouse_objects() {
         addresses(&ask(NGINX, RecordType::A).to(server.dns)) == ips(&["10.2.0.10"])
     });
     assert_eq!(get(server.admin, "/readyz").0, 200);
+    // This cluster publishes its ClusterCost to the broker (server-side apply) and reads the
+    // others'.
+    eventually("east's ClusterCost on the broker", || {
+        api.get("ClusterCost", "submariner-k8s-broker", "east")
+            .is_some_and(|c| c["spec"]["cluster"] == "east")
+    });
+    eventually("the broker to be fresh", || {
+        let (_, body) = get(server.admin, "/metrics");
+        crate::support::http::metric(&body, "aviator_broker_stale", &[]) == Some(0.0)
+    });
     // Headless: only db-0 is ready.
     let db = ask("db.data.svc.clusterset.local.", RecordType::A).to(server.dns);
     assert_eq!(addresses(&db), ips(&["10.2.1.1"]));

@@ -8,10 +8,12 @@
 
 mod book;
 mod file;
+pub mod kube;
 mod profile;
 
 pub use book::PeerBook;
 pub use file::FileBroker;
+pub use kube::KubeBroker;
 pub use profile::{ClusterProfile, ExportCapacity};
 
 use std::future::Future;
@@ -29,6 +31,8 @@ pub enum BrokerError {
     },
     #[error("{}: not a cluster profile: {message}", path.display())]
     Invalid { path: PathBuf, message: String },
+    #[error("broker namespace {namespace}: {message}")]
+    Api { namespace: String, message: String },
 }
 
 /// Where cluster profiles are shared.
@@ -43,4 +47,26 @@ pub trait Broker: Send + Sync + 'static {
     fn fetch(
         &self,
     ) -> impl Future<Output = Result<(Vec<ClusterProfile>, Vec<BrokerError>), BrokerError>> + Send;
+}
+
+/// The broker in use: chosen at start-up, one of the backends.
+pub enum AnyBroker {
+    File(FileBroker),
+    Kube(Box<KubeBroker>),
+}
+
+impl Broker for AnyBroker {
+    async fn publish(&self, profile: &ClusterProfile) -> Result<(), BrokerError> {
+        match self {
+            AnyBroker::File(b) => b.publish(profile).await,
+            AnyBroker::Kube(b) => b.publish(profile).await,
+        }
+    }
+
+    async fn fetch(&self) -> Result<(Vec<ClusterProfile>, Vec<BrokerError>), BrokerError> {
+        match self {
+            AnyBroker::File(b) => b.fetch().await,
+            AnyBroker::Kube(b) => b.fetch().await,
+        }
+    }
 }

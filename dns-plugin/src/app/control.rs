@@ -7,7 +7,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use aviator_broker::broker::{Broker, ClusterProfile, FileBroker, PeerBook};
+use aviator_broker::broker::{AnyBroker, Broker, ClusterProfile, PeerBook};
 use aviator_broker::state::{ClusterSet, ServiceType};
 use aviator_optimizer::probe::{Prober, Target, TargetKey};
 use tokio::sync::watch;
@@ -25,7 +25,7 @@ pub struct Control {
     pub cell: Arc<SnapshotCell>,
     pub config: watch::Receiver<Arc<ClusterSet>>,
     pub prober: Arc<Prober>,
-    pub broker: Option<FileBroker>,
+    pub broker: Option<AnyBroker>,
     pub tick: Duration,
     /// Peer prices older than this are reported stale (and still used).
     pub broker_stale_after: Duration,
@@ -147,7 +147,7 @@ impl Control {
 /// One broker round: publish our profile, read the peers'. Returns whether the broker is
 /// failing, so a lasting outage is logged once, not every tick.
 async fn broker_round(
-    broker: &FileBroker,
+    broker: &AnyBroker,
     set: &ClusterSet,
     book: &mut PeerBook,
     was_failing: bool,

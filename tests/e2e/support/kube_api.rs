@@ -19,7 +19,8 @@ use serde_json::{Value, json};
 use tokio::sync::{Notify, broadcast};
 
 /// (api path prefix, plural) -> kind, for the resources served.
-const RESOURCES: [(&str, &str, &str); 4] = [
+const RESOURCES: [(&str, &str, &str); 5] = [
+    ("aviator.dev/v1alpha1", "clustercosts", "ClusterCost"),
     (
         "multicluster.x-k8s.io/v1alpha1",
         "serviceimports",
@@ -92,6 +93,14 @@ impl KubeApi {
             .route(
                 "/apis/{group}/{version}/namespaces/{namespace}/{plural}/{name}/status",
                 axum::routing::put(replace_status),
+            )
+            .route(
+                "/apis/{group}/{version}/namespaces/{namespace}/{plural}",
+                get(list_namespaced),
+            )
+            .route(
+                "/apis/{group}/{version}/namespaces/{namespace}/{plural}/{name}",
+                axum::routing::patch(apply),
             )
             .with_state(state);
         runtime.spawn(async move { axum::serve(listener, app).await });
@@ -220,8 +229,12 @@ async fn list_or_watch(
 /// A chunked stream of watch events for `kind`, opening with a bookmark.
 fn watch(state: ApiState, kind: &'static str) -> Response {
     let version = state.version.load(Ordering::SeqCst).to_string();
+    let api_version = RESOURCES
+        .iter()
+        .find(|(_, _, k)| *k == kind)
+        .map_or("", |r| r.0);
     let bookmark = json!({ "type": "BOOKMARK", "object": {
-        "kind": kind, "metadata": { "resourceVersion": version } } });
+        "apiVersion": api_version, "kind": kind, "metadata": { "resourceVersion": version } } });
     let first = futures::stream::once(async move { bookmark });
     let updates = tokio_stream::wrappers::BroadcastStream::new(state.events.subscribe())
         .filter_map(move |event| async move {
@@ -266,5 +279,59 @@ async fn replace_status(
         kind.to_owned(),
         json!({ "type": "MODIFIED", "object": object.clone() }),
     ));
+    axum::Json(object).into_response()
+}
+
+/// GET of one namespace's objects (the broker's ClusterCosts), not gated and not counted.
+async fn list_namespaced(
+    State(state): State<ApiState>,
+    Path((group, version, namespace, plural)): Path<(String, String, String, String)>,
+) -> Response {
+    let prefix = format!("{group}/{version}");
+    let Some(&(_, _, kind)) = RESOURCES
+        .iter()
+        .find(|(p, r, _)| *p == prefix && *r == plural)
+    else {
+        return StatusCode::NOT_FOUND.into_response();
+    };
+    let items: Vec<Value> = state
+        .objects
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|((k, key), _)| k == kind && key.starts_with(&format!("{namespace}/")))
+        .map(|(_, v)| v.clone())
+        .collect();
+    let version = state.version.load(Ordering::SeqCst).to_string();
+    axum::Json(json!({ "apiVersion": prefix, "kind": format!("{kind}List"),
+                       "metadata": { "resourceVersion": version }, "items": items }))
+    .into_response()
+}
+
+/// PATCH with a server-side apply body: the applied object replaces the stored one.
+async fn apply(
+    State(state): State<ApiState>,
+    Path((group, version, namespace, plural, name)): Path<(String, String, String, String, String)>,
+    body: axum::body::Bytes,
+) -> Response {
+    let prefix = format!("{group}/{version}");
+    let Some(&(_, _, kind)) = RESOURCES
+        .iter()
+        .find(|(p, r, _)| *p == prefix && *r == plural)
+    else {
+        return StatusCode::NOT_FOUND.into_response();
+    };
+    let Ok(mut object) = serde_json::from_slice::<Value>(&body) else {
+        return StatusCode::BAD_REQUEST.into_response();
+    };
+    object["metadata"]["namespace"] = json!(namespace);
+    object["metadata"]["name"] = json!(name);
+    object["kind"] = json!(kind);
+    let version = state.version.fetch_add(1, Ordering::SeqCst) + 1;
+    object["metadata"]["resourceVersion"] = json!(version.to_string());
+    state.objects.lock().unwrap().insert(
+        (kind.to_owned(), format!("{namespace}/{name}")),
+        object.clone(),
+    );
     axum::Json(object).into_response()
 }

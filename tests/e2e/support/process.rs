@@ -56,12 +56,13 @@ impl Aviator {
         Self::spawn(dir, config, &args, &[])
     }
 
-    /// `aviator serve --kubernetes` against the API server a kubeconfig names.
-    pub fn start_kubernetes(kubeconfig: &Path, extra: &[&str]) -> Self {
+    /// `aviator serve --kubernetes` against the API server a kubeconfig names, with `env`.
+    pub fn start_kubernetes(kubeconfig: &Path, extra: &[&str], env: &[(&str, String)]) -> Self {
         let dir = tempfile::tempdir().expect("tempdir");
         let mut args: Vec<String> = vec!["--kubernetes".into()];
         args.extend(extra.iter().map(|a| a.to_string()));
-        let env = [("KUBECONFIG", kubeconfig.display().to_string())];
+        let mut env = env.to_vec();
+        env.push(("KUBECONFIG", kubeconfig.display().to_string()));
         Self::spawn(dir, PathBuf::new(), &args, &env)
     }
 
@@ -75,8 +76,10 @@ impl Aviator {
             .args(["serve", "--listen", "127.0.0.1:0", "--admin", "127.0.0.1:0"])
             .args(["--log-level", "info"])
             .args(args)
-            .envs(env.iter().map(|(k, v)| (k, v)))
+            // The test's own environment must not leak in; what the test sets, does.
             .env_remove("SUBMARINER_CLUSTERID")
+            .env_remove("BROKER_K8S_APISERVER")
+            .envs(env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
