@@ -46,7 +46,14 @@ fn kubernetes_mode_follows_lighthouse_objects() {
     ];
     let server = Aviator::start_kubernetes(
         &api.kubeconfig(dir.path()),
-        &["--cluster-id", "east", "--tick-ms", "200"],
+        &[
+            "--cluster-id",
+            "east",
+            "--tick-ms",
+            "200",
+            "--broker-stale-s",
+            "1",
+        ],
         &broker_env,
     );
 
@@ -136,4 +143,17 @@ fn kubernetes_mode_follows_lighthouse_objects() {
     });
     let db = ask("db.data.svc.clusterset.local.", RecordType::A).to(server.dns);
     assert_eq!(addresses(&db), ips(&["10.2.1.1"]));
+
+    // The broker becomes unreachable: the last prices stay, and the policies say Degraded.
+    api.break_broker();
+    eventually("the BrokerStale condition", || {
+        api.get("AviatorPolicy", "default", "nginx")
+            .is_some_and(|p| {
+                condition(&p, "Degraded").is_some_and(|c| c["reason"] == "BrokerStale")
+            })
+    });
+    assert_eq!(
+        addresses(&ask(NGINX, RecordType::A).to(server.dns)),
+        ips(&["10.2.0.10"])
+    );
 }

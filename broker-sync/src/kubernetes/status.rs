@@ -101,6 +101,24 @@ pub fn status(
     next
 }
 
+/// Marks the status Degraded because the broker has not been read for a while: the last prices
+/// still decide, but may be out of date.
+pub fn mark_stale_prices(next: &mut AviatorPolicyStatus, current: Option<&AviatorPolicyStatus>) {
+    let Some(degraded) = next.conditions.iter_mut().find(|c| c.type_ == "Degraded") else {
+        return;
+    };
+    if degraded.status != "True" {
+        let was = current.and_then(|c| c.conditions.iter().find(|x| x.type_ == "Degraded"));
+        degraded.last_transition_time = match was {
+            Some(old) if old.status == "True" => old.last_transition_time.clone(),
+            _ => Time(k8s_openapi::jiff::Timestamp::now()),
+        };
+        degraded.status = "True".to_owned();
+        degraded.reason = "BrokerStale".to_owned();
+        degraded.message = "the broker cannot be read: the last known prices are in use".to_owned();
+    }
+}
+
 /// Whether two statuses say the same thing (transition times aside).
 pub fn same(a: &AviatorPolicyStatus, b: &AviatorPolicyStatus) -> bool {
     let strip = |s: &AviatorPolicyStatus| {
@@ -149,6 +167,26 @@ mod tests {
         assert_eq!(
             condition(&again, "Invalid").last_transition_time,
             condition(&invalid, "Invalid").last_transition_time
+        );
+    }
+}
+
+#[cfg(test)]
+mod stale_tests {
+    use super::*;
+
+    #[test]
+    fn a_stale_broker_degrades_the_status() {
+        let mut next = status(Some(1), "Optimized", Verdict::InForce(None), None);
+        mark_stale_prices(&mut next, None);
+        let degraded = next
+            .conditions
+            .iter()
+            .find(|c| c.type_ == "Degraded")
+            .unwrap();
+        assert_eq!(
+            (degraded.status.as_str(), degraded.reason.as_str()),
+            ("True", "BrokerStale")
         );
     }
 }

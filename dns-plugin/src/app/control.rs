@@ -5,6 +5,7 @@
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use aviator_broker::broker::{AnyBroker, Broker, ClusterProfile, PeerBook};
@@ -18,6 +19,9 @@ use crate::handler::SnapshotCell;
 use crate::metrics;
 use crate::snapshot;
 
+/// The longest a broker round may take before it counts as failed.
+const BROKER_TIMEOUT: Duration = Duration::from_secs(2);
+
 /// A service not looked up for this long is idle and probed at the keep-alive rate.
 const IDLE_AFTER: Duration = Duration::from_secs(10);
 
@@ -29,6 +33,8 @@ pub struct Control {
     pub tick: Duration,
     /// Peer prices older than this are reported stale (and still used).
     pub broker_stale_after: Duration,
+    /// Set while the peers' prices are stale, for the policies' Degraded condition.
+    pub broker_stale: Arc<AtomicBool>,
 }
 
 impl Control {
@@ -52,11 +58,24 @@ impl Control {
             {
                 // Jittered, so clusters started together do not read and write in lockstep.
                 next_broker_round = now + self.tick.mul_f64(0.5 + fastrand::f64());
-                broker_failing = broker_round(broker, &base, &mut book, broker_failing).await;
+                // A broker that hangs (or a client that retries) must not stall the loop.
+                let round = broker_round(broker, &base, &mut book, broker_failing);
+                broker_failing = match tokio::time::timeout(BROKER_TIMEOUT, round).await {
+                    Ok(failing) => failing,
+                    Err(_) => {
+                        if !broker_failing {
+                            warn!(
+                                "cannot read the broker within {BROKER_TIMEOUT:?}; keeping the last good peer prices"
+                            );
+                        }
+                        true
+                    }
+                };
             }
             if self.broker.is_some() {
                 let stale = book.is_stale(now, self.broker_stale_after);
                 ::metrics::gauge!(metrics::BROKER_STALE).set(if stale { 1.0 } else { 0.0 });
+                self.broker_stale.store(stale, Ordering::Relaxed);
                 let age = book.age(now).map_or(f64::INFINITY, |a| a.as_secs_f64());
                 ::metrics::gauge!(metrics::BROKER_AGE).set(age);
             }

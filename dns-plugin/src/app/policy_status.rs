@@ -3,10 +3,11 @@
 //! computing the same status do not fight, and a conflict is simply retried next round.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use aviator_broker::kubernetes::crd::AviatorPolicy;
-use aviator_broker::kubernetes::status::{Verdict, same, status};
+use aviator_broker::kubernetes::status::{Verdict, mark_stale_prices, same, status};
 use kube::api::{Api, PostParams};
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
@@ -23,6 +24,7 @@ pub async fn write_statuses(
     client: kube::Client,
     cell: Arc<SnapshotCell>,
     reports: watch::Receiver<Vec<PolicyReport>>,
+    broker_stale: Arc<AtomicBool>,
     shutdown: CancellationToken,
 ) {
     let mut tick = tokio::time::interval(INTERVAL);
@@ -44,12 +46,15 @@ pub async fn write_statuses(
             };
             let policy = &report.policy;
             let mode = format!("{:?}", policy.spec.load_balancing);
-            let next = status(
+            let mut next = status(
                 policy.metadata.generation,
                 &mode,
                 verdict,
                 policy.status.as_ref(),
             );
+            if broker_stale.load(Ordering::Relaxed) {
+                mark_stale_prices(&mut next, policy.status.as_ref());
+            }
             if policy
                 .status
                 .as_ref()

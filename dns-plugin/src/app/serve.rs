@@ -79,6 +79,7 @@ pub async fn start(args: ServeArgs, shutdown: CancellationToken) -> anyhow::Resu
     let metrics = telemetry::init_metrics()?;
     let cell: Arc<SnapshotCell> = Arc::new(SnapshotCell::empty());
     let ready = Arc::new(AtomicBool::new(false));
+    let broker_stale = Arc::new(AtomicBool::new(false));
     // The first clusterset: from the file now, or from Kubernetes once every kind is listed.
     let (first_set, zones, source_task) = match &args.config {
         Some(path) => {
@@ -107,6 +108,7 @@ pub async fn start(args: ServeArgs, shutdown: CancellationToken) -> anyhow::Resu
                 client.clone(),
                 cell.clone(),
                 reports_rx,
+                broker_stale.clone(),
                 shutdown.clone(),
             ));
             let source = KubeSource {
@@ -156,6 +158,7 @@ pub async fn start(args: ServeArgs, shutdown: CancellationToken) -> anyhow::Resu
         first_set,
         cell.clone(),
         ready.clone(),
+        broker_stale,
         prober.clone(),
         args.clone(),
         shutdown.clone(),
@@ -203,6 +206,7 @@ async fn run_control(
     source: Source,
     cell: Arc<SnapshotCell>,
     ready: Arc<AtomicBool>,
+    broker_stale: Arc<AtomicBool>,
     prober: Arc<Prober>,
     args: ServeArgs,
     shutdown: CancellationToken,
@@ -251,6 +255,7 @@ async fn run_control(
         broker,
         tick: Duration::from_millis(args.tick_ms),
         broker_stale_after: Duration::from_secs(args.broker_stale_s),
+        broker_stale,
     };
     control.run(shutdown).await;
 }

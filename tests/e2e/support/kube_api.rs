@@ -39,6 +39,8 @@ struct ApiState {
     /// Lists wait until released, so a test can see Aviator before its first sync.
     released: Arc<AtomicBool>,
     release: Arc<Notify>,
+    /// While set, namespaced lists (the broker's) fail with 503.
+    broker_down: Arc<AtomicBool>,
     lists: Arc<AtomicU64>,
 }
 
@@ -73,6 +75,7 @@ impl KubeApi {
             events,
             released: Arc::default(),
             release: Arc::default(),
+            broker_down: Arc::default(),
             lists: Arc::default(),
         };
         let mut api = Self {
@@ -113,6 +116,11 @@ impl KubeApi {
     pub fn release(&self) {
         self.state.released.store(true, Ordering::SeqCst);
         self.state.release.notify_waiters();
+    }
+
+    /// Makes the broker's namespaced lists fail from now on.
+    pub fn break_broker(&self) {
+        self.state.broker_down.store(true, Ordering::SeqCst);
     }
 
     /// How many LIST requests have been answered (a relist adds one per resource).
@@ -287,6 +295,9 @@ async fn list_namespaced(
     State(state): State<ApiState>,
     Path((group, version, namespace, plural)): Path<(String, String, String, String)>,
 ) -> Response {
+    if state.broker_down.load(Ordering::SeqCst) {
+        return StatusCode::SERVICE_UNAVAILABLE.into_response();
+    }
     let prefix = format!("{group}/{version}");
     let Some(&(_, _, kind)) = RESOURCES
         .iter()
