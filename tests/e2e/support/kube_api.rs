@@ -50,6 +50,14 @@ pub struct KubeApi {
     runtime: Option<tokio::runtime::Runtime>,
 }
 
+/// The kind served at `prefix` (group/version) and `plural`, if any.
+fn kind_of(prefix: &str, plural: &str) -> Option<&'static str> {
+    RESOURCES
+        .iter()
+        .find(|(p, r, _)| *p == prefix && *r == plural)
+        .map(|(_, _, kind)| *kind)
+}
+
 fn kind_key(object: &Value) -> (String, String) {
     let kind = object["kind"].as_str().unwrap_or_default().to_owned();
     let name = format!(
@@ -197,10 +205,7 @@ async fn list_or_watch(
     Query(query): Query<BTreeMap<String, String>>,
 ) -> Response {
     let prefix = format!("{group}/{version}");
-    let Some(&(_, _, kind)) = RESOURCES
-        .iter()
-        .find(|(p, r, _)| *p == prefix && *r == plural)
-    else {
+    let Some(kind) = kind_of(&prefix, &plural) else {
         return (
             StatusCode::NOT_FOUND,
             axum::Json(json!({ "kind": "Status", "code": 404 })),
@@ -267,10 +272,7 @@ async fn replace_status(
     axum::Json(body): axum::Json<Value>,
 ) -> Response {
     let prefix = format!("{group}/{version}");
-    let Some(&(_, _, kind)) = RESOURCES
-        .iter()
-        .find(|(p, r, _)| *p == prefix && *r == plural)
-    else {
+    let Some(kind) = kind_of(&prefix, &plural) else {
         return StatusCode::NOT_FOUND.into_response();
     };
     let key = (kind.to_owned(), format!("{namespace}/{name}"));
@@ -299,10 +301,7 @@ async fn list_namespaced(
         return StatusCode::SERVICE_UNAVAILABLE.into_response();
     }
     let prefix = format!("{group}/{version}");
-    let Some(&(_, _, kind)) = RESOURCES
-        .iter()
-        .find(|(p, r, _)| *p == prefix && *r == plural)
-    else {
+    let Some(kind) = kind_of(&prefix, &plural) else {
         return StatusCode::NOT_FOUND.into_response();
     };
     let items: Vec<Value> = state
@@ -326,10 +325,7 @@ async fn apply(
     body: axum::body::Bytes,
 ) -> Response {
     let prefix = format!("{group}/{version}");
-    let Some(&(_, _, kind)) = RESOURCES
-        .iter()
-        .find(|(p, r, _)| *p == prefix && *r == plural)
-    else {
+    let Some(kind) = kind_of(&prefix, &plural) else {
         return StatusCode::NOT_FOUND.into_response();
     };
     let Ok(mut object) = serde_json::from_slice::<Value>(&body) else {
