@@ -51,7 +51,8 @@ pub struct ServeArgs {
     /// Submariner Gateways, AviatorPolicies), with in-cluster credentials or KUBECONFIG.
     #[arg(long)]
     pub kubernetes: bool,
-    /// This cluster's id, as Submariner knows it (Kubernetes mode).
+    /// This cluster's id, as Submariner knows it (Kubernetes mode); without it, the id of the
+    /// active Submariner gateway's local endpoint.
     #[arg(long, env = "SUBMARINER_CLUSTERID", value_name = "ID")]
     pub cluster_id: Option<String>,
     /// The broker namespace, whose EndpointSlice copies are ignored (Kubernetes mode).

@@ -87,6 +87,25 @@ fn connectivity(gateways: &[Gateway]) -> Option<BTreeMap<String, (bool, Option<M
     Some(out)
 }
 
+/// This cluster's id from Submariner's gateway, the active one first: its local endpoint.
+pub fn local_cluster_of(gateways: &[Gateway]) -> Option<String> {
+    let id = |g: &Gateway| {
+        g.status
+            .as_ref()?
+            .local_endpoint
+            .as_ref()?
+            .cluster_id
+            .clone()
+    };
+    let active =
+        |g: &&Gateway| g.status.as_ref().and_then(|s| s.ha_status.as_deref()) == Some("active");
+    gateways
+        .iter()
+        .filter(active)
+        .find_map(id)
+        .or_else(|| gateways.iter().find_map(id))
+}
+
 fn protocol(text: Option<&str>) -> Protocol {
     match text.map(str::to_ascii_uppercase).as_deref() {
         Some("UDP") => Protocol::Udp,
@@ -318,6 +337,13 @@ mod tests {
             dns: DnsSettings::default(),
         });
         assert!(set.clusters.iter().all(|c| c.connected));
+    }
+
+    #[test]
+    fn the_local_cluster_id_comes_from_the_active_gateway() {
+        let (_, _, gateways) = load();
+        assert_eq!(local_cluster_of(&gateways).as_deref(), Some("east"));
+        assert_eq!(local_cluster_of(&[]), None);
     }
 
     #[test]

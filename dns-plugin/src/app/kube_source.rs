@@ -64,7 +64,8 @@ pub struct PolicyReport {
 
 pub struct KubeSource {
     pub client: kube::Client,
-    pub local_cluster: String,
+    /// This cluster's id; `None` takes it from the active Submariner gateway's local endpoint.
+    pub local_cluster: Option<String>,
     pub broker_namespace: String,
     /// Where the cluster-wide `default` AviatorPolicy lives.
     pub aviator_namespace: String,
@@ -143,7 +144,13 @@ impl KubeSource {
                     .iter()
                     .all(|(k, ..)| state.get(k).is_some_and(|o| o.synced))
             {
-                let (set, policy_reports) = self.cluster_set(&state, &mut policies_in_force);
+                let Some((set, policy_reports)) = self.cluster_set(&state, &mut policies_in_force)
+                else {
+                    warn!(
+                        "no cluster id: set SUBMARINER_CLUSTERID, or wait for Submariner's gateway"
+                    );
+                    continue;
+                };
                 debug!(services = set.services.len(), "clusterset from Kubernetes");
                 publish.send_replace(Some(Arc::new(set)));
                 reports.send_replace(policy_reports);
@@ -155,7 +162,7 @@ impl KubeSource {
         &self,
         state: &BTreeMap<Kind, KindObjects>,
         policies_in_force: &mut BTreeMap<(String, String), Policy>,
-    ) -> (ClusterSet, Vec<PolicyReport>) {
+    ) -> Option<(ClusterSet, Vec<PolicyReport>)> {
         let typed = |kind: Kind| -> Vec<Value> {
             state
                 .get(&kind)
@@ -166,8 +173,12 @@ impl KubeSource {
         let slices: Vec<EndpointSlice> = parse_all(typed(Kind::Slices), "EndpointSlice");
         let gateways: Vec<Gateway> = parse_all(typed(Kind::Gateways), "Gateway");
         let policies: Vec<AviatorPolicy> = parse_all(typed(Kind::Policies), "AviatorPolicy");
+        let local_cluster = self
+            .local_cluster
+            .clone()
+            .or_else(|| lighthouse::local_cluster_of(&gateways))?;
         let mut set = lighthouse::cluster_set(&Objects {
-            local_cluster: &self.local_cluster,
+            local_cluster: &local_cluster,
             broker_namespace: &self.broker_namespace,
             imports: &imports,
             slices: &slices,
@@ -230,7 +241,7 @@ impl KubeSource {
                 }
             })
             .collect();
-        (set, reports)
+        Some((set, reports))
     }
 }
 

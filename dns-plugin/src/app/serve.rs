@@ -96,9 +96,6 @@ pub async fn start(args: ServeArgs, shutdown: CancellationToken) -> anyhow::Resu
             )
         }
         None => {
-            let cluster_id = args.cluster_id.clone().context(
-                "--kubernetes needs this cluster's id: --cluster-id or SUBMARINER_CLUSTERID",
-            )?;
             let client = kube::Client::try_default()
                 .await
                 .context("cannot configure the Kubernetes client (in-cluster or KUBECONFIG)")?;
@@ -113,7 +110,7 @@ pub async fn start(args: ServeArgs, shutdown: CancellationToken) -> anyhow::Resu
             ));
             let source = KubeSource {
                 client,
-                local_cluster: cluster_id,
+                local_cluster: args.cluster_id.clone(),
                 broker_namespace: args.broker_namespace.clone(),
                 aviator_namespace: args.namespace.clone(),
                 dns: DnsSettings::default(),
