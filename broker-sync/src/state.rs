@@ -268,6 +268,8 @@ pub struct ProbeSpec {
     pub path: Option<String>,
     /// Port for the HTTP GET; the export's first TCP port if unset.
     pub port: Option<u16>,
+    /// Seconds between probes while the service is in demand; the server's setting if unset.
+    pub interval_s: Option<u32>,
 }
 
 #[derive(Debug, Clone, PartialEq, Default)]

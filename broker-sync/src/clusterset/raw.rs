@@ -123,6 +123,7 @@ pub struct RawPolicy {
     pub probe: Option<bool>,
     pub probe_path: Option<String>,
     pub probe_port: Option<u16>,
+    pub probe_interval_seconds: Option<u32>,
 }
 
 #[derive(Debug, Deserialize, Default, Clone, Copy, PartialEq, Eq)]

@@ -534,21 +534,30 @@ impl Validator {
                 "0 is out of range: a port is 1 to 65535",
             );
         }
+        if matches!(raw.probe_interval_seconds, Some(s) if !(1..=3600).contains(&s)) {
+            self.error(
+                format!("{path}.probeIntervalSeconds"),
+                "out of range: use 1 to 3600 seconds",
+            );
+        }
         if raw.probe == Some(false) && (raw.probe_path.is_some() || raw.probe_port.is_some()) {
             self.error(
                 format!("{path}.probe"),
                 "probing is off, yet probePath or probePort is set",
             );
         }
-        let probing = raw
-            .probe
-            .unwrap_or(raw.probe_path.is_some() || raw.probe_port.is_some());
+        let probing = raw.probe.unwrap_or(
+            raw.probe_path.is_some()
+                || raw.probe_port.is_some()
+                || raw.probe_interval_seconds.is_some(),
+        );
         Policy {
             mode,
             prefer_local: raw.prefer_local,
             probe: probing.then(|| ProbeSpec {
                 path: raw.probe_path.clone(),
                 port: raw.probe_port,
+                interval_s: raw.probe_interval_seconds,
             }),
         }
     }

@@ -69,6 +69,10 @@ fn overlay(fields: &mut Map<String, Value>, spec: &AviatorPolicySpec) {
         set("probe", Some(json!(true)));
         set("probePath", probe.path.as_ref().map(|p| json!(p)));
         set("probePort", probe.port.map(|p| json!(p)));
+        set(
+            "probeIntervalSeconds",
+            probe.interval_seconds.map(|s| json!(s)),
+        );
     }
     // Fields only meaningful to one mode must not leak from the defaults into another mode.
     if spec.load_balancing != LoadBalancing::Optimized {

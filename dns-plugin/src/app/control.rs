@@ -234,6 +234,7 @@ pub fn probe_targets(set: &ClusterSet) -> Vec<Target> {
                 },
                 addr: SocketAddr::new(ip, port.port),
                 http_url,
+                interval: spec.interval_s.map(|s| Duration::from_secs(u64::from(s))),
             });
         }
     }
@@ -266,7 +267,7 @@ mod tests {
         assert!(probe_targets(&set).is_empty());
         let probed = example.replace(
             "      latencySloMs: 60\n",
-            "      latencySloMs: 60\n      probePath: /healthz\n",
+            "      latencySloMs: 60\n      probePath: /healthz\n      probeIntervalSeconds: 5\n",
         );
         let set = aviator_broker::clusterset::parse(&probed, Path::new("example")).unwrap();
         let targets = probe_targets(&set);
@@ -278,5 +279,6 @@ mod tests {
             west.http_url.as_deref(),
             Some("http://10.2.0.60:8080/healthz")
         );
+        assert_eq!(west.interval, Some(Duration::from_secs(5)));
     }
 }

@@ -77,6 +77,8 @@ pub struct Target {
     pub addr: SocketAddr,
     /// URL for the service-latency GET, if the policy names a probe path.
     pub http_url: Option<String>,
+    /// The policy's probe interval while in demand, if it sets one.
+    pub interval: Option<Duration>,
 }
 
 /// What the probes know about one export now.
@@ -190,13 +192,17 @@ impl Prober {
             map.insert(service.to_owned(), active).unwrap_or(false)
         };
         if active && !was_active {
-            let soon = Instant::now() + self.settings.active_interval;
+            let now = Instant::now();
             let mut slots = self.slots.lock().unwrap_or_else(PoisonError::into_inner);
             for slot in slots
                 .values_mut()
                 .filter(|s| s.target.key.service == service)
             {
-                slot.next_due = slot.next_due.min(soon);
+                let interval = slot
+                    .target
+                    .interval
+                    .unwrap_or(self.settings.active_interval);
+                slot.next_due = slot.next_due.min(now + interval);
             }
         }
     }
@@ -291,7 +297,9 @@ impl Prober {
         };
         slot.in_flight = false;
         let interval = if active {
-            self.settings.active_interval
+            slot.target
+                .interval
+                .unwrap_or(self.settings.active_interval)
         } else {
             self.settings.idle_interval
         };
