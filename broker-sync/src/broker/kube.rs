@@ -1,9 +1,17 @@
 //! The Kubernetes backend: each cluster's profile is one `ClusterCost` object in the broker
 //! namespace, written by server-side apply with a single field manager (so two replicas of the
-//! same cluster write the same object idempotently instead of fighting), and read by listing.
+//! same cluster write the same object idempotently instead of fighting). The others' objects are
+//! watched; a broken watch (the broker unreachable) makes reads fail until it recovers, which is
+//! what marks the last good prices stale.
 
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use futures::StreamExt;
 use kube::Api;
-use kube::api::{ListParams, Patch, PatchParams};
+use kube::api::{Patch, PatchParams};
+use kube::runtime::WatchStreamExt;
+use kube::runtime::watcher::{self, Event};
 
 use super::{Broker, BrokerError, ClusterProfile, ExportCapacity};
 use crate::kubernetes::crd::{
@@ -18,15 +26,63 @@ pub struct KubeBroker {
     api: Api<ClusterCost>,
     namespace: String,
     cluster: String,
+    watched: Arc<Mutex<Watched>>,
+    _watch: tokio::task::JoinHandle<()>,
+}
+
+/// What the watch on the broker namespace has seen.
+#[derive(Default)]
+struct Watched {
+    objects: BTreeMap<String, ClusterCostSpec>,
+    relisting: Option<BTreeMap<String, ClusterCostSpec>>,
+    synced: bool,
+    failing: Option<String>,
 }
 
 impl KubeBroker {
     /// A broker in `namespace` of the API server `client` talks to, publishing as `cluster`.
+    /// Starts watching the namespace's ClusterCosts at once (call it within a Tokio runtime).
     pub fn new(client: kube::Client, namespace: &str, cluster: &str) -> Self {
+        let api: Api<ClusterCost> = Api::namespaced(client, namespace);
+        let watched = Arc::new(Mutex::new(Watched::default()));
+        let state = watched.clone();
+        let stream = watcher::watcher(api.clone(), watcher::Config::default()).default_backoff();
+        let watch = tokio::spawn(async move {
+            futures::pin_mut!(stream);
+            while let Some(event) = stream.next().await {
+                let mut w = state.lock().unwrap_or_else(PoisonError::into_inner);
+                match event {
+                    Ok(Event::Init) => w.relisting = Some(BTreeMap::new()),
+                    Ok(Event::InitApply(c)) => {
+                        let name = c.metadata.name.clone().unwrap_or_default();
+                        w.relisting
+                            .get_or_insert_with(BTreeMap::new)
+                            .insert(name, c.spec);
+                    }
+                    Ok(Event::InitDone) => {
+                        w.objects = w.relisting.take().unwrap_or_default();
+                        w.synced = true;
+                        w.failing = None;
+                    }
+                    Ok(Event::Apply(c)) => {
+                        w.objects
+                            .insert(c.metadata.name.clone().unwrap_or_default(), c.spec);
+                        w.failing = None;
+                    }
+                    Ok(Event::Delete(c)) => {
+                        w.objects
+                            .remove(&c.metadata.name.clone().unwrap_or_default());
+                    }
+                    Err(error) => w.failing = Some(error.to_string()),
+                }
+            }
+        });
         Self {
-            api: Api::namespaced(client, namespace),
+            api,
             namespace: namespace.to_owned(),
             cluster: cluster.to_owned(),
+            watched,
+            _watch: watch,
         }
     }
 
@@ -35,6 +91,12 @@ impl KubeBroker {
             namespace: self.namespace.clone(),
             message: error.to_string(),
         }
+    }
+}
+
+impl Drop for KubeBroker {
+    fn drop(&mut self) {
+        self._watch.abort();
     }
 }
 
@@ -50,16 +112,24 @@ impl Broker for KubeBroker {
     }
 
     async fn fetch(&self) -> Result<(Vec<ClusterProfile>, Vec<BrokerError>), BrokerError> {
-        let list = self
-            .api
-            .list(&ListParams::default())
-            .await
-            .map_err(|e| self.error(e))?;
-        let mut profiles: Vec<ClusterProfile> = list
-            .items
-            .into_iter()
-            .filter(|c| c.spec.cluster != self.cluster)
-            .map(|c| from_spec(c.spec))
+        let watched = self.watched.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(reason) = &watched.failing {
+            return Err(BrokerError::Api {
+                namespace: self.namespace.clone(),
+                message: format!("the watch on ClusterCosts is failing: {reason}"),
+            });
+        }
+        if !watched.synced {
+            return Err(BrokerError::Api {
+                namespace: self.namespace.clone(),
+                message: "ClusterCosts not listed yet".to_owned(),
+            });
+        }
+        let mut profiles: Vec<ClusterProfile> = watched
+            .objects
+            .values()
+            .filter(|c| c.cluster != self.cluster)
+            .map(|c| from_spec(c.clone()))
             .collect();
         profiles.sort_by(|a, b| a.cluster.cmp(&b.cluster));
         Ok((profiles, Vec::new()))

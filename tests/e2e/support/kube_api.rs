@@ -126,9 +126,15 @@ impl KubeApi {
         self.state.release.notify_waiters();
     }
 
-    /// Makes the broker's namespaced lists fail from now on.
+    /// Makes the broker unreachable: open watches on it end, new lists and watches fail.
     pub fn break_broker(&self) {
         self.state.broker_down.store(true, Ordering::SeqCst);
+        let status = json!({ "kind": "Status", "apiVersion": "v1", "status": "Failure",
+                             "message": "too old resource version", "reason": "Expired", "code": 410 });
+        let _ = self.state.events.send((
+            "ClusterCost".to_owned(),
+            json!({ "type": "ERROR", "object": status }),
+        ));
     }
 
     /// How many LIST requests have been answered (a relist adds one per resource).
@@ -292,10 +298,12 @@ async fn replace_status(
     axum::Json(object).into_response()
 }
 
-/// GET of one namespace's objects (the broker's ClusterCosts), not gated and not counted.
+/// GET of one namespace's objects, or a watch on them (the broker's ClusterCosts); not gated
+/// and not counted; 503 while the broker is "down".
 async fn list_namespaced(
     State(state): State<ApiState>,
     Path((group, version, namespace, plural)): Path<(String, String, String, String)>,
+    Query(query): Query<BTreeMap<String, String>>,
 ) -> Response {
     if state.broker_down.load(Ordering::SeqCst) {
         return StatusCode::SERVICE_UNAVAILABLE.into_response();
@@ -304,6 +312,9 @@ async fn list_namespaced(
     let Some(kind) = kind_of(&prefix, &plural) else {
         return StatusCode::NOT_FOUND.into_response();
     };
+    if query.get("watch").is_some_and(|w| w == "true" || w == "1") {
+        return watch(state, kind);
+    }
     let items: Vec<Value> = state
         .objects
         .lock()
