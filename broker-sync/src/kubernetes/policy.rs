@@ -27,8 +27,37 @@ pub fn effective_policy(
     })
 }
 
-/// Writes the fields `spec` sets, in the clusterset file's names, over `fields`.
+/// Fields only the `Optimized` mode reads.
+const OPTIMIZER_FIELDS: [&str; 8] = [
+    "objective",
+    "tradeoff",
+    "usdPerMsPerMillion",
+    "minShare",
+    "latencySloMs",
+    "requestBytes",
+    "responseBytes",
+    "capacityPerEndpointRps",
+];
+
+/// Writes the fields `spec` sets over `fields`. Fields of another mode inherited from the
+/// defaults are dropped, so a RoundRobin service does not fail on the defaults' optimizer
+/// settings; the ones `spec` sets itself stay, so its own mistakes are reported.
 fn overlay(fields: &mut Map<String, Value>, spec: &AviatorPolicySpec) {
+    let own = fields_of(spec);
+    if spec.load_balancing != LoadBalancing::Optimized {
+        for field in OPTIMIZER_FIELDS {
+            fields.remove(field);
+        }
+    }
+    if spec.load_balancing != LoadBalancing::WeightedRoundRobin {
+        fields.remove("weights");
+    }
+    fields.extend(own);
+}
+
+/// The fields `spec` sets, in the clusterset file's names.
+fn fields_of(spec: &AviatorPolicySpec) -> Map<String, Value> {
+    let mut fields = Map::new();
     let mut set = |name: &str, value: Option<Value>| {
         if let Some(value) = value {
             fields.insert(name.to_owned(), value);
@@ -40,16 +69,12 @@ fn overlay(fields: &mut Map<String, Value>, spec: &AviatorPolicySpec) {
         LoadBalancing::Optimized => "Optimized",
     };
     set("mode", Some(json!(mode)));
-    set(
-        "objective",
-        spec.objective.map(|o| {
-            json!(match o {
-                ObjectiveSpec::Performance => "Performance",
-                ObjectiveSpec::Cost => "Cost",
-                ObjectiveSpec::Mixed => "Mixed",
-            })
-        }),
-    );
+    let objective = spec.objective.map(|o| match o {
+        ObjectiveSpec::Performance => "Performance",
+        ObjectiveSpec::Cost => "Cost",
+        ObjectiveSpec::Mixed => "Mixed",
+    });
+    set("objective", objective.map(|o| json!(o)));
     set("tradeoff", spec.tradeoff.map(|v| json!(v)));
     set(
         "usdPerMsPerMillion",
@@ -74,41 +99,7 @@ fn overlay(fields: &mut Map<String, Value>, spec: &AviatorPolicySpec) {
             probe.interval_seconds.map(|s| json!(s)),
         );
     }
-    // Fields only meaningful to one mode must not leak from the defaults into another mode.
-    if spec.load_balancing != LoadBalancing::Optimized {
-        for field in [
-            "objective",
-            "tradeoff",
-            "usdPerMsPerMillion",
-            "minShare",
-            "latencySloMs",
-            "requestBytes",
-            "responseBytes",
-            "capacityPerEndpointRps",
-        ] {
-            if !set_by(spec, field) {
-                fields.remove(field);
-            }
-        }
-    }
-    if spec.load_balancing != LoadBalancing::WeightedRoundRobin && spec.weights.is_none() {
-        fields.remove("weights");
-    }
-}
-
-/// Whether `spec` itself sets the optimizer field `field` (so an error about it is its own).
-fn set_by(spec: &AviatorPolicySpec, field: &str) -> bool {
-    match field {
-        "objective" => spec.objective.is_some(),
-        "tradeoff" => spec.tradeoff.is_some(),
-        "usdPerMsPerMillion" => spec.usd_per_ms_per_million.is_some(),
-        "minShare" => spec.min_share.is_some(),
-        "latencySloMs" => spec.latency_slo_ms.is_some(),
-        "requestBytes" => spec.request_bytes.is_some(),
-        "responseBytes" => spec.response_bytes.is_some(),
-        "capacityPerEndpointRps" => spec.capacity_per_endpoint_rps.is_some(),
-        _ => false,
-    }
+    fields
 }
 
 #[cfg(test)]
