@@ -17,6 +17,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use aviator_broker::clusterset;
+use aviator_broker::state::ClusterId;
 use aviator_optimizer::cost::price_per_request;
 use serde::Serialize;
 use tokio_util::sync::CancellationToken;
@@ -232,34 +233,20 @@ fn prices(text: &str) -> anyhow::Result<Vec<f64>> {
         .cluster(&set.local_cluster)
         .context("no local cluster")?;
     let local_prices = local.prices.unwrap_or_default();
-    Ok(set.services[0]
-        .exports
+    profiles()
         .iter()
-        .map(|e| {
-            let remote = set.cluster(&e.cluster).expect("validated");
-            let remote_prices = remote.prices.unwrap_or_default();
-            price_per_request(
+        .map(|profile| {
+            let remote = set
+                .cluster(&ClusterId::new(profile.name))
+                .with_context(|| format!("no cluster {}", profile.name))?;
+            Ok(price_per_request(
                 (&local.location(), &local_prices),
-                (&remote.location(), &remote_prices),
+                (&remote.location(), &remote.prices.unwrap_or_default()),
                 REQUEST_BYTES,
                 RESPONSE_BYTES,
-            )
+            ))
         })
-        .collect::<Vec<_>>()
-        // Exports are sorted by cluster id; put the prices back in profile order.
-        .into_iter()
-        .zip(
-            set.services[0]
-                .exports
-                .iter()
-                .map(|e| e.cluster.to_string()),
-        )
-        .fold(vec![0.0; 3], |mut acc, (price, cluster)| {
-            if let Some(i) = profiles().iter().position(|p| p.name == cluster) {
-                acc[i] = price;
-            }
-            acc
-        }))
+        .collect()
 }
 
 async fn scenario(d: f64, clusters: HashMap<&'static str, cluster::Switches>) {
