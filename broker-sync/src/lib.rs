@@ -6,5 +6,6 @@
 
 pub mod broker;
 pub mod clusterset;
+pub mod decide;
 pub mod kubernetes;
 pub mod state;

@@ -199,6 +199,22 @@ pub struct Export {
 }
 
 impl Export {
+    /// Folds in this cluster's own measurement of the export: measured figures replace declared
+    /// ones once they exist, and probing's verdict (ejected, eligible for how long) is taken.
+    pub fn apply_measured(
+        &mut self,
+        rtt: Option<Measurement>,
+        latency: Option<Measurement>,
+        ejected: bool,
+        eligible_for_s: f64,
+    ) {
+        self.rtt = rtt.or(self.rtt);
+        self.latency_measured = latency.is_some();
+        self.latency = latency.or(self.latency);
+        self.ejected = ejected;
+        self.eligible_for_s = Some(eligible_for_s);
+    }
+
     /// Whether this export could take traffic by the facts: it has something ready to serve and
     /// its cluster is connected. Probing's verdict comes on top, in [`Service::eligibility`].
     pub fn is_serving(&self, service_type: ServiceType, set: &ClusterSet) -> bool {

@@ -7,7 +7,6 @@
 pub mod admin;
 pub mod app;
 pub mod cli;
-pub mod decide;
 pub mod demo;
 pub mod handler;
 pub mod metrics;

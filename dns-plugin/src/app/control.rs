@@ -117,12 +117,12 @@ impl Control {
                 let Some(report) = reports.get(&key) else {
                     continue;
                 };
-                // Measured figures replace declared ones once they exist.
-                export.rtt = report.rtt.or(export.rtt);
-                export.latency_measured = report.latency.is_some();
-                export.latency = report.latency.or(export.latency);
-                export.ejected = report.ejected;
-                export.eligible_for_s = Some(report.eligible_for_s);
+                export.apply_measured(
+                    report.rtt,
+                    report.latency,
+                    report.ejected,
+                    report.eligible_for_s,
+                );
                 let labels = [("service", name.clone()), ("cluster", key.cluster.clone())];
                 if let Some(rtt) = report.rtt {
                     ::metrics::gauge!(metrics::PROBE_RTT, &labels).set(rtt.mean_ms);

@@ -15,7 +15,7 @@ use hickory_proto::rr::{LowerName, Name, Record};
 use super::records;
 use super::select::{Choice, Selector};
 use super::*;
-use crate::decide::{Decisions, decide_all};
+use aviator_broker::decide::{Decisions, decide_all};
 
 /// The schema version of the Kubernetes multi-cluster DNS specification implemented.
 const DNS_SCHEMA_VERSION: &str = "1.1.0";

@@ -18,7 +18,7 @@ use hickory_proto::rr::{LowerName, Record, RecordType};
 
 pub use build::build;
 
-use crate::decide::Decisions;
+use aviator_broker::decide::Decisions;
 use name::{Path, Prefix};
 use select::Selector;
 

@@ -1,10 +1,11 @@
-//! Asks the optimizer for the shares of each `Optimized` service: turns the clusterset state
-//! into the optimizer's inputs (prices from both clusters' tables, capacity from ready
-//! endpoints) and keeps its decision for the next solve.
+//! The bridge from state to the optimizer: asks it for the shares of each `Optimized` service,
+//! turning the clusterset state into its inputs (prices from both clusters' tables, capacity
+//! from ready endpoints). The control loop and the simulator both decide through here, so the
+//! simulator evaluates exactly what production runs.
 
 use std::collections::HashMap;
 
-use aviator_broker::state::{
+use crate::state::{
     ClusterSet, Export, Measurement, Mode, Optimized, Service, ServiceType,
 };
 use aviator_optimizer::cost::price_per_request;
