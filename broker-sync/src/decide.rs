@@ -5,9 +5,7 @@
 
 use std::collections::HashMap;
 
-use crate::state::{
-    ClusterSet, Export, Measurement, Mode, Optimized, Service, ServiceType,
-};
+use crate::state::{ClusterSet, Export, Measurement, Mode, Optimized, Service, ServiceType};
 use aviator_optimizer::cost::price_per_request;
 use aviator_optimizer::{Decision, ExportInput, State, solve_with};
 

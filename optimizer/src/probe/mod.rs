@@ -7,6 +7,7 @@
 //! jittered timers so clusters do not probe in lockstep, and with a cap on probes in flight.
 //! Probes run as their own tasks: a black-holed address costs a timeout, never a stall.
 
+mod book;
 mod check;
 mod estimate;
 mod health;
@@ -20,6 +21,7 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 use tokio::sync::Semaphore;
 
+pub use book::{ProbeBook, ProbeOutcome};
 pub use check::{ProbeError, http_get, tcp_rtt};
 pub use estimate::Estimator;
 pub use health::{EjectionPolicy, Health};
@@ -97,21 +99,9 @@ pub struct TargetReport {
     pub last_error: Option<String>,
 }
 
-struct Slot {
-    target: Target,
-    rtt: Estimator,
-    latency: Estimator,
-    health: Health,
-    next_due: Instant,
-    in_flight: bool,
-    last_error: Option<String>,
-}
-
 pub struct Prober {
-    settings: ProbeSettings,
     client: reqwest::Client,
-    slots: Mutex<HashMap<TargetKey, Slot>>,
-    active: Mutex<HashMap<String, bool>>,
+    book: Mutex<ProbeBook>,
     permits: Arc<Semaphore>,
 }
 
@@ -136,100 +126,35 @@ impl Prober {
     pub fn new(settings: ProbeSettings) -> Result<Arc<Self>, ProbeError> {
         let client = http_client(settings.timeout)?;
         Ok(Arc::new(Self {
-            settings,
             client,
-            slots: Mutex::new(HashMap::new()),
-            active: Mutex::new(HashMap::new()),
+            book: Mutex::new(ProbeBook::new(settings)),
             permits: Arc::new(Semaphore::new(settings.max_in_flight.max(1))),
         }))
     }
 
-    pub fn settings(&self) -> &ProbeSettings {
-        &self.settings
+    fn book(&self) -> std::sync::MutexGuard<'_, ProbeBook> {
+        self.book.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Replaces the set of targets: new ones are probed at once, gone ones forgotten, and a
-    /// target whose address changed starts its figures afresh.
+    pub fn settings(&self) -> ProbeSettings {
+        *self.book().settings()
+    }
+
+    /// Replaces the set of targets (see [`ProbeBook::set_targets`]).
     pub fn set_targets(&self, targets: Vec<Target>) {
-        let now = Instant::now();
-        let mut slots = self.slots.lock().unwrap_or_else(PoisonError::into_inner);
-        slots.retain(|key, _| targets.iter().any(|t| &t.key == key));
-        // Services already probed before this call: a target new to one of them is a newcomer.
-        let known: std::collections::HashSet<String> =
-            slots.keys().map(|k| k.service.clone()).collect();
-        for target in targets {
-            let newcomer = known.contains(&target.key.service);
-            match slots.get_mut(&target.key) {
-                Some(slot) if slot.target == target => {}
-                Some(slot) => {
-                    slot.target = target;
-                    slot.rtt.reset();
-                    slot.latency.reset();
-                }
-                None => {
-                    slots.insert(
-                        target.key.clone(),
-                        Slot {
-                            target,
-                            rtt: Estimator::default(),
-                            latency: Estimator::default(),
-                            health: Health::new(now, newcomer),
-                            next_due: now,
-                            in_flight: false,
-                            last_error: None,
-                        },
-                    );
-                }
-            }
-        }
+        self.book().set_targets(targets, Instant::now());
     }
 
-    /// Says whether a service is being looked up, which sets how often it is probed. A service
-    /// waking from idle has its next probes brought forward, not left at the idle interval.
+    /// Marks a service as being looked up (probe at the active rate) or idle.
     pub fn set_active(&self, service: &str, active: bool) {
-        let was_active = {
-            let mut map = self.active.lock().unwrap_or_else(PoisonError::into_inner);
-            map.insert(service.to_owned(), active).unwrap_or(false)
-        };
-        if active && !was_active {
-            let now = Instant::now();
-            let mut slots = self.slots.lock().unwrap_or_else(PoisonError::into_inner);
-            for slot in slots
-                .values_mut()
-                .filter(|s| s.target.key.service == service)
-            {
-                let interval = slot
-                    .target
-                    .interval
-                    .unwrap_or(self.settings.active_interval);
-                slot.next_due = slot.next_due.min(now + interval);
-            }
-        }
+        self.book().set_active(service, active, Instant::now());
     }
 
     pub fn reports(&self) -> HashMap<TargetKey, TargetReport> {
-        let now = Instant::now();
-        let slots = self.slots.lock().unwrap_or_else(PoisonError::into_inner);
-        slots
-            .iter()
-            .map(|(key, slot)| {
-                let report = TargetReport {
-                    rtt: slot.rtt.measurement(now),
-                    latency: slot.latency.measurement(now),
-                    rtt_p50_ms: slot.rtt.percentile(0.5),
-                    latency_p50_ms: slot.latency.percentile(0.5),
-                    ejected: slot.health.is_ejected(now),
-                    eligible_for_s: slot.health.eligible_for(now).as_secs_f64(),
-                    consecutive_failures: slot.health.consecutive_failures(),
-                    ejections: slot.health.ejections(),
-                    last_error: slot.last_error.clone(),
-                };
-                (key.clone(), report)
-            })
-            .collect()
+        self.book().reports(Instant::now())
     }
 
-    /// Probes until `shutdown` completes.
+    /// Probes due targets until `shutdown` completes.
     pub async fn run(self: Arc<Self>, shutdown: impl Future<Output = ()>) {
         tokio::pin!(shutdown);
         let mut tick = tokio::time::interval(SCHEDULER_TICK);
@@ -239,97 +164,30 @@ impl Prober {
                 () = &mut shutdown => return,
                 _ = tick.tick() => {}
             }
-            for target in self.take_due() {
+            let due = self.book().take_due(Instant::now());
+            for target in due {
                 let prober = self.clone();
                 tokio::spawn(async move {
                     let Ok(_permit) = prober.permits.clone().acquire_owned().await else {
                         return;
                     };
                     let outcome = prober.probe(&target).await;
-                    prober.record(&target.key, outcome);
+                    let outcome = outcome.map_err(|e| e.to_string());
+                    prober
+                        .book()
+                        .record(&target.key, outcome, Instant::now(), fastrand::f64());
                 });
             }
         }
     }
 
-    fn take_due(&self) -> Vec<Target> {
-        let now = Instant::now();
-        let mut slots = self.slots.lock().unwrap_or_else(PoisonError::into_inner);
-        slots
-            .values_mut()
-            .filter(|slot| !slot.in_flight && slot.next_due <= now)
-            .map(|slot| {
-                slot.in_flight = true;
-                slot.target.clone()
-            })
-            .collect()
-    }
-
     async fn probe(&self, target: &Target) -> Result<(Duration, Option<Duration>), ProbeError> {
-        let rtt = tcp_rtt(target.addr, self.settings.timeout).await?;
+        let timeout = self.settings().timeout;
+        let rtt = tcp_rtt(target.addr, timeout).await?;
         let latency = match &target.http_url {
-            Some(url) => Some(http_get(&self.client, url, self.settings.timeout).await?),
+            Some(url) => Some(http_get(&self.client, url, timeout).await?),
             None => None,
         };
         Ok((rtt, latency))
-    }
-
-    fn record(&self, key: &TargetKey, outcome: Result<(Duration, Option<Duration>), ProbeError>) {
-        let now = Instant::now();
-        let active = {
-            let map = self.active.lock().unwrap_or_else(PoisonError::into_inner);
-            map.get(&key.service).copied().unwrap_or(false)
-        };
-        let mut slots = self.slots.lock().unwrap_or_else(PoisonError::into_inner);
-        let may_eject = {
-            let siblings: Vec<&Slot> = slots
-                .values()
-                .filter(|s| s.target.key.service == key.service)
-                .collect();
-            let ejected = siblings.iter().filter(|s| s.health.is_ejected(now)).count();
-            let bound = ((siblings.len() as f64 * self.settings.max_ejected_fraction).floor()
-                as usize)
-                .max(1);
-            ejected < bound
-        };
-        let Some(slot) = slots.get_mut(key) else {
-            return;
-        };
-        slot.in_flight = false;
-        let interval = if active {
-            slot.target
-                .interval
-                .unwrap_or(self.settings.active_interval)
-        } else {
-            self.settings.idle_interval
-        };
-        let jitter = 1.0 + self.settings.jitter * (2.0 * fastrand::f64() - 1.0);
-        slot.next_due = now + interval.mul_f64(jitter.max(0.1));
-        match outcome {
-            Ok((rtt, latency)) => {
-                if slot.health.succeeded(now) {
-                    slot.rtt.reset();
-                    slot.latency.reset();
-                    tracing::info!(service = %key.service, cluster = %key.cluster, "export readmitted after ejection");
-                }
-                let rtt_ms = rtt.as_secs_f64() * 1e3;
-                slot.rtt.record(rtt_ms, now);
-                if let Some(latency) = latency {
-                    // The GET's time less the network's share: what the service itself took.
-                    let service_ms = (latency.as_secs_f64() * 1e3 - rtt_ms).max(0.0);
-                    slot.latency.record(service_ms, now);
-                }
-                slot.last_error = None;
-            }
-            Err(error) => {
-                slot.last_error = Some(error.to_string());
-                if slot.health.failed(now, &self.settings.ejection, may_eject) {
-                    tracing::warn!(service = %key.service, cluster = %key.cluster, %error,
-                                   ejections = slot.health.ejections(), "export ejected");
-                    // Probe again when the ejection ends, to readmit it promptly.
-                    slot.next_due = now + self.settings.ejection.base.min(interval);
-                }
-            }
-        }
     }
 }
