@@ -37,6 +37,9 @@ pub enum Command {
     Explain(ExplainArgs),
     /// Run Aviator against round-robin on simulated clusters on this machine, and compare.
     Demo(DemoArgs),
+    /// Evaluate the policies side by side in a discrete-event simulation (Lighthouse, static
+    /// WRR, Istio and Envoy locality, P2C, Prequal, Aviator's three objectives).
+    Simulate(SimulateArgs),
     /// Print the CustomResourceDefinitions (AviatorPolicy, ClusterCost) as YAML.
     Crd,
 }
@@ -134,4 +137,24 @@ pub struct DemoArgs {
     /// Print the summary as JSON on stdout (the live table goes to stderr).
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct SimulateArgs {
+    /// A scenario (ramp, outage, antagonist, cost, herd) or `all`.
+    #[arg(long, value_name = "NAME", default_value = "all")]
+    pub scenario: String,
+    /// Seed of the random streams; a seed gives the same figures every time.
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    pub seed: u64,
+    /// Print the results as JSON instead of tables.
+    #[arg(long)]
+    pub json: bool,
+    /// Draw the scenario's plot (ramp: p99 against load; outage: shares over time) as SVG;
+    /// with several scenarios, each goes to FILE-<scenario>.svg.
+    #[arg(long, value_name = "FILE.svg")]
+    pub plot: Option<PathBuf>,
+    /// Write the evaluation report as markdown, with its plots beside it.
+    #[arg(long, value_name = "FILE.md")]
+    pub report: Option<PathBuf>,
 }

@@ -171,6 +171,9 @@ pub struct ExportState {
     /// The share the export had when its overload began.
     #[serde(default)]
     pub overload_reference: f64,
+    /// The smoothed service time the model used, ms, when it was measured.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service_ms: Option<f64>,
 }
 
 fn one() -> f64 {

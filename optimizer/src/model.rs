@@ -1,7 +1,7 @@
 //! Turns raw inputs into the figures the LP works with: stale or missing measurements replaced
 //! by neutral values, and the queueing-delay curve of each export with a known capacity.
 
-use crate::input::{ExportInput, Measurement, Policy};
+use crate::input::{ExportInput, ExportState, Measurement, Policy};
 
 /// Utilisation breakpoints of the queueing curve. Dense near the knee, where M/M/1 delay
 /// (u/(1-u)) bends; the last point is a hard cap, since beyond it delay explodes.
@@ -26,6 +26,8 @@ pub struct Figures {
     pub servers: f64,
     /// Whether a measurement (RTT or latency) was missing or stale and a neutral value stood in.
     pub stale: bool,
+    /// Whether `service_ms` comes from a fresh measurement (and so is worth smoothing on).
+    pub measured_service: bool,
 }
 
 impl Figures {
@@ -103,7 +105,15 @@ const MAX_DEQUEUE_UTILIZATION: f64 = 0.9;
 /// solve would swing away from an export it loaded and back when it idled. Where capacity and
 /// demand are known, the measurement is therefore de-queued by inverting the model: the sojourn
 /// time is s·(1 + w(u)), so s = measured / (1 + w(u)) at the previous share's utilisation.
-pub fn figures(exports: &[&ExportInput], policy: &Policy, previous_shares: &[f64]) -> Vec<Figures> {
+pub fn figures(
+    exports: &[&ExportInput],
+    policy: &Policy,
+    previous: &[Option<ExportState>],
+) -> Vec<Figures> {
+    let previous_shares: Vec<f64> = previous
+        .iter()
+        .map(|p| p.map_or(0.0, |p| p.share))
+        .collect();
     let fresh = |m: &Option<Measurement>| {
         m.filter(|m| m.age_s <= policy.max_age_s && m.mean_ms.is_finite() && m.mean_ms >= 0.0)
             .map(|m| m.mean_ms)
@@ -146,13 +156,65 @@ pub fn figures(exports: &[&ExportInput], policy: &Policy, previous_shares: &[f64
                 fair_capacity_rps,
                 servers,
                 stale: rtts[i].is_none() || services[i].is_none(),
+                measured_service: services[i].is_some(),
             };
             if let Some(measured) = services[i] {
                 figures.service_ms = measured / (1.0 + figures.wait_factor(previous_u));
+                if figures.fair_capacity_rps.is_none() && export.servers.is_some_and(|k| k > 0) {
+                    learn_capacity(&mut figures, measured, policy, previous_shares.get(i));
+                }
+                // A service time is a property of the servers: it changes seldom, while each
+                // probe's sample of it scatters as widely as requests do (CV about 1). Smoothed
+                // across solves, its noise no longer moves shares.
+                if let Some(before) = previous.get(i).and_then(|p| p.and_then(|p| p.service_ms)) {
+                    let smoothed = before + SERVICE_SMOOTHING * (figures.service_ms - before);
+                    if let Some(c) = figures
+                        .fair_capacity_rps
+                        .as_mut()
+                        .filter(|_| export.capacity_rps.is_none())
+                    {
+                        *c *= figures.service_ms / smoothed;
+                    }
+                    figures.service_ms = smoothed;
+                }
             }
             figures
         })
         .collect()
+}
+
+/// Weight of a solve's service-time estimate against the smoothed one: about ten solves (ten
+/// seconds at the default tick) to follow a real change, such as a noisy neighbour.
+const SERVICE_SMOOTHING: f64 = 0.1;
+
+/// Rounds of the fixed point in [`learn_capacity`]; it settles in a handful.
+const CAPACITY_ROUNDS: usize = 8;
+
+/// Without a declared capacity, k servers that each take s ms can serve k·1000/s requests a
+/// second: M/M/k's own capacity, from the measured service time. Capacity and the de-queued
+/// service time depend on each other (the measurement holds queueing our previous share caused
+/// at a utilisation that depends on the capacity), so they are found together by a fixed point.
+/// This is what lets Aviator tell a fast export from a slow one of the same size, which
+/// counting pods cannot.
+fn learn_capacity(
+    figures: &mut Figures,
+    measured_ms: f64,
+    policy: &Policy,
+    previous: Option<&f64>,
+) {
+    let peers = f64::from(policy.peers.max(1));
+    let own_rps = policy
+        .demand_rps
+        .filter(|d| *d > 0.0)
+        .map(|d| d * previous.copied().unwrap_or(0.0));
+    let mut service_ms = measured_ms.max(1e-3);
+    for _ in 0..CAPACITY_ROUNDS {
+        let fair = figures.servers * 1e3 / service_ms / peers;
+        let u = own_rps.map_or(0.0, |r| (r / fair).clamp(0.0, MAX_DEQUEUE_UTILIZATION));
+        service_ms = (measured_ms / (1.0 + figures.wait_factor(u))).max(1e-3);
+    }
+    figures.service_ms = service_ms;
+    figures.fair_capacity_rps = Some(figures.servers * 1e3 / service_ms / peers);
 }
 
 fn median(values: &[Option<f64>]) -> f64 {

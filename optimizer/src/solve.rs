@@ -20,11 +20,11 @@ pub fn solve_with(policy: &Policy, exports: &[ExportInput], previous: &State) ->
         .filter(|&i| exports[i].eligible)
         .collect();
     let chosen: Vec<&ExportInput> = eligible.iter().map(|&i| &exports[i]).collect();
-    let previous_shares: Vec<f64> = chosen
+    let previous_states: Vec<Option<ExportState>> = chosen
         .iter()
-        .map(|e| previous.get(&e.cluster).map_or(0.0, |s| s.share))
+        .map(|e| previous.get(&e.cluster).copied())
         .collect();
-    let figures = model::figures(&chosen, policy, &previous_shares);
+    let figures = model::figures(&chosen, policy, &previous_states);
     let mut notes = Vec::new();
     let mut solved = if chosen.is_empty() {
         notes.push("no eligible export: nothing to answer".to_owned());
@@ -90,6 +90,7 @@ pub fn solve_with(policy: &Policy, exports: &[ExportInput], previous: &State) ->
                 share,
                 load_multiplier: solved.overloads[k].multiplier,
                 overload_reference: solved.overloads[k].reference,
+                service_ms: f.measured_service.then_some(f.service_ms),
             },
         );
         decisions.push(ExportDecision {

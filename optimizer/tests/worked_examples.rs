@@ -189,6 +189,7 @@ fn previous(entries: &[(&str, f64)]) -> State {
                     share: *s,
                     load_multiplier: 1.0,
                     overload_reference: 0.0,
+                    service_ms: None,
                 },
             )
         })

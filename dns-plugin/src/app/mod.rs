@@ -7,6 +7,7 @@ mod kube_source;
 mod policy_status;
 mod reload;
 pub(crate) mod serve;
+mod simulate;
 mod solve;
 mod telemetry;
 
@@ -20,6 +21,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Check(args) => Ok(check::check(&args)),
         Command::Solve(args) => solve::solve(&args),
+        Command::Simulate(args) => simulate::simulate(&args),
         Command::Crd => {
             print!("{}", aviator_broker::kubernetes::crd::crds_yaml()?);
             Ok(ExitCode::SUCCESS)

@@ -1,0 +1,612 @@
+//! The event loop: one run of one policy through one scenario. Arrivals, network delays, the
+//! stations, probes, control-loop ticks, load reports and the scenario's changes are events on
+//! one timeline; the policy is consulted where the real one would be.
+
+use std::cmp::Ordering;
+use std::collections::BinaryHeap;
+
+use aviator_optimizer::cost::{Location, price_per_request};
+
+use crate::dns::ClientSide;
+use crate::metrics::{Outcome, Recorder, Summary};
+use crate::policy::{Context, Env, Policy, PolicyKind, ProbeSample};
+use crate::queue::{Admit, Job, Station};
+use crate::rng::{self, Purpose, Stream};
+use crate::scenario::{Change, Scenario};
+
+/// Probe timeout, as production's default.
+const PROBE_TIMEOUT_S: f64 = 1.0;
+/// How often the prober's scheduler looks for due probes, as production's.
+const PROBE_SCHEDULER_S: f64 = 0.05;
+/// Spread of probe round trips around the true one.
+const PROBE_NOISE_CV: f64 = 0.1;
+/// Demand is measured over this many seconds.
+const DEMAND_WINDOW_S: usize = 10;
+
+#[derive(Debug, Clone, Copy)]
+enum Event {
+    Arrival {
+        group: usize,
+    },
+    AtSite {
+        id: u32,
+    },
+    Done {
+        export: usize,
+        server: usize,
+        epoch: u32,
+    },
+    /// The client noticed a failure: a mesh policy learns of it; a connection is replaced.
+    Failed {
+        id: u32,
+    },
+    ProbeFailed {
+        group: usize,
+        export: usize,
+    },
+    ProbeAnswered {
+        group: usize,
+        export: usize,
+        sample: ProbeSample,
+    },
+    ProbeScheduler {
+        group: usize,
+    },
+    Tick {
+        group: usize,
+    },
+    /// Every second: load reports, shares, demand.
+    Second,
+    Change {
+        index: usize,
+    },
+    ControlPlane {
+        export: usize,
+        ready: bool,
+    },
+}
+
+struct Scheduled {
+    at: f64,
+    seq: u64,
+    event: Event,
+}
+
+impl PartialEq for Scheduled {
+    fn eq(&self, other: &Self) -> bool {
+        self.cmp(other) == Ordering::Equal
+    }
+}
+impl Eq for Scheduled {}
+impl PartialOrd for Scheduled {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for Scheduled {
+    /// Reversed, so the heap pops the earliest.
+    fn cmp(&self, other: &Self) -> Ordering {
+        other.at.total_cmp(&self.at).then(other.seq.cmp(&self.seq))
+    }
+}
+
+/// A request in flight: a client's, or a probe's.
+#[derive(Debug, Clone, Copy)]
+struct Request {
+    group: usize,
+    export: usize,
+    sent: f64,
+    work_ms: f64,
+    deadline: f64,
+    /// Connection slot, for lookup-based policies.
+    slot: Option<usize>,
+    /// For a probe: when its GET began and its TCP round trip, ms.
+    probe: Option<(f64, f64)>,
+    in_flight_at_arrival: f64,
+}
+
+struct Export {
+    site: usize,
+    station: Station,
+    down: bool,
+    /// Bumped when the station fails, so its pending completions are ignored.
+    epoch: u32,
+    /// What the control plane believes.
+    ready: bool,
+    busy_reported: f64,
+    utilization: f64,
+}
+
+struct Group {
+    policy: Box<dyn Policy>,
+    client: ClientSide,
+    /// Requests sent in each of the last seconds, for the demand estimate.
+    recent: Vec<u32>,
+    demand_rps: f64,
+}
+
+pub struct Engine<'a> {
+    scenario: &'a Scenario,
+    kind: PolicyKind,
+    now: f64,
+    seq: u64,
+    heap: BinaryHeap<Scheduled>,
+    exports: Vec<Export>,
+    groups: Vec<Group>,
+    requests: Vec<Request>,
+    free: Vec<u32>,
+    /// Price of a request from group g to export e, USD.
+    price: Vec<Vec<f64>>,
+    load: f64,
+    recorder: Recorder,
+    arrivals: Stream,
+    work: Stream,
+    probes: Stream,
+    connections: Stream,
+}
+
+/// Runs `kind` through `scenario` under `seed`.
+pub fn run(scenario: &Scenario, kind: PolicyKind, seed: u64) -> Summary {
+    let mut engine = Engine::new(scenario, kind, seed);
+    engine.run();
+    let servers: Vec<usize> = engine.exports.iter().map(|e| e.station.servers()).collect();
+    engine.recorder.summarize(scenario, &servers)
+}
+
+impl<'a> Engine<'a> {
+    fn new(scenario: &'a Scenario, kind: PolicyKind, seed: u64) -> Self {
+        let sites = scenario.exporters();
+        let stream = |p| rng::stream(seed, scenario.name, p);
+        let mut policy_rng = stream(Purpose::Policy);
+        let exports: Vec<Export> = sites
+            .iter()
+            .map(|&s| {
+                let speeds = scenario.sites[s].speeds.clone();
+                let limit = speeds.len() * scenario.service.queue_per_server;
+                Export {
+                    site: s,
+                    station: Station::new(speeds, limit),
+                    down: false,
+                    epoch: 0,
+                    ready: true,
+                    busy_reported: 0.0,
+                    utilization: 0.0,
+                }
+            })
+            .collect();
+        let groups = (0..scenario.groups.len())
+            .map(|g| {
+                let spec = &scenario.groups[g];
+                let context = Context {
+                    scenario,
+                    group: g,
+                    exports: sites.clone(),
+                    rng: rng::stream(rng::word(&mut policy_rng), scenario.name, Purpose::Policy),
+                };
+                Group {
+                    policy: kind.build(context),
+                    client: ClientSide::new(scenario.dns, spec.pods, spec.nodes),
+                    recent: vec![0; DEMAND_WINDOW_S],
+                    demand_rps: 0.0,
+                }
+            })
+            .collect();
+        let location = |s: usize| {
+            let site = &scenario.sites[s];
+            Location {
+                provider: Some(site.provider.to_owned()),
+                region: Some(site.region.to_owned()),
+                zone: Some(site.zone.to_owned()),
+            }
+        };
+        let price = scenario
+            .groups
+            .iter()
+            .map(|g| {
+                sites
+                    .iter()
+                    .map(|&s| {
+                        price_per_request(
+                            (&location(g.site), &scenario.sites[g.site].prices),
+                            (&location(s), &scenario.sites[s].prices),
+                            scenario.service.request_bytes,
+                            scenario.service.response_bytes,
+                        )
+                    })
+                    .collect()
+            })
+            .collect();
+        Self {
+            scenario,
+            kind,
+            now: 0.0,
+            seq: 0,
+            heap: BinaryHeap::new(),
+            exports,
+            groups,
+            requests: Vec::new(),
+            free: Vec::new(),
+            price,
+            load: 0.0,
+            recorder: Recorder::new(scenario, sites.len()),
+            arrivals: stream(Purpose::Arrivals),
+            work: stream(Purpose::Work),
+            probes: stream(Purpose::Probes),
+            connections: stream(Purpose::Connections),
+        }
+    }
+
+    fn at(&mut self, at: f64, event: Event) {
+        self.seq += 1;
+        self.heap.push(Scheduled {
+            at,
+            seq: self.seq,
+            event,
+        });
+    }
+
+    fn run(&mut self) {
+        for (index, (t, _)) in self.scenario.schedule.iter().enumerate() {
+            self.at(*t, Event::Change { index });
+        }
+        for group in 0..self.groups.len() {
+            // Each cluster's loop starts at its own moment, as real ones do.
+            let phase = rng::unit(&mut self.probes);
+            self.at(phase, Event::Tick { group });
+            self.at(phase * PROBE_SCHEDULER_S, Event::ProbeScheduler { group });
+            self.at(0.0, Event::Arrival { group });
+        }
+        self.at(1.0, Event::Second);
+        while let Some(Scheduled { at, event, .. }) = self.heap.pop() {
+            if at > self.scenario.duration_s {
+                break;
+            }
+            self.now = at;
+            self.handle(event);
+        }
+    }
+
+    fn env_parts(&self) -> (Vec<bool>, Vec<f64>) {
+        (
+            self.exports.iter().map(|e| e.ready).collect(),
+            self.exports.iter().map(|e| e.utilization).collect(),
+        )
+    }
+
+    fn handle(&mut self, event: Event) {
+        match event {
+            Event::Arrival { group } => self.arrival(group),
+            Event::AtSite { id } => self.at_site(id),
+            Event::Done {
+                export,
+                server,
+                epoch,
+            } => {
+                if self.exports[export].epoch == epoch {
+                    self.done(export, server);
+                }
+            }
+            Event::Failed { id } => {
+                let r = self.requests[id as usize];
+                let g = &mut self.groups[r.group];
+                g.policy.observe(self.now, r.export, false);
+                if let Some(slot) = r.slot {
+                    g.client.broken(slot, r.export);
+                }
+                self.free.push(id);
+            }
+            Event::ProbeFailed { group, export } => {
+                let sample = ProbeSample {
+                    ok: false,
+                    rtt_ms: 0.0,
+                    get_ms: 0.0,
+                    in_flight_per_server: 0.0,
+                };
+                self.groups[group]
+                    .policy
+                    .probe_result(self.now, export, sample);
+            }
+            Event::ProbeAnswered {
+                group,
+                export,
+                sample,
+            } => self.groups[group]
+                .policy
+                .probe_result(self.now, export, sample),
+            Event::ProbeScheduler { group } => {
+                let due = self.groups[group].policy.due_probes(self.now);
+                for export in due {
+                    self.probe(group, export);
+                }
+                self.at(
+                    self.now + PROBE_SCHEDULER_S,
+                    Event::ProbeScheduler { group },
+                );
+            }
+            Event::Tick { group } => {
+                let (ready, utilization) = self.env_parts();
+                let g = &mut self.groups[group];
+                let env = Env {
+                    ready: &ready,
+                    demand_rps: g.demand_rps,
+                    utilization: &utilization,
+                };
+                g.policy.tick(self.now, &env);
+                self.at(self.now + 1.0, Event::Tick { group });
+            }
+            Event::Second => self.second(),
+            Event::Change { index } => self.change(self.scenario.schedule[index].1),
+            Event::ControlPlane { export, ready } => self.exports[export].ready = ready,
+        }
+    }
+
+    fn alloc(&mut self, request: Request) -> u32 {
+        match self.free.pop() {
+            Some(id) => {
+                self.requests[id as usize] = request;
+                id
+            }
+            None => {
+                self.requests.push(request);
+                (self.requests.len() - 1) as u32
+            }
+        }
+    }
+
+    fn arrival(&mut self, group: usize) {
+        let now = self.now;
+        let rate = self.load * self.scenario.allocated_rps() * self.scenario.groups[group].demand;
+        // Drawn in the same order whatever the policy: common random numbers.
+        let gap = if rate > 0.0 {
+            rng::exponential(&mut self.arrivals, 1.0 / rate)
+        } else {
+            1.0
+        };
+        let slot = rng::index(&mut self.arrivals, self.groups[group].client.slots());
+        let service = self.scenario.service;
+        let work_ms = rng::lognormal(&mut self.work, service.mean_work_ms, service.work_cv);
+        self.at(now + gap, Event::Arrival { group });
+        if rate <= 0.0 {
+            return;
+        }
+        let (ready, utilization) = self.env_parts();
+        let g = &mut self.groups[group];
+        let env = Env {
+            ready: &ready,
+            demand_rps: g.demand_rps,
+            utilization: &utilization,
+        };
+        let (export, handshake, slot) = if self.kind.per_request() {
+            // A sidecar holds warm connections to every export.
+            (g.policy.answer(now, &env), false, None)
+        } else {
+            let age_unit = rng::unit(&mut self.connections);
+            let policy = &mut g.policy;
+            let (export, new) = g
+                .client
+                .connection(slot, now, age_unit, || policy.answer(now, &env));
+            (export, new, Some(slot))
+        };
+        g.recent[0] += 1;
+        self.recorder.sent(now, group, export);
+        let rtt_s = self.rtt_ms(group, export) / 1e3;
+        let depart = now + if handshake { rtt_s } else { 0.0 };
+        let id = self.alloc(Request {
+            group,
+            export,
+            sent: now,
+            work_ms,
+            deadline: now + service.timeout_s,
+            slot,
+            probe: None,
+            in_flight_at_arrival: 0.0,
+        });
+        self.at(depart + rtt_s / 2.0, Event::AtSite { id });
+    }
+
+    fn rtt_ms(&self, group: usize, export: usize) -> f64 {
+        self.scenario.rtt_ms[self.scenario.groups[group].site][self.exports[export].site]
+    }
+
+    fn probe(&mut self, group: usize, export: usize) {
+        let now = self.now;
+        let rtt_ms = self.rtt_ms(group, export);
+        if self.exports[export].down {
+            self.at(now + PROBE_TIMEOUT_S, Event::ProbeFailed { group, export });
+            return;
+        }
+        let measured_rtt = rng::lognormal(&mut self.probes, rtt_ms, PROBE_NOISE_CV);
+        let service = &self.scenario.service;
+        let work_ms = rng::lognormal(&mut self.probes, service.mean_work_ms, service.work_cv);
+        // The GET follows the handshake on a kept-alive connection.
+        let get_start = now + measured_rtt / 1e3;
+        let id = self.alloc(Request {
+            group,
+            export,
+            sent: get_start,
+            work_ms,
+            deadline: get_start + PROBE_TIMEOUT_S,
+            slot: None,
+            probe: Some((get_start, measured_rtt)),
+            in_flight_at_arrival: 0.0,
+        });
+        self.at(get_start + rtt_ms / 2e3, Event::AtSite { id });
+    }
+
+    fn at_site(&mut self, id: u32) {
+        let now = self.now;
+        let r = self.requests[id as usize];
+        let e = &mut self.exports[r.export];
+        if e.down {
+            // Black-holed: nothing comes back; the client finds out at its deadline.
+            self.finish(id, Outcome::Timeout, r.deadline);
+            return;
+        }
+        self.requests[id as usize].in_flight_at_arrival =
+            e.station.in_flight() as f64 / e.station.servers() as f64;
+        let before = e.station.busy_s();
+        let job = Job {
+            id,
+            work_ms: r.work_ms,
+            deadline: r.deadline,
+        };
+        match e.station.arrive(job, now) {
+            Admit::Started { server, done_at } => {
+                let busy = e.station.busy_s() - before;
+                let epoch = e.epoch;
+                self.recorder.busy(now, r.export, busy);
+                self.at(
+                    done_at,
+                    Event::Done {
+                        export: r.export,
+                        server,
+                        epoch,
+                    },
+                );
+            }
+            Admit::Queued => {}
+            Admit::Rejected => {
+                let back = now + self.rtt_ms(r.group, r.export) / 2e3;
+                self.finish(id, Outcome::Error, back);
+            }
+        }
+    }
+
+    fn done(&mut self, export: usize, server: usize) {
+        let now = self.now;
+        let e = &mut self.exports[export];
+        let before = e.station.busy_s();
+        let completion = e.station.complete(server, now);
+        let busy = e.station.busy_s() - before;
+        let epoch = e.epoch;
+        if let Some((_, done_at)) = completion.next {
+            self.recorder.busy(now, export, busy);
+            self.at(
+                done_at,
+                Event::Done {
+                    export,
+                    server,
+                    epoch,
+                },
+            );
+        }
+        for job in completion.expired {
+            let deadline = self.requests[job.id as usize].deadline;
+            self.finish(job.id, Outcome::Timeout, deadline);
+        }
+        if let Some(job) = completion.finished {
+            let r = self.requests[job.id as usize];
+            let back = now + self.rtt_ms(r.group, export) / 2e3;
+            let outcome = if back <= r.deadline {
+                Outcome::Ok((back - r.sent) * 1e3)
+            } else {
+                Outcome::Timeout
+            };
+            self.finish(job.id, outcome, back.min(r.deadline));
+        }
+    }
+
+    /// Request `id` ended with `outcome`, which its client learns at `noticed`.
+    fn finish(&mut self, id: u32, outcome: Outcome, noticed: f64) {
+        let r = self.requests[id as usize];
+        if let Some((get_start, rtt_ms)) = r.probe {
+            let event = match outcome {
+                Outcome::Ok(_) => Event::ProbeAnswered {
+                    group: r.group,
+                    export: r.export,
+                    sample: ProbeSample {
+                        ok: true,
+                        rtt_ms,
+                        get_ms: (noticed - get_start) * 1e3,
+                        in_flight_per_server: r.in_flight_at_arrival,
+                    },
+                },
+                _ => Event::ProbeFailed {
+                    group: r.group,
+                    export: r.export,
+                },
+            };
+            self.at(noticed, event);
+            self.free.push(id);
+            return;
+        }
+        self.recorder
+            .outcome(r.sent, outcome, self.price[r.group][r.export]);
+        match outcome {
+            Outcome::Ok(_) => {
+                self.groups[r.group].policy.observe(noticed, r.export, true);
+                self.free.push(id);
+            }
+            _ => self.at(noticed, Event::Failed { id }),
+        }
+    }
+
+    fn second(&mut self) {
+        let now = self.now;
+        for e in &mut self.exports {
+            let busy = e.station.busy_s();
+            e.utilization = ((busy - e.busy_reported) / e.station.servers() as f64).min(1.0);
+            e.busy_reported = busy;
+        }
+        let (ready, utilization) = self.env_parts();
+        for (i, g) in self.groups.iter_mut().enumerate() {
+            let total: u32 = g.recent.iter().sum();
+            g.demand_rps = f64::from(total) / DEMAND_WINDOW_S as f64;
+            g.recent.rotate_right(1);
+            g.recent[0] = 0;
+            let env = Env {
+                ready: &ready,
+                demand_rps: g.demand_rps,
+                utilization: &utilization,
+            };
+            self.recorder.shares(now - 1.0, i, g.policy.shares(&env));
+        }
+        self.at(now + 1.0, Event::Second);
+    }
+
+    fn change(&mut self, change: Change) {
+        let delay = self.scenario.control_plane_delay_s;
+        let index_of =
+            |site: usize, exports: &[Export]| exports.iter().position(|e| e.site == site);
+        match change {
+            Change::Load(load) => self.load = load,
+            Change::Down(site) => {
+                let Some(export) = index_of(site, &self.exports) else {
+                    return;
+                };
+                let e = &mut self.exports[export];
+                e.down = true;
+                e.epoch += 1;
+                for job in e.station.fail() {
+                    let deadline = self.requests[job.id as usize].deadline;
+                    self.finish(job.id, Outcome::Timeout, deadline);
+                }
+                self.at(
+                    self.now + delay,
+                    Event::ControlPlane {
+                        export,
+                        ready: false,
+                    },
+                );
+            }
+            Change::Up(site) => {
+                let Some(export) = index_of(site, &self.exports) else {
+                    return;
+                };
+                self.exports[export].down = false;
+                self.at(
+                    self.now + delay,
+                    Event::ControlPlane {
+                        export,
+                        ready: true,
+                    },
+                );
+            }
+            Change::Slowdown(site, factor) => {
+                if let Some(export) = index_of(site, &self.exports) {
+                    self.exports[export].station.set_slowdown(factor);
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,229 @@
+//! Aviator as production runs it: a [`ProbeBook`] with production's probe settings, the
+//! clusterset state with the measurements folded in by [`Export::apply_measured`], and
+//! [`decide`] calling the optimizer, once a tick, with the previous decision's state. Lookups
+//! are answered by the same low-discrepancy weighted pick as the DNS server's.
+//!
+//! What production has and the simulation supplies: the client cluster's demand (measured here
+//! from the requests it sends; production reads `demandRps` from the policy) and the probes'
+//! network (simulated; the book does not know the difference).
+
+use std::time::{Duration, Instant};
+
+use aviator_broker::decide::decide;
+use aviator_broker::state::{
+    Cluster, ClusterId, ClusterSet, DnsSettings, Export, Mode, Optimized, Policy as ServicePolicy,
+    Port, ProbeSpec, Protocol, Service, ServiceType,
+};
+use aviator_optimizer::probe::{ProbeBook, ProbeSettings, Target, TargetKey};
+use aviator_optimizer::{Objective, State};
+
+use super::{Context, Env, Policy, ProbeSample};
+use crate::rng::{self, Stream};
+
+const NAMESPACE: &str = "shop";
+const SERVICE: &str = "api";
+
+/// 2^64 / φ, as the DNS server's spread pick uses (see `snapshot::select`).
+const GOLDEN: u64 = 0x9E37_79B9_7F4A_7C15;
+
+pub struct Aviator {
+    set: ClusterSet,
+    book: ProbeBook,
+    /// Simulated time 0 as an `Instant`, for the book's clock.
+    epoch: Instant,
+    keys: Vec<TargetKey>,
+    state: State,
+    shares: Vec<f64>,
+    counter: u64,
+    rng: Stream,
+}
+
+impl Aviator {
+    pub fn new(mut context: Context<'_>, objective: Objective) -> Self {
+        let scenario = context.scenario;
+        let mut clusters: Vec<Cluster> = scenario
+            .sites
+            .iter()
+            .map(|s| Cluster {
+                id: ClusterId::new(s.name),
+                provider: Some(s.provider.to_owned()),
+                region: Some(s.region.to_owned()),
+                zone: Some(s.zone.to_owned()),
+                connected: true,
+                prices: Some(s.prices),
+            })
+            .collect();
+        clusters.sort_by(|a, b| a.id.cmp(&b.id));
+        let exports: Vec<Export> = context
+            .exports
+            .iter()
+            .map(|&e| Export {
+                cluster: ClusterId::new(scenario.sites[e].name),
+                ips: vec![address(e).ip()],
+                ready: true,
+                ports: vec![Port {
+                    name: None,
+                    port: address(e).port(),
+                    protocol: Protocol::Tcp,
+                }],
+                endpoints: Vec::new(),
+                ready_endpoints: Some(scenario.sites[e].speeds.len() as u32),
+                capacity_rps: None,
+                rtt: None,
+                latency: None,
+                latency_measured: false,
+                ejected: false,
+                eligible_for_s: None,
+            })
+            .collect();
+        let policy = aviator_optimizer::Policy {
+            objective,
+            prefer_local: false,
+            peers: scenario.groups.len() as u32,
+            latency_slo_ms: (objective != Objective::Performance).then_some(scenario.slo_ms),
+            ..aviator_optimizer::Policy::default()
+        };
+        let service = Service {
+            namespace: NAMESPACE.to_owned(),
+            name: SERVICE.to_owned(),
+            service_type: ServiceType::ClusterSetIp,
+            vips: Vec::new(),
+            exports,
+            policy: ServicePolicy {
+                mode: Mode::Optimized(Box::new(Optimized {
+                    policy,
+                    request_bytes: scenario.service.request_bytes,
+                    response_bytes: scenario.service.response_bytes,
+                    capacity_per_endpoint_rps: None,
+                })),
+                prefer_local: false,
+                probe: Some(ProbeSpec {
+                    path: Some("/".to_owned()),
+                    port: None,
+                    interval_s: None,
+                }),
+            },
+        };
+        let set = ClusterSet {
+            local_cluster: ClusterId::new(scenario.sites[context.client_site()].name),
+            dns: DnsSettings::default(),
+            clusters,
+            services: vec![service],
+        };
+        let epoch = Instant::now();
+        let keys: Vec<TargetKey> = context
+            .exports
+            .iter()
+            .map(|&e| TargetKey {
+                service: format!("{NAMESPACE}/{SERVICE}"),
+                cluster: scenario.sites[e].name.to_owned(),
+            })
+            .collect();
+        let mut book = ProbeBook::new(ProbeSettings::default());
+        let targets = keys
+            .iter()
+            .zip(&context.exports)
+            .map(|(key, &e)| Target {
+                key: key.clone(),
+                addr: address(e),
+                http_url: Some(format!("http://{}/", address(e))),
+                interval: None,
+            })
+            .collect();
+        book.set_targets(targets, epoch);
+        book.set_active(&keys[0].service, true, epoch);
+        Self {
+            set,
+            book,
+            epoch,
+            keys,
+            state: State::new(),
+            shares: Vec::new(),
+            counter: rng::word(&mut context.rng),
+            rng: context.rng,
+        }
+    }
+
+    fn instant(&self, now: f64) -> Instant {
+        self.epoch + Duration::from_secs_f64(now.max(0.0))
+    }
+}
+
+/// A made-up address per export: the book keys targets by it, nothing dials it.
+fn address(export: usize) -> std::net::SocketAddr {
+    std::net::SocketAddr::from(([10, 0, export as u8, 1], 8080))
+}
+
+impl Policy for Aviator {
+    fn answer(&mut self, _now: f64, env: &Env<'_>) -> usize {
+        let total: f64 = self.shares.iter().sum();
+        if total <= 0.0 {
+            let candidates = env.candidates();
+            return candidates[rng::index(&mut self.rng, candidates.len())];
+        }
+        self.counter = self.counter.wrapping_add(GOLDEN);
+        let mut x = self.counter as f64 / 2f64.powi(64) * total;
+        for (i, share) in self.shares.iter().enumerate() {
+            x -= share;
+            if x < 0.0 && *share > 0.0 {
+                return i;
+            }
+        }
+        self.shares.iter().rposition(|s| *s > 0.0).unwrap_or(0)
+    }
+
+    fn tick(&mut self, now: f64, env: &Env<'_>) {
+        let at = self.instant(now);
+        let reports = self.book.reports(at);
+        let mut set = self.set.clone();
+        let service = &mut set.services[0];
+        for (i, export) in service.exports.iter_mut().enumerate() {
+            export.ready = env.ready[i];
+            if let Some(report) = reports.get(&self.keys[i]) {
+                export.apply_measured(
+                    report.rtt,
+                    report.latency,
+                    report.ejected,
+                    report.eligible_for_s,
+                );
+            }
+        }
+        let Mode::Optimized(optimized) = &mut service.policy.mode else {
+            return;
+        };
+        optimized.policy.demand_rps = (env.demand_rps > 0.0).then_some(env.demand_rps);
+        let optimized = optimized.clone();
+        let decision = decide(&set, &set.services[0], &optimized, &self.state);
+        self.shares = decision.exports.iter().map(|e| e.share).collect();
+        self.state = decision.state;
+    }
+
+    fn due_probes(&mut self, now: f64) -> Vec<usize> {
+        let due = self.book.take_due(self.instant(now));
+        let mut due: Vec<usize> = due
+            .iter()
+            .filter_map(|t| self.keys.iter().position(|k| *k == t.key))
+            .collect();
+        // The book keeps a hash map; the simulation must not inherit its order.
+        due.sort_unstable();
+        due
+    }
+
+    fn probe_result(&mut self, now: f64, export: usize, sample: ProbeSample) {
+        let outcome = if sample.ok {
+            Ok((
+                Duration::from_secs_f64(sample.rtt_ms / 1e3),
+                Some(Duration::from_secs_f64(sample.get_ms / 1e3)),
+            ))
+        } else {
+            Err("no answer within the probe timeout".to_owned())
+        };
+        let at = self.instant(now);
+        let jitter = rng::unit(&mut self.rng);
+        self.book.record(&self.keys[export], outcome, at, jitter);
+    }
+
+    fn shares(&self, _env: &Env<'_>) -> Option<Vec<f64>> {
+        (!self.shares.is_empty()).then(|| self.shares.clone())
+    }
+}

@@ -1,0 +1,386 @@
+//! Compares the runs: tables per scenario, the goals and whether the run met them, JSON, and
+//! the markdown of `docs/evaluation.md`.
+
+use std::fmt::Write as _;
+
+use serde::Serialize;
+
+use crate::metrics::{Summary, WindowFigures};
+use crate::policy::PolicyKind;
+use crate::scenario::{Change, Scenario};
+
+/// Production's active probe interval, s: the outage goal counts three of them.
+const PROBE_INTERVAL_S: f64 = 1.0;
+
+pub struct ScenarioResult {
+    pub scenario: Scenario,
+    pub runs: Vec<(PolicyKind, Summary)>,
+}
+
+pub struct Evaluation {
+    pub seed: u64,
+    pub results: Vec<ScenarioResult>,
+}
+
+/// One goal of the issue, as measured.
+#[derive(Debug, Clone, Serialize)]
+pub struct Goal {
+    pub scenario: String,
+    pub goal: String,
+    pub measured: String,
+    pub met: bool,
+}
+
+impl ScenarioResult {
+    pub fn run(&self, kind: PolicyKind) -> Option<&Summary> {
+        self.runs.iter().find(|(k, _)| *k == kind).map(|(_, s)| s)
+    }
+
+    /// When the outage scenario's export fails and recovers, and its index.
+    fn outage(&self) -> Option<(usize, f64, f64)> {
+        let exporters = self.scenario.exporters();
+        let down = self.scenario.schedule.iter().find_map(|(t, c)| match c {
+            Change::Down(site) => Some((*site, *t)),
+            _ => None,
+        })?;
+        let up = self.scenario.schedule.iter().find_map(|(t, c)| match c {
+            Change::Up(site) if *site == down.0 => Some(*t),
+            _ => None,
+        })?;
+        let export = exporters.iter().position(|&s| s == down.0)?;
+        Some((export, down.1, up))
+    }
+
+    /// Seconds to drain the failed export, and the fraction of requests it got after three
+    /// probe intervals, for `kind`.
+    pub fn drain(&self, kind: PolicyKind) -> Option<(f64, f64)> {
+        let (export, down, up) = self.outage()?;
+        let run = self.run(kind)?;
+        Some((
+            run.drain_s(export, down, up),
+            run.fraction_sent_to(export, down + 3.0 * PROBE_INTERVAL_S, up),
+        ))
+    }
+
+    pub fn goals(&self) -> Vec<Goal> {
+        let name = self.scenario.name.to_owned();
+        let mut goals = Vec::new();
+        let aviator = self.run(PolicyKind::AviatorPerformance);
+        match self.scenario.name {
+            "ramp" => {
+                let (Some(av), Some(lh), Some(pq)) = (
+                    aviator,
+                    self.run(PolicyKind::Lighthouse),
+                    self.run(PolicyKind::Prequal),
+                ) else {
+                    return goals;
+                };
+                let high = |s: &Summary| -> Vec<WindowFigures> {
+                    s.windows
+                        .iter()
+                        .filter(|w| w.load.is_some_and(|l| l >= 0.9 - 1e-9))
+                        .cloned()
+                        .collect()
+                };
+                let ratios = |other: &Summary| -> f64 {
+                    high(av)
+                        .iter()
+                        .zip(high(other))
+                        .map(|(a, o)| a.p99_ms / o.p99_ms)
+                        .fold(0.0, f64::max)
+                };
+                let lh_ratio = ratios(lh);
+                let pq_ratio = ratios(pq);
+                goals.push(Goal {
+                    scenario: name.clone(),
+                    goal: "loads >= 0.9x: Aviator Performance p99 <= 0.5x Lighthouse's".into(),
+                    measured: format!("worst ratio {lh_ratio:.2}x"),
+                    met: lh_ratio <= 0.5,
+                });
+                goals.push(Goal {
+                    scenario: name,
+                    goal: "loads >= 0.9x: Aviator Performance p99 <= 1.1x Prequal's".into(),
+                    measured: format!("worst ratio {pq_ratio:.2}x"),
+                    met: pq_ratio <= 1.1,
+                });
+            }
+            "cost" => {
+                let (Some(cost), Some(lh)) = (
+                    self.run(PolicyKind::AviatorCost),
+                    self.run(PolicyKind::Lighthouse),
+                ) else {
+                    return goals;
+                };
+                let (c, l) = (&cost.windows[0], &lh.windows[0]);
+                let saving = 1.0 - c.usd_per_million / l.usd_per_million;
+                goals.push(Goal {
+                    scenario: name.clone(),
+                    goal: "Aviator Cost at least 40 % cheaper per request than Lighthouse".into(),
+                    measured: format!(
+                        "${:.2} vs ${:.2} per million: {:.0} % cheaper",
+                        c.usd_per_million,
+                        l.usd_per_million,
+                        saving * 100.0
+                    ),
+                    met: saving >= 0.4,
+                });
+                goals.push(Goal {
+                    scenario: name,
+                    goal: format!(
+                        "Aviator Cost p99 within the {} ms SLO",
+                        self.scenario.slo_ms
+                    ),
+                    measured: format!("p99 {:.0} ms", c.p99_ms),
+                    met: c.p99_ms <= self.scenario.slo_ms,
+                });
+            }
+            "outage" => {
+                if let Some((drain, after)) = self.drain(PolicyKind::AviatorPerformance) {
+                    goals.push(Goal {
+                        scenario: name,
+                        goal: "under 1 % of requests to the dead cluster after 3 probe intervals"
+                            .into(),
+                        measured: format!("{:.2} % (drained in {drain:.0} s)", after * 100.0),
+                        met: after < 0.01,
+                    });
+                }
+            }
+            "herd" => {
+                for kind in [
+                    PolicyKind::AviatorPerformance,
+                    PolicyKind::AviatorCost,
+                    PolicyKind::AviatorMixed,
+                ] {
+                    if let Some(run) = self.run(kind) {
+                        goals.push(Goal {
+                            scenario: name.clone(),
+                            goal: format!(
+                                "{}: no share swings more than 10 points per minute once steady",
+                                kind.name()
+                            ),
+                            measured: format!("{:.1} points", run.swing_points_per_min),
+                            met: run.swing_points_per_min <= 10.0,
+                        });
+                    }
+                }
+            }
+            _ => {}
+        }
+        goals
+    }
+
+    /// The table of the scenario's main window, one row per policy.
+    pub fn table(&self) -> String {
+        let mut out = String::new();
+        let outage = self.outage().is_some();
+        let _ = writeln!(
+            out,
+            "{:<20} {:>8} {:>8} {:>8} {:>7} {:>7} {:>8} {:>7} {:>7} {:>7}{}",
+            "policy",
+            "p50 ms",
+            "p99 ms",
+            "p99.9 ms",
+            "err %",
+            "tmo %",
+            "$/M req",
+            "util Δ",
+            "swing",
+            "min sh",
+            if outage {
+                "  drain s  dead % after 3 s"
+            } else {
+                ""
+            }
+        );
+        for (kind, run) in &self.runs {
+            let w = self.main_window(run);
+            let swing = format!(
+                "{:.0}{}",
+                run.swing_points_per_min,
+                if run.swing_from_answers { "*" } else { "" }
+            );
+            let _ = write!(
+                out,
+                "{:<20} {:>8.1} {:>8.1} {:>8.1} {:>7.2} {:>7.2} {:>8.2} {:>7.2} {:>7} {:>7.3}",
+                kind.name(),
+                w.p50_ms,
+                w.p99_ms,
+                w.p999_ms,
+                w.error_rate * 100.0,
+                w.timeout_rate * 100.0,
+                w.usd_per_million,
+                w.utilization_spread,
+                swing,
+                run.smallest_share,
+            );
+            if let Some((drain, after)) = self.drain(*kind) {
+                let _ = write!(out, "  {drain:>7.0}  {:>16.2}", after * 100.0);
+            }
+            out.push('\n');
+        }
+        if self.scenario.name == "ramp" {
+            out.push('\n');
+            out.push_str(&self.ramp_table());
+        }
+        out
+    }
+
+    fn main_window<'s>(&self, run: &'s Summary) -> &'s WindowFigures {
+        // The ramp's main figures are those of its hardest step.
+        if self.scenario.name == "ramp" {
+            return run.windows.last().unwrap_or(&run.windows[0]);
+        }
+        &run.windows[0]
+    }
+
+    /// p99 and failures by load, one row per policy.
+    fn ramp_table(&self) -> String {
+        let mut out = String::new();
+        let Some((_, first)) = self.runs.first() else {
+            return out;
+        };
+        let _ = write!(out, "{:<20}", "p99 ms (fail %)");
+        for w in &first.windows {
+            let _ = write!(out, " {:>13}", w.label);
+        }
+        out.push('\n');
+        for (kind, run) in &self.runs {
+            let _ = write!(out, "{:<20}", kind.name());
+            for w in &run.windows {
+                let cell = format!(
+                    "{:.0} ({:.1})",
+                    w.p99_ms,
+                    (w.error_rate + w.timeout_rate) * 100.0
+                );
+                let _ = write!(out, " {cell:>13}");
+            }
+            out.push('\n');
+        }
+        out
+    }
+}
+
+impl Evaluation {
+    pub fn goals(&self) -> Vec<Goal> {
+        self.results
+            .iter()
+            .flat_map(ScenarioResult::goals)
+            .collect()
+    }
+
+    /// The tables and the goals, for a terminal.
+    pub fn text(&self) -> String {
+        let mut out = String::new();
+        for r in &self.results {
+            let _ = writeln!(out, "== {}: {}", r.scenario.name, r.scenario.about);
+            out.push_str(&r.table());
+            out.push('\n');
+        }
+        out.push_str(LEGEND);
+        out.push('\n');
+        for g in self.goals() {
+            let _ = writeln!(
+                out,
+                "[{}] {}: {} - {}",
+                if g.met { "met" } else { "MISSED" },
+                g.scenario,
+                g.goal,
+                g.measured
+            );
+        }
+        out
+    }
+
+    pub fn json(&self) -> serde_json::Value {
+        let scenarios: Vec<serde_json::Value> = self
+            .results
+            .iter()
+            .map(|r| {
+                let runs: Vec<serde_json::Value> = r
+                    .runs
+                    .iter()
+                    .map(|(kind, summary)| {
+                        let mut v =
+                            serde_json::json!({ "policy": kind.name(), "summary": summary });
+                        if let Some((drain, after)) = r.drain(*kind) {
+                            v["drainS"] = drain.into();
+                            v["deadFractionAfter3Intervals"] = after.into();
+                        }
+                        v
+                    })
+                    .collect();
+                serde_json::json!({
+                    "scenario": r.scenario.name,
+                    "about": r.scenario.about,
+                    "runs": runs,
+                    "goals": r.goals(),
+                })
+            })
+            .collect();
+        serde_json::json!({ "seed": self.seed, "scenarios": scenarios })
+    }
+}
+
+pub const LEGEND: &str = "p50/p99/p99.9: latency of answered requests (client-side, network included); err %: refused \
+by a full export; tmo %: client gave up (1 s) or sent to a black hole; $/M req: transfer price per million requests; \
+util Δ: busiest export's utilisation less the idlest's; swing: largest change of one share within a minute once \
+steady, in points (* read from answers: the policy publishes no shares); min sh: smallest fraction of a client \
+cluster's traffic any export got. Ramp rows show the 1.5x step; the second table shows every step.";
+
+impl Evaluation {
+    /// The evaluation report: how to regenerate it, the setup, every table, the goals, and the
+    /// plots (`plots`: scenario name and SVG file name, beside the report).
+    pub fn markdown(
+        &self,
+        command: &str,
+        plots: &[(&str, String)],
+        elapsed_s: f64,
+        time_goal_s: f64,
+    ) -> String {
+        let mut out = String::new();
+        let _ = writeln!(out, "# Aviator evaluation\n");
+        let _ = writeln!(
+            out,
+            "Generated by `{command}` (seed {}); do not edit by hand.\n",
+            self.seed
+        );
+        out.push_str(crate::report::SETUP);
+        out.push_str("\n## Goals\n\n| scenario | goal | measured | met |\n|---|---|---|---|\n");
+        for g in self.goals() {
+            let _ = writeln!(
+                out,
+                "| {} | {} | {} | {} |",
+                g.scenario,
+                g.goal,
+                g.measured,
+                if g.met { "yes" } else { "**no**" }
+            );
+        }
+        let _ = writeln!(
+            out,
+            "| all | every scenario within {time_goal_s:.0} s in release | {elapsed_s:.1} s on this machine ({} cores) | {} |",
+            std::thread::available_parallelism().map_or(1, |n| n.get()),
+            if elapsed_s < time_goal_s {
+                "yes"
+            } else {
+                "**no**"
+            }
+        );
+        out.push_str("\n## Policies\n\n");
+        for kind in PolicyKind::ALL {
+            let _ = writeln!(out, "- `{}`: {}", kind.name(), kind.about());
+        }
+        for r in &self.results {
+            let _ = writeln!(out, "\n## {}\n\n{}.\n", r.scenario.name, r.scenario.about);
+            let _ = writeln!(out, "```text\n{}```", r.table());
+            if let Some((_, file)) = plots.iter().find(|(name, _)| *name == r.scenario.name) {
+                let _ = writeln!(out, "\n![{}]({file})", r.scenario.name);
+            }
+        }
+        let _ = writeln!(out, "\n{LEGEND}");
+        out.push_str(crate::report::FINDINGS);
+        out
+    }
+}
+pub const SETUP: &str = "";
+pub const FINDINGS: &str = "";
