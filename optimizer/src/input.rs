@@ -131,7 +131,7 @@ impl Default for Policy {
     ///   5 s, well under the 30 s latency window, so feedback cannot oscillate. Envoy's EWMA
     ///   uses 0.3 on a similar loop; we move a little faster because DNS caching already delays.
     /// - `dead_band` 1 point: below the noise of weighted-random DNS at typical rates.
-    /// - `peers` 1: alone unless told; Kubernetes mode sets it to the clusterset's size.
+    /// - `peers` 1: alone unless told; set it to the number of clusters that use the service.
     /// - `target_utilization` 0.8: where M/M/k queueing delay starts to climb steeply.
     /// - `max_age_s` 30: three missed probe rounds at Prequal-like probing plus slack.
     /// - `slow_start_s` 30: Envoy's slow-start window default range.

@@ -124,10 +124,9 @@ pub fn figures(
         .iter()
         .map(|e| e.price_per_request.filter(|p| p.is_finite() && *p >= 0.0))
         .collect();
-    let (rtt_neutral, service_neutral, price_neutral) =
-        (median(&rtts), median(&services), median(&prices));
+    let (rtt_neutral, _, price_neutral) = (median(&rtts), median(&services), median(&prices));
     let peers = f64::from(policy.peers.max(1));
-    exports
+    let mut all: Vec<Figures> = exports
         .iter()
         .enumerate()
         .map(|(i, export)| {
@@ -150,7 +149,8 @@ pub fn figures(
             let servers = export.servers.filter(|k| *k > 0).map_or(1.0, f64::from);
             let mut figures = Figures {
                 rtt_ms: rtts[i].unwrap_or(rtt_neutral),
-                service_ms: service_neutral,
+                // Filled in below, once the measured ones are known.
+                service_ms: f64::NAN,
                 price: prices[i].unwrap_or(price_neutral),
                 tries: 1.0 / (1.0 - error),
                 fair_capacity_rps,
@@ -180,12 +180,28 @@ pub fn figures(
             }
             figures
         })
-        .collect()
+        .collect();
+    // The neutral service time is the median of the estimates the model actually uses
+    // (de-queued and smoothed), so an unmeasured export is neither favoured nor punished.
+    let measured: Vec<Option<f64>> = all
+        .iter()
+        .map(|f| f.measured_service.then_some(f.service_ms))
+        .collect();
+    let neutral = median(&measured);
+    for f in &mut all {
+        if !f.measured_service {
+            f.service_ms = neutral;
+        }
+    }
+    all
 }
 
-/// Weight of a solve's service-time estimate against the smoothed one: about ten solves (ten
-/// seconds at the default tick) to follow a real change, such as a noisy neighbour.
-const SERVICE_SMOOTHING: f64 = 0.1;
+/// Weight of a solve's service-time estimate against the smoothed one. One probe a second
+/// samples a service time of CV about 1; about thirty solves (thirty seconds at the default
+/// tick) average enough samples that noise stops moving shares, and still follow a real change
+/// such as a noisy neighbour within a minute. (The simulator's herd scenario chose it: 0.1
+/// swung shares by 40 points a minute, 0.03 by 25.)
+const SERVICE_SMOOTHING: f64 = 0.03;
 
 /// Rounds of the fixed point in [`learn_capacity`]; it settles in a handful.
 const CAPACITY_ROUNDS: usize = 8;

@@ -382,5 +382,73 @@ impl Evaluation {
         out
     }
 }
-pub const SETUP: &str = "";
-pub const FINDINGS: &str = "";
+/// How the simulation works, for the report.
+pub const SETUP: &str = "\
+## How it is simulated
+
+A discrete-event simulation (`simulator/`, crate `aviator-sim`), deterministic for a seed. Every policy of a
+scenario sees the same arrivals, request sizes, failures and antagonists (common random numbers: one stream
+per purpose, so a policy that probes more does not shift anyone's arrivals).
+
+- **Clusters** are M/G/k stations: k servers of their own speeds (±15 % within a cluster, and a speed per
+  cluster), lognormal service times (mean 20 ms on a reference server, CV 1), a bounded queue (16 per server;
+  beyond it, 503), and deadlines (the server drops a request its client gave up on).
+- **Load** is measured as in Prequal, against *allocated* capacity (25 requests/s per server); servers are
+  faster than their allocation by different amounts per cluster, so true capacity differs from what pod
+  counts say.
+- **Network**: an RTT matrix (1 ms between zones, 62 ms us-east-1 to us-west-2, 72 ms to eu-west-1, 4 ms to
+  GCP us-east4); a new connection pays one RTT for its handshake. Prices per request from the clusters'
+  price tables (AWS and GCP list prices, `shared/data/egress-prices.yaml`) through the optimizer's own
+  `price_per_request`.
+- **DNS as it is**: 24 client pods per cluster on 8 nodes, each node a caching resolver that keeps an
+  answer at least 5 s (CoreDNS); each pod keeps 4 connections that live 10 s ±10 % (MAX_CONNECTION_AGE) and
+  resolve only when replaced or broken. Weights act on lookups, not requests. The mesh policies (Istio,
+  Envoy) pick per request from sidecars instead.
+- **Probes** at production's intervals with noise (RTT ±10 %; the GET is a real request through the
+  queue); a black-holed or refused probe fails.
+- **The control plane** (readiness, gateway status, Lighthouse) sees a failure or recovery 10 s late.
+- **Aviator** runs the production code: the probes' `ProbeBook` (estimates, ejection, slow start), the
+  clusterset state with `Export::apply_measured`, `decide` and the optimizer, once a second per client
+  cluster with the previous decision's state, and the DNS server's low-discrepancy weighted pick. What the
+  simulation supplies that production does not yet measure: each cluster's own demand (requests/s over the
+  last 10 s; production reads `demandRps` from the policy). Policies: `preferLocal: false`, `peers` = the
+  number of client clusters, no declared capacity (it is learned from measured service time).
+";
+
+/// What the figures say, plainly, including where Aviator loses.
+pub const FINDINGS: &str = "
+## What the figures say
+
+- **Load ramp.** Lighthouse keeps every lookup local, so the slow zone's own clients overload it from 0.9x
+  and its p99 climbs to the queue's limit; Istio's failover does the same while the local zone is healthy.
+  Static weights by pods ignore speed; P2C and Prequal, choosing per lookup, send a whole node's cached
+  answer to the one export that looked best at that moment, and at DNS granularity that herds. Aviator's
+  shares spread load before it saturates, with capacity learned from measured service time, and its p99
+  stays flat to 1.4x. The margin against Lighthouse at 0.9x is thin (about 0.49x against a goal of 0.5x);
+  it is wide against Prequal.
+- **Where Aviator loses.**
+  - *Antagonist*: when one cluster's speed halves, Prequal (requests in flight, fresh every lookup) and
+    Envoy (per request, from load reports) react within seconds; Aviator learns the new service time
+    through a deliberately slow average (about 30 s) and has no load signal from the exporters, so its p99
+    over the run is nearly twice theirs. A load report from exporting clusters through the broker would
+    give it what Envoy has.
+  - *Herd*: eight clusters deciding alone stay stable in the sense that matters (no export starves, p99 is
+    the best of the lookup policies), but their shares still drift by about 25 points within a minute,
+    missing the goal of 10. The drift comes from service-time estimates built from one probe a second of
+    a CV-1 distribution; smoothing them (0.1 swung by 40 points, 0.03 by 25) helps but does not finish
+    the job. More samples per probe, or exporters' own latency figures through the broker, would.
+  - *Outage*: Lighthouse and Istio never send to the remote cluster at all while their local exports are
+    healthy, so a remote outage cannot touch them; Aviator, which spreads for latency, pays a few hundred
+    timeouts during the three probe intervals it takes to eject the dead cluster, and then ramps it back in
+    slowly after recovery.
+  - *Cost*: the cheapest is not always Aviator Cost: Istio's locality failover lands on the same-provider
+    region by topology alone, with no 2 % floor on the expensive export, and comes out a little cheaper.
+    Aviator Cost trades about 15 ms of p99 against round-robin for 70 % lower transfer cost; Mixed sits
+    close to Cost here because the SLO leaves room.
+  - The mesh policies pick per request and are not slowed by DNS caches; Envoy's load-aware locality has the
+    best tail at 1.5x in the ramp. A DNS answer cannot match a sidecar's per-request choice when the load
+    moves faster than the caches expire.
+- **What the simulation leaves out**: retries, client-side load balancing over several A records, JVM-style
+  30 s application caches (the model has them; the scenarios do not turn them on), correlated failures of
+  probes and traffic paths, and the broker's propagation delay for prices (prices are static here).
+";

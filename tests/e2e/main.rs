@@ -11,5 +11,6 @@ mod live;
 mod protocol;
 mod reload;
 mod selection;
+mod simulate;
 mod solve;
 mod support;

@@ -236,11 +236,11 @@ impl LoadAware {
                 .filter(|&i| shares[i] > floor)
                 .map(|i| shares[i] - floor)
                 .sum();
-            for i in 0..n {
-                if remotes.contains(&i) && shares[i] < floor {
-                    shares[i] = floor;
-                } else if shares[i] > floor && above > 0.0 {
-                    shares[i] -= short * (shares[i] - floor) / above;
+            for (i, share) in shares.iter_mut().enumerate() {
+                if remotes.contains(&i) && *share < floor {
+                    *share = floor;
+                } else if *share > floor && above > 0.0 {
+                    *share -= short * (*share - floor) / above;
                 }
             }
         }
