@@ -117,6 +117,22 @@ struct Export {
     utilization: f64,
 }
 
+/// What the control plane and load reports say, owned, to lend to the policies as an [`Env`].
+struct EnvParts {
+    ready: Vec<bool>,
+    utilization: Vec<f64>,
+}
+
+impl EnvParts {
+    fn env(&self, demand_rps: f64) -> Env<'_> {
+        Env {
+            ready: &self.ready,
+            demand_rps,
+            utilization: &self.utilization,
+        }
+    }
+}
+
 struct Group {
     policy: Box<dyn Policy>,
     client: ClientSide,
@@ -266,11 +282,11 @@ impl<'a> Engine<'a> {
         }
     }
 
-    fn env_parts(&self) -> (Vec<bool>, Vec<f64>) {
-        (
-            self.exports.iter().map(|e| e.ready).collect(),
-            self.exports.iter().map(|e| e.utilization).collect(),
-        )
+    fn env_parts(&self) -> EnvParts {
+        EnvParts {
+            ready: self.exports.iter().map(|e| e.ready).collect(),
+            utilization: self.exports.iter().map(|e| e.utilization).collect(),
+        }
     }
 
     fn handle(&mut self, event: Event) {
@@ -324,13 +340,9 @@ impl<'a> Engine<'a> {
                 );
             }
             Event::Tick { group } => {
-                let (ready, utilization) = self.env_parts();
+                let parts = self.env_parts();
                 let g = &mut self.groups[group];
-                let env = Env {
-                    ready: &ready,
-                    demand_rps: g.demand_rps,
-                    utilization: &utilization,
-                };
+                let env = parts.env(g.demand_rps);
                 g.policy.tick(self.now, &env);
                 self.at(self.now + 1.0, Event::Tick { group });
             }
@@ -369,13 +381,9 @@ impl<'a> Engine<'a> {
         if rate <= 0.0 {
             return;
         }
-        let (ready, utilization) = self.env_parts();
+        let parts = self.env_parts();
         let g = &mut self.groups[group];
-        let env = Env {
-            ready: &ready,
-            demand_rps: g.demand_rps,
-            utilization: &utilization,
-        };
+        let env = parts.env(g.demand_rps);
         let (export, handshake, slot) = if self.kind.per_request() {
             // A sidecar holds warm connections to every export.
             (g.policy.answer(now, &env), false, None)
@@ -548,17 +556,13 @@ impl<'a> Engine<'a> {
             e.utilization = ((busy - e.busy_reported) / e.station.servers() as f64).min(1.0);
             e.busy_reported = busy;
         }
-        let (ready, utilization) = self.env_parts();
+        let parts = self.env_parts();
         for (i, g) in self.groups.iter_mut().enumerate() {
             let total: u32 = g.recent.iter().sum();
             g.demand_rps = f64::from(total) / DEMAND_WINDOW_S as f64;
             g.recent.rotate_right(1);
             g.recent[0] = 0;
-            let env = Env {
-                ready: &ready,
-                demand_rps: g.demand_rps,
-                utilization: &utilization,
-            };
+            let env = parts.env(g.demand_rps);
             self.recorder.shares(now - 1.0, i, g.policy.shares(&env));
         }
         self.at(now + 1.0, Event::Second);
