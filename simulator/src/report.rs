@@ -424,8 +424,10 @@ pub const FINDINGS: &str = "
   Static weights by pods ignore speed; P2C and Prequal, choosing per lookup, send a whole node's cached
   answer to the one export that looked best at that moment, and at DNS granularity that herds. Aviator's
   shares spread load before it saturates, with capacity learned from measured service time, and its p99
-  stays flat to 1.4x. The margin against Lighthouse at 0.9x is thin (about 0.49x against a goal of 0.5x);
-  it is wide against Prequal.
+  stays flat to 1.4x. The margin against Prequal is wide (0.34x-0.41x at the worst step over seeds 1-4);
+  against Lighthouse it is not robust: the worst step's ratio was 0.49x, 0.32x, 0.74x and 0.61x for seeds
+  1 to 4, so the goal of 0.5x holds for two seeds of four. Lighthouse is still near its knee at 0.9x, where
+  Aviator's p99 (remote RTTs included) is about 155 ms.
 - **Where Aviator loses.**
   - *Antagonist*: when one cluster's speed halves, Prequal (requests in flight, fresh every lookup) and
     Envoy (per request, from load reports) react within seconds; Aviator learns the new service time
