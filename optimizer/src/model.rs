@@ -159,23 +159,24 @@ pub fn figures(
                 measured_service: services[i].is_some(),
             };
             if let Some(measured) = services[i] {
-                figures.service_ms = measured / (1.0 + figures.wait_factor(previous_u));
-                if figures.fair_capacity_rps.is_none() && export.servers.is_some_and(|k| k > 0) {
-                    learn_capacity(&mut figures, measured, policy, previous_shares.get(i));
-                }
+                let learn =
+                    figures.fair_capacity_rps.is_none() && export.servers.is_some_and(|k| k > 0);
+                let service_ms = if learn {
+                    dequeue_learning_capacity(&figures, measured, policy, previous_shares.get(i))
+                } else {
+                    measured / (1.0 + figures.wait_factor(previous_u))
+                };
                 // A service time is a property of the servers: it changes seldom, while each
                 // probe's sample of it scatters as widely as requests do (CV about 1). Smoothed
                 // across solves, its noise no longer moves shares.
-                if let Some(before) = previous.get(i).and_then(|p| p.and_then(|p| p.service_ms)) {
-                    let smoothed = before + SERVICE_SMOOTHING * (figures.service_ms - before);
-                    if let Some(c) = figures
-                        .fair_capacity_rps
-                        .as_mut()
-                        .filter(|_| export.capacity_rps.is_none())
-                    {
-                        *c *= figures.service_ms / smoothed;
-                    }
-                    figures.service_ms = smoothed;
+                figures.service_ms =
+                    match previous.get(i).and_then(|p| p.and_then(|p| p.service_ms)) {
+                        Some(before) => before + SERVICE_SMOOTHING * (service_ms - before),
+                        None => service_ms,
+                    };
+                if learn {
+                    figures.fair_capacity_rps =
+                        Some(figures.servers * 1e3 / figures.service_ms / peers);
                 }
             }
             figures
@@ -203,21 +204,21 @@ pub fn figures(
 /// swung shares by 40 points a minute, 0.03 by 25.)
 const SERVICE_SMOOTHING: f64 = 0.03;
 
-/// Rounds of the fixed point in [`learn_capacity`]; it settles in a handful.
+/// Rounds of the fixed point in [`dequeue_learning_capacity`]; it settles in a handful.
 const CAPACITY_ROUNDS: usize = 8;
 
 /// Without a declared capacity, k servers that each take s ms can serve k·1000/s requests a
 /// second: M/M/k's own capacity, from the measured service time. Capacity and the de-queued
 /// service time depend on each other (the measurement holds queueing our previous share caused
-/// at a utilisation that depends on the capacity), so they are found together by a fixed point.
-/// This is what lets Aviator tell a fast export from a slow one of the same size, which
-/// counting pods cannot.
-fn learn_capacity(
-    figures: &mut Figures,
+/// at a utilisation that depends on the capacity), so they are found together by a fixed point;
+/// this returns the de-queued service time, from which the caller sets the capacity. It is what
+/// lets Aviator tell a fast export from a slow one of the same size, which counting pods cannot.
+fn dequeue_learning_capacity(
+    figures: &Figures,
     measured_ms: f64,
     policy: &Policy,
     previous: Option<&f64>,
-) {
+) -> f64 {
     let peers = f64::from(policy.peers.max(1));
     let own_rps = policy
         .demand_rps
@@ -229,8 +230,7 @@ fn learn_capacity(
         let u = own_rps.map_or(0.0, |r| (r / fair).clamp(0.0, MAX_DEQUEUE_UTILIZATION));
         service_ms = (measured_ms / (1.0 + figures.wait_factor(u))).max(1e-3);
     }
-    figures.service_ms = service_ms;
-    figures.fair_capacity_rps = Some(figures.servers * 1e3 / service_ms / peers);
+    service_ms
 }
 
 fn median(values: &[Option<f64>]) -> f64 {
