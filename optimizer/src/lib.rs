@@ -7,6 +7,7 @@
 //! `WeightedRoundRobin` mode; [`cost`] prices a request between two clusters.
 
 pub mod cost;
+pub mod draw;
 pub mod explain;
 pub mod input;
 mod lp;

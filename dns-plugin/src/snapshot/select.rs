@@ -6,6 +6,7 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
+use aviator_optimizer::draw;
 use hickory_proto::rr::Record;
 
 /// One cluster's answer and the counter of how often it was given.
@@ -42,14 +43,6 @@ enum How {
         cumulative: Vec<u64>,
     },
 }
-
-/// 2^64 / φ: successive multiples of it, as fractions of 2^64, are the most evenly spread
-/// sequence there is (the three-gap theorem).
-const GOLDEN: u64 = 0x9E37_79B9_7F4A_7C15;
-
-/// Resolution of shares into integer weights: fine enough that rounding moves no share by more
-/// than a millionth, coarse enough that the total fits comfortably in a u64.
-const SHARE_SCALE: f64 = 1_000_000_000.0;
 
 impl Selector {
     /// Always answers `choice`.
@@ -112,18 +105,14 @@ impl Selector {
 
     fn cumulative(choices: Vec<Choice>, shares: &[f64]) -> (Vec<Choice>, Vec<u64>) {
         debug_assert_eq!(choices.len(), shares.len());
-        let mut kept = Vec::with_capacity(choices.len());
-        let mut cumulative = Vec::with_capacity(choices.len());
-        let mut total = 0u64;
-        for (choice, &share) in choices.into_iter().zip(shares) {
-            let weight = (share.clamp(0.0, 1.0) * SHARE_SCALE).round() as u64;
-            if weight > 0 {
-                total += weight;
-                cumulative.push(total);
-                kept.push(choice);
-            }
-        }
-        (kept, cumulative)
+        let (kept, cumulative) = draw::cumulative(shares);
+        let choices = choices
+            .into_iter()
+            .enumerate()
+            .filter(|(i, _)| kept.binary_search(i).is_ok())
+            .map(|(_, c)| c)
+            .collect();
+        (choices, cumulative)
     }
 
     pub fn is_empty(&self) -> bool {
@@ -155,13 +144,7 @@ impl Selector {
             How::Spread {
                 counter,
                 cumulative,
-            } => {
-                let total = cumulative.last().copied().unwrap_or(0);
-                let n = counter.fetch_add(1, Ordering::Relaxed);
-                let fraction = n.wrapping_mul(GOLDEN);
-                let point = ((u128::from(fraction) * u128::from(total)) >> 64) as u64;
-                cumulative.partition_point(|&c| c <= point)
-            }
+            } => draw::spread(counter.fetch_add(1, Ordering::Relaxed), cumulative),
         };
         match self.choices.get(index) {
             Some(choice) => {

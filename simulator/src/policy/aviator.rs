@@ -15,16 +15,13 @@ use aviator_broker::state::{
     Port, ProbeSpec, Protocol, Service, ServiceType,
 };
 use aviator_optimizer::probe::{ProbeBook, ProbeSettings, Target, TargetKey};
-use aviator_optimizer::{Objective, State};
+use aviator_optimizer::{Objective, State, draw};
 
 use super::{Context, Env, Policy, ProbeSample};
 use crate::rng::{self, Stream};
 
 const NAMESPACE: &str = "shop";
 const SERVICE: &str = "api";
-
-/// 2^64 / φ, as the DNS server's spread pick uses (see `snapshot::select`).
-const GOLDEN: u64 = 0x9E37_79B9_7F4A_7C15;
 
 pub struct Aviator {
     set: ClusterSet,
@@ -34,6 +31,8 @@ pub struct Aviator {
     keys: Vec<TargetKey>,
     state: State,
     shares: Vec<f64>,
+    /// The shares as the DNS server draws from them: kept exports and cumulative weights.
+    drawn: (Vec<usize>, Vec<u64>),
     counter: u64,
     rng: Stream,
 }
@@ -139,6 +138,7 @@ impl Aviator {
             keys,
             state: State::new(),
             shares: Vec::new(),
+            drawn: (Vec::new(), Vec::new()),
             counter: rng::word(&mut context.rng),
             rng: context.rng,
         }
@@ -156,20 +156,13 @@ fn address(export: usize) -> std::net::SocketAddr {
 
 impl Policy for Aviator {
     fn answer(&mut self, _now: f64, env: &Env<'_>) -> usize {
-        let total: f64 = self.shares.iter().sum();
-        if total <= 0.0 {
+        let (kept, cumulative) = &self.drawn;
+        if kept.is_empty() {
             let candidates = env.candidates();
             return candidates[rng::index(&mut self.rng, candidates.len())];
         }
-        self.counter = self.counter.wrapping_add(GOLDEN);
-        let mut x = self.counter as f64 / 2f64.powi(64) * total;
-        for (i, share) in self.shares.iter().enumerate() {
-            x -= share;
-            if x < 0.0 && *share > 0.0 {
-                return i;
-            }
-        }
-        self.shares.iter().rposition(|s| *s > 0.0).unwrap_or(0)
+        self.counter = self.counter.wrapping_add(1);
+        kept[draw::spread(self.counter, cumulative)]
     }
 
     fn tick(&mut self, now: f64, env: &Env<'_>) {
@@ -195,6 +188,7 @@ impl Policy for Aviator {
         let optimized = optimized.clone();
         let decision = decide(&set, &set.services[0], &optimized, &self.state);
         self.shares = decision.exports.iter().map(|e| e.share).collect();
+        self.drawn = draw::cumulative(&self.shares);
         self.state = decision.state;
     }
 
