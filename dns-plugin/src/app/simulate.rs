@@ -35,38 +35,32 @@ pub fn simulate(args: &SimulateArgs) -> anyhow::Result<ExitCode> {
     let elapsed = started.elapsed().as_secs_f64();
 
     let several = evaluation.results.len() > 1;
-    let mut plots = Vec::new();
+    let mut wrote = Vec::new();
     if let Some(plot) = &args.plot {
-        for result in &evaluation.results {
-            let path = if several {
-                suffixed(plot, result.scenario.name)
-            } else {
-                plot.clone()
-            };
-            if aviator_sim::plot::draw(result, &path)? {
-                plots.push(path);
-            }
-        }
+        wrote.extend(
+            draw(&evaluation, plot, several)?
+                .into_iter()
+                .map(|(_, path)| path),
+        );
     }
     if let Some(report) = &args.report {
-        let mut names = Vec::new();
-        for result in &evaluation.results {
-            let path = suffixed(&report.with_extension("svg"), result.scenario.name);
-            if aviator_sim::plot::draw(result, &path)? {
+        let plots: Vec<(&str, String)> = draw(&evaluation, &report.with_extension("svg"), true)?
+            .into_iter()
+            .map(|(name, path)| {
                 let file = path.file_name().map(|f| f.to_string_lossy().into_owned());
-                names.push((result.scenario.name, file.unwrap_or_default()));
-            }
-        }
+                (name, file.unwrap_or_default())
+            })
+            .collect();
         let command = format!(
             "cargo run --release -- simulate --scenario {} --seed {} --report {}",
             args.scenario,
             args.seed,
             report.display()
         );
-        let markdown = evaluation.markdown(&command, &names, elapsed, TIME_GOAL_S);
+        let markdown = evaluation.markdown(&command, &plots, elapsed, TIME_GOAL_S);
         std::fs::write(report, markdown)
             .with_context(|| format!("cannot write {}", report.display()))?;
-        plots.push(report.clone());
+        wrote.push(report.clone());
     }
     if args.json {
         let mut json = evaluation.json();
@@ -82,7 +76,7 @@ pub fn simulate(args: &SimulateArgs) -> anyhow::Result<ExitCode> {
                 std::thread::available_parallelism().map_or(1, |n| n.get())
             );
         }
-        for path in &plots {
+        for path in &wrote {
             println!("wrote {}", path.display());
         }
     }
@@ -90,6 +84,27 @@ pub fn simulate(args: &SimulateArgs) -> anyhow::Result<ExitCode> {
         bail!("nothing to simulate");
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Draws each scenario's plot to `path`, or with `per_scenario` to `path` suffixed by the
+/// scenario's name. Returns the scenarios drawn and where.
+fn draw<'e>(
+    evaluation: &'e aviator_sim::Evaluation,
+    path: &Path,
+    per_scenario: bool,
+) -> anyhow::Result<Vec<(&'e str, PathBuf)>> {
+    let mut drawn = Vec::new();
+    for result in &evaluation.results {
+        let target = if per_scenario {
+            suffixed(path, result.scenario.name)
+        } else {
+            path.to_path_buf()
+        };
+        if aviator_sim::plot::draw(result, &target)? {
+            drawn.push((result.scenario.name, target));
+        }
+    }
+    Ok(drawn)
 }
 
 /// `dir/name.svg` -> `dir/name-suffix.svg`.
