@@ -6,6 +6,7 @@
 //! `probe` feature: [`probe`], this cluster's own measurement of the exports. [`solve`] is the entry point; [`weights`] serves the static
 //! `WeightedRoundRobin` mode; [`cost`] prices a request between two clusters.
 
+mod belief;
 pub mod cost;
 pub mod draw;
 pub mod explain;
@@ -18,6 +19,7 @@ mod solve;
 mod stability;
 pub mod weights;
 
+pub use belief::ServiceBelief;
 pub use explain::{Bind, Decision, ExportDecision, Terms};
 pub use input::{
     ExportInput, ExportState, LatencyTrend, Measurement, Objective, Policy, Problem, State,

@@ -1,6 +1,7 @@
 //! Turns raw inputs into the figures the LP works with: stale or missing measurements replaced
 //! by neutral values, and the queueing-delay curve of each export with a known capacity.
 
+use crate::belief::ServiceBelief;
 use crate::input::{ExportInput, ExportState, Measurement, Policy};
 
 /// Utilisation breakpoints of the queueing curve. Dense near the knee, where M/M/1 delay
@@ -28,6 +29,8 @@ pub struct Figures {
     pub stale: bool,
     /// Whether `service_ms` comes from a fresh measurement (and so is worth smoothing on).
     pub measured_service: bool,
+    /// The belief `service_ms` came from, to carry to the next solve.
+    pub belief: Option<ServiceBelief>,
 }
 
 impl Figures {
@@ -157,6 +160,7 @@ pub fn figures(
                 servers,
                 stale: rtts[i].is_none() || services[i].is_none(),
                 measured_service: services[i].is_some(),
+                belief: None,
             };
             if let Some(measured) = services[i] {
                 let learn =
@@ -167,13 +171,14 @@ pub fn figures(
                     measured / (1.0 + figures.wait_factor(previous_u))
                 };
                 // A service time is a property of the servers: it changes seldom, while each
-                // probe's sample of it scatters as widely as requests do (CV about 1). Smoothed
-                // across solves, its noise no longer moves shares.
-                figures.service_ms =
-                    match previous.get(i).and_then(|p| p.and_then(|p| p.service_ms)) {
-                        Some(before) => before + SERVICE_SMOOTHING * (service_ms - before),
-                        None => service_ms,
-                    };
+                // probe's sample of it scatters as widely as requests do (CV about 1). The
+                // belief averages the readings, so their noise no longer moves shares.
+                let belief = match previous.get(i).and_then(|p| p.and_then(|p| p.service)) {
+                    Some(before) => before.fold(service_ms),
+                    None => ServiceBelief::new(service_ms),
+                };
+                figures.service_ms = belief.ms;
+                figures.belief = Some(belief);
                 if learn {
                     figures.fair_capacity_rps =
                         Some(figures.servers * 1e3 / figures.service_ms / peers);
@@ -196,13 +201,6 @@ pub fn figures(
     }
     all
 }
-
-/// Weight of a solve's service-time estimate against the smoothed one. One probe a second
-/// samples a service time of CV about 1; about thirty solves (thirty seconds at the default
-/// tick) average enough samples that noise stops moving shares, and still follow a real change
-/// such as a noisy neighbour within a minute. (The simulator's herd scenario chose it: 0.1
-/// swung shares by 40 points a minute, 0.03 by 25.)
-const SERVICE_SMOOTHING: f64 = 0.03;
 
 /// Rounds of the fixed point in [`dequeue_learning_capacity`]; it settles in a handful.
 const CAPACITY_ROUNDS: usize = 8;

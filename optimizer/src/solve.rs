@@ -3,7 +3,7 @@
 
 use crate::explain::{Bind, Decision, ExportDecision, Terms};
 use crate::input::{ExportInput, ExportState, Objective, Policy, Problem, State};
-use crate::lp::{self, Lp};
+use crate::lp::{self, Lp, Moving};
 use crate::model::{self, Figures, MAX_UTILIZATION};
 use crate::stability::{self, Overload};
 
@@ -90,7 +90,7 @@ pub fn solve_with(policy: &Policy, exports: &[ExportInput], previous: &State) ->
                 share,
                 load_multiplier: solved.overloads[k].multiplier,
                 overload_reference: solved.overloads[k].reference,
-                service_ms: f.measured_service.then_some(f.service_ms),
+                service: f.belief,
             },
         );
         decisions.push(ExportDecision {
@@ -263,6 +263,10 @@ fn optimise(
         demand_rps: demand,
         tail_weight: policy.tail_weight,
         slo_ms,
+        moving: has_previous.then_some(Moving {
+            from: &prev,
+            cost: policy.move_cost,
+        }),
     };
     let slo = match policy.objective {
         Objective::Performance => None,

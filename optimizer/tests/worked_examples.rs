@@ -189,7 +189,7 @@ fn previous(entries: &[(&str, f64)]) -> State {
                     share: *s,
                     load_multiplier: 1.0,
                     overload_reference: 0.0,
-                    service_ms: None,
+                    service: None,
                 },
             )
         })
@@ -324,4 +324,31 @@ fn stale_figures_count_as_neutral() {
     let d = solve_with(&policy(Objective::Performance), &exports, &State::new());
     assert_eq!(shares(&d), [0.02, 0.02, 0.96]);
     assert!(has(&d, 0, Bind::Stale));
+}
+
+#[test]
+fn a_move_must_gain_more_than_it_costs() {
+    // No capacity, so the LP is linear. Moving m of share from b to a gains m × (b - a) / 20 ms
+    // (the slowest export's latency is the Performance objective's scale) and costs
+    // 0.04 × 2m (the move counts where it leaves and where it arrives): it pays from a
+    // difference of 1.6 ms. Damping and the dead band are off to show the LP alone.
+    let p = Policy {
+        damping: 1.0,
+        dead_band: 0.0,
+        ..policy(Objective::Performance)
+    };
+    let from = previous(&[("a", 0.5), ("b", 0.5)]);
+    let close = [export("a", 14.0, 5.0, 0.0), export("b", 15.0, 5.0, 0.0)];
+    // 19 vs 20 ms: 1 ms is not worth the move; the shares stay.
+    assert_eq!(shares(&solve_with(&p, &close, &from)), [0.5, 0.5]);
+    // 15 vs 20 ms: worth it; everything but b's floor moves.
+    let far = [export("a", 10.0, 5.0, 0.0), export("b", 15.0, 5.0, 0.0)];
+    assert_eq!(shares(&solve_with(&p, &far, &from)), [0.98, 0.02]);
+    // With moves free, even the small gain moves everything, as does a first solve.
+    let free = Policy {
+        move_cost: 0.0,
+        ..p.clone()
+    };
+    assert_eq!(shares(&solve_with(&free, &close, &from)), [0.98, 0.02]);
+    assert_eq!(shares(&solve_with(&p, &close, &State::new())), [0.98, 0.02]);
 }

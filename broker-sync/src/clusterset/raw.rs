@@ -113,6 +113,7 @@ pub struct RawPolicy {
     pub latency_slo_ms: Option<f64>,
     pub damping: Option<f64>,
     pub dead_band: Option<f64>,
+    pub move_cost: Option<f64>,
     pub demand_rps: Option<f64>,
     pub peers: Option<u32>,
     pub target_utilization: Option<f64>,

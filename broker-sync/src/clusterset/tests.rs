@@ -212,7 +212,7 @@ fn optimized_policies_are_parsed_and_checked() {
     );
 
     let bad = format!(
-        "{base}  - name: s\n    namespace: n\n    policy: {{ mode: Optimized, tradeoff: 2, damping: 0, objective: Cheap }}\n  - name: t\n    namespace: n\n    policy: {{ mode: RoundRobin, minShare: 0.1 }}\n    exports: [{{ cluster: a, ips: [10.0.0.1], latency: {{ meanMs: -3 }} }}]\n"
+        "{base}  - name: s\n    namespace: n\n    policy: {{ mode: Optimized, tradeoff: 2, damping: 0, moveCost: -1, objective: Cheap }}\n  - name: t\n    namespace: n\n    policy: {{ mode: RoundRobin, minShare: 0.1 }}\n    exports: [{{ cluster: a, ips: [10.0.0.1], latency: {{ meanMs: -3 }} }}]\n"
     );
     let errors = errors_of(&bad);
     assert!(
@@ -226,6 +226,7 @@ fn optimized_policies_are_parsed_and_checked() {
     for wanted in [
         "services[0].policy.tradeoff: 2 is out of range",
         "services[0].policy.damping: 0 is out of range",
+        "services[0].policy.moveCost: -1 is out of range",
         "services[1].policy.minShare: applies only to mode Optimized",
         "services[1].exports[0].latency.meanMs: -3 is not a duration",
     ] {

@@ -606,6 +606,13 @@ impl Validator {
             "use 0 to 0.5",
             defaults.dead_band,
         );
+        let move_cost = check(
+            "moveCost",
+            raw.move_cost,
+            |v| (0.0..=1.0).contains(&v),
+            "use 0 to 1",
+            defaults.move_cost,
+        );
         let target_utilization = check(
             "targetUtilization",
             raw.target_utilization,
@@ -672,6 +679,7 @@ impl Validator {
                 latency_slo_ms,
                 damping,
                 dead_band,
+                move_cost,
                 demand_rps,
                 peers: raw.peers.unwrap_or(defaults.peers).max(1),
                 target_utilization,
@@ -692,6 +700,7 @@ impl Validator {
             ("latencySloMs", raw.latency_slo_ms.is_some()),
             ("damping", raw.damping.is_some()),
             ("deadBand", raw.dead_band.is_some()),
+            ("moveCost", raw.move_cost.is_some()),
             ("demandRps", raw.demand_rps.is_some()),
             ("peers", raw.peers.is_some()),
             ("targetUtilization", raw.target_utilization.is_some()),
