@@ -9,18 +9,20 @@
 //! of trusting the first reading for minutes, until it holds [`LONG_RUN`] of them, and is an
 //! EWMA of that weight after.
 //!
-//! It follows a real change (a noisy neighbour halving an export's speed) only over a minute or
-//! two. That is deliberate: the fast reaction belongs to the overload detector, which cuts an
+//! It follows a real change (a noisy neighbour halving an export's speed) only over two or
+//! three minutes. That is deliberate: the fast reaction belongs to the overload detector, which cuts an
 //! export whose recent latency leaves its baseline within seconds. A change detector (Page's
 //! CUSUM) was tried here and removed: in the herd test it could not tell a slowdown from the
 //! queueing that the other clusters' moves caused, restarted on it, and made shares swing more.
 
 use serde::{Deserialize, Serialize};
 
-/// Readings the long-run estimate averages over once started (EWMA weight 1/100): with
+/// Readings the long-run estimate averages over once started (EWMA weight 1/200): with
 /// readings like production's (the probe book's EWMA of samples with a CV of 1, one a second)
-/// its relative noise is about 7 %.
-const LONG_RUN: f64 = 100.0;
+/// its relative noise is about 5 %. The herd test chose it: at 100 readings shares still swung
+/// 11 points a minute in some runs, at 200 at most about 9, while the antagonist's p99 barely
+/// moved (the overload rule, not this average, answers a sudden slowdown).
+const LONG_RUN: f64 = 200.0;
 
 /// The belief about one export's service time, carried from solve to solve.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -95,7 +97,7 @@ mod tests {
     }
 
     #[test]
-    fn a_doubled_service_time_is_followed_within_two_minutes() {
+    fn a_doubled_service_time_is_followed_within_three_minutes() {
         let mut belief = ServiceBelief::new(20.0);
         for ms in readings(20.0, 300) {
             belief = belief.fold(ms);

@@ -138,7 +138,7 @@ impl Default for Policy {
     /// - `dead_band` 1 point: below the noise of weighted-random DNS at typical rates.
     /// - `move_cost` 0.04: a move must gain 8 % of the objective's scale per unit of share moved
     ///   (it is charged where traffic leaves and where it arrives). Service-time estimates carry
-    ///   noise of about 7 %, and with 8 clusters deciding alone (the simulator's herd test) a
+    ///   noise of about 5 %, and with 8 clusters deciding alone (the simulator's herd test) a
     ///   free move let each one chase the others' noise: shares swung 27 points a minute. At
     ///   0.04 they swing about 10; near saturation the queueing curve's slopes dwarf the charge,
     ///   so load still spreads in time (the ramp's p99 at 1.5x fell from 367 to 172 ms).
