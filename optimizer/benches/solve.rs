@@ -1,11 +1,13 @@
 //! Solve time for 3, 10, 50 and 200 exports, in the heaviest configuration: every export with a
 //! capacity (so each carries a seven-segment queueing curve), a latency SLO, and a previous
 //! state to damp against. Goal: median under 1 ms at 50 exports and under 10 ms at 200.
+//! `solve/Performance-free-moves` is the same problem with `move_cost` 0: the baseline for what
+//! charging moves (one more piece per export) costs.
 
 use aviator_optimizer::*;
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 
-fn problem(n: usize, objective: Objective) -> (Policy, Vec<ExportInput>, State) {
+fn problem(n: usize, objective: Objective, move_cost: f64) -> (Policy, Vec<ExportInput>, State) {
     let exports: Vec<ExportInput> = (0..n)
         .map(|i| {
             let x = i as f64;
@@ -39,6 +41,7 @@ fn problem(n: usize, objective: Objective) -> (Policy, Vec<ExportInput>, State) 
         prefer_local: false,
         demand_rps: Some(100.0 * n as f64),
         latency_slo_ms: Some(80.0),
+        move_cost,
         ..Policy::default()
     };
     let state = solve_with(&policy, &exports, &State::new()).state;
@@ -46,10 +49,16 @@ fn problem(n: usize, objective: Objective) -> (Policy, Vec<ExportInput>, State) 
 }
 
 fn bench(c: &mut Criterion) {
-    for objective in [Objective::Performance, Objective::Cost] {
-        let mut group = c.benchmark_group(format!("solve/{objective:?}"));
+    let default_cost = Policy::default().move_cost;
+    let cases = [
+        ("Performance", Objective::Performance, default_cost),
+        ("Cost", Objective::Cost, default_cost),
+        ("Performance-free-moves", Objective::Performance, 0.0),
+    ];
+    for (name, objective, move_cost) in cases {
+        let mut group = c.benchmark_group(format!("solve/{name}"));
         for n in [3usize, 10, 50, 200] {
-            let (policy, exports, state) = problem(n, objective);
+            let (policy, exports, state) = problem(n, objective, move_cost);
             group.bench_with_input(BenchmarkId::from_parameter(n), &n, |b, _| {
                 b.iter(|| solve_with(&policy, &exports, &state))
             });

@@ -263,7 +263,8 @@ fn optimise(
         demand_rps: demand,
         tail_weight: policy.tail_weight,
         slo_ms,
-        moving: has_previous.then_some(Moving {
+        // Free moves need no split pieces.
+        moving: (has_previous && policy.move_cost > 0.0).then_some(Moving {
             from: &prev,
             cost: policy.move_cost,
         }),
