@@ -330,8 +330,8 @@ fn stale_figures_count_as_neutral() {
 fn a_move_must_gain_more_than_it_costs() {
     // No capacity, so the LP is linear. Moving m of share from b to a gains m × (b - a) / 20 ms
     // (the slowest export's latency is the Performance objective's scale) and costs
-    // 0.04 × 2m (the move counts where it leaves and where it arrives): it pays from a
-    // difference of 1.6 ms. Damping and the dead band are off to show the LP alone.
+    // 0.06 × 2m (the move counts where it leaves and where it arrives): it pays from a
+    // difference of 2.4 ms. Damping and the dead band are off to show the LP alone.
     let p = Policy {
         damping: 1.0,
         dead_band: 0.0,
