@@ -329,6 +329,16 @@ fn fallback(n: usize, error: &good_lp::ResolutionError, notes: &mut Vec<String>)
     vec![1.0 / n as f64; n]
 }
 
+/// A fraction as a percentage with as many decimals as it needs, up to one: "2", "0.5".
+fn percent(fraction: f64) -> String {
+    let tenths = (fraction * 1000.0).round();
+    if tenths % 10.0 == 0.0 {
+        format!("{:.0}", tenths / 10.0)
+    } else {
+        format!("{:.1}", tenths / 10.0)
+    }
+}
+
 fn reason(
     policy: &Policy,
     export: &ExportInput,
@@ -384,8 +394,8 @@ fn reason(
                     .fold(f64::INFINITY, f64::min);
                 let best_price = all.iter().map(|f| f.price).fold(f64::INFINITY, f64::min);
                 format!(
-                    "kept at the {:.0} % floor: others are better ({:.1} ms here vs {:.1} ms unloaded at the fastest; {} vs {} at the cheapest)",
-                    policy.min_share * 100.0,
+                    "kept at the {} % floor: others are better ({:.1} ms here vs {:.1} ms unloaded at the fastest; {} vs {} at the cheapest)",
+                    percent(policy.min_share),
                     terms.expected_ms,
                     best_ms,
                     per_million(terms.price_per_request_usd),

@@ -21,8 +21,9 @@ fn solve_prints_shares_and_reasons_as_json() {
     let json: serde_json::Value = serde_json::from_str(&stdout).expect("JSON");
     let exports = json["exports"].as_array().unwrap();
     assert_eq!(exports[0]["cluster"], "near");
-    assert!((exports[0]["share"].as_f64().unwrap() - 0.98).abs() < 1e-9);
-    assert!((exports[1]["share"].as_f64().unwrap() - 0.02).abs() < 1e-9);
+    // Everything but the default half-per-cent floor goes to the near export.
+    assert!((exports[0]["share"].as_f64().unwrap() - 0.995).abs() < 1e-9);
+    assert!((exports[1]["share"].as_f64().unwrap() - 0.005).abs() < 1e-9);
     assert_eq!(exports[2]["share"], 0.0);
     assert_eq!(exports[2]["binds"][0], "ineligible");
     assert_eq!(exports[1]["binds"][0], "floor");
@@ -46,7 +47,7 @@ fn solve_prints_a_table_on_request() {
         .lines()
         .find(|l| l.starts_with("near"))
         .expect("row for near");
-    assert!(near.contains("98.0%"), "{stdout}");
+    assert!(near.contains("99.5%"), "{stdout}");
     assert!(stdout.contains("not eligible"), "{stdout}");
 }
 

@@ -54,7 +54,7 @@ pub struct AviatorPolicySpec {
     /// For `WeightedRoundRobin`: a proportional weight per cluster; 0 drains.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub weights: Option<BTreeMap<String, u32>>,
-    /// Share every eligible export keeps, 0 to 0.5 (default 0.02).
+    /// Share every eligible export keeps, 0 to 0.5 (default 0.005).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 0.0, max = 0.5))]
     pub min_share: Option<f64>,
