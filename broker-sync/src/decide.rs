@@ -99,6 +99,74 @@ fn input(
         in_flight: None,
         error_rate: None,
         eligible_for_s: export.eligible_for_s,
-        latency_trend: None,
+        latency_trend: export.latency_trend,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+    use crate::state::LatencyTrend;
+    use aviator_optimizer::Bind;
+
+    const SET: &str = r#"localCluster: east
+clusters: [{ id: east }, { id: west }, { id: central }]
+services:
+  - name: s
+    namespace: n
+    policy: { mode: Optimized, preferLocal: false, demandRps: 100 }
+    exports:
+      - { cluster: west, ips: [10.0.0.1], capacityRps: 100, rtt: { meanMs: 5 }, latency: { meanMs: 10 } }
+      - { cluster: central, ips: [10.0.0.2], capacityRps: 100, rtt: { meanMs: 5 }, latency: { meanMs: 10 } }
+"#;
+
+    /// The probes' latency trend reaches the optimizer's overload detector: an export whose
+    /// recent latency stands at twice its baseline is held below the share it had.
+    #[test]
+    fn a_measured_overload_holds_the_export_down() {
+        let mut set = crate::clusterset::parse(SET, Path::new("set.yaml")).unwrap();
+        let Mode::Optimized(optimized) = set.services[0].policy.mode.clone() else {
+            unreachable!("the policy is Optimized");
+        };
+        let west_of = |d: &Decision| {
+            d.exports
+                .iter()
+                .find(|e| e.cluster == "west")
+                .cloned()
+                .unwrap()
+        };
+        // Two equal exports, each with room for all the demand: an even split.
+        let even = decide(&set, &set.services[0], &optimized, &State::new());
+        assert!((west_of(&even).share - 0.5).abs() < 1e-6, "{even:?}");
+
+        let trend = LatencyTrend {
+            short_ms: 20.0,
+            long_ms: 10.0,
+        };
+        let measured = Measurement {
+            mean_ms: 10.0,
+            p99_ms: None,
+            age_s: 0.0,
+        };
+        let west = set.services[0]
+            .exports
+            .iter()
+            .position(|e| e.cluster.as_str() == "west")
+            .unwrap();
+        set.services[0].exports[west].apply_measured(
+            Some(measured),
+            Some(measured),
+            Some(trend),
+            false,
+            600.0,
+        );
+        let service = set.services[0].clone();
+        let cut = decide(&set, &service, &optimized, &even.state);
+        let west = west_of(&cut);
+        // Aperture's cut: setpoint / signal = 1.25 × 10 / 20 of the share held before.
+        assert!((west.share - 0.5 * 0.625).abs() < 1e-6, "{west:?}");
+        assert!(west.binds.contains(&Bind::Overload), "{west:?}");
     }
 }

@@ -7,8 +7,8 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::net::IpAddr;
 
-pub use aviator_optimizer::Measurement;
 pub use aviator_optimizer::cost::{Location, PriceRow, PriceTable};
+pub use aviator_optimizer::{LatencyTrend, Measurement};
 
 /// A cluster's id as Submariner knows it (a DNS label).
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -196,21 +196,27 @@ pub struct Export {
     pub ejected: bool,
     /// Seconds since it (re)became eligible, when probing knows; slow start reads it.
     pub eligible_for_s: Option<f64>,
+    /// Recent measured latency against its baseline, when probing knows; the overload
+    /// detector reads it.
+    pub latency_trend: Option<LatencyTrend>,
 }
 
 impl Export {
     /// Folds in this cluster's own measurement of the export: measured figures replace declared
-    /// ones once they exist, and probing's verdict (ejected, eligible for how long) is taken.
+    /// ones once they exist, and probing's verdict (ejected, eligible for how long) and latency
+    /// trend are taken.
     pub fn apply_measured(
         &mut self,
         rtt: Option<Measurement>,
         latency: Option<Measurement>,
+        latency_trend: Option<LatencyTrend>,
         ejected: bool,
         eligible_for_s: f64,
     ) {
         self.rtt = rtt.or(self.rtt);
         self.latency_measured = latency.is_some();
         self.latency = latency.or(self.latency);
+        self.latency_trend = latency_trend;
         self.ejected = ejected;
         self.eligible_for_s = Some(eligible_for_s);
     }

@@ -2,18 +2,20 @@
 //! estimate that a probe's noise does not move.
 //!
 //! Each solve brings one de-queued service time, read from probes that sample a distribution
-//! with a CV of about 1 once a second. Any single reading is therefore worth little, and shares
-//! computed from an estimate that wanders with it flap (the simulator's herd test: 8 clusters
-//! deciding alone swung shares by 25 points a minute with a plain EWMA of weight 0.03). The
-//! belief averages every reading since it began, so it settles in seconds after a start instead
-//! of trusting the first reading for minutes, until it holds [`LONG_RUN`] of them, and is an
-//! EWMA of that weight after.
+//! with a CV of about 1 once a second (a reading per solve: at the default 1 s tick and 1 s
+//! probe interval, a reading per probe). Any single reading is therefore worth little, and
+//! shares computed from an estimate that wanders with it flap (the simulator's herd test: 8
+//! clusters deciding alone swung shares by 25 points a minute with a plain EWMA of weight
+//! 0.03). The belief averages every reading since it began, so it settles in seconds after a
+//! start instead of trusting the first reading for minutes, until it holds [`LONG_RUN`] of
+//! them, and is an EWMA of that weight after.
 //!
 //! It follows a real change (a noisy neighbour halving an export's speed) only over two or
-//! three minutes. That is deliberate: the fast reaction belongs to the overload detector, which cuts an
-//! export whose recent latency leaves its baseline within seconds. A change detector (Page's
-//! CUSUM) was tried here and removed: in the herd test it could not tell a slowdown from the
-//! queueing that the other clusters' moves caused, restarted on it, and made shares swing more.
+//! three minutes. That is deliberate: the faster reaction belongs to the overload detector
+//! (`stability::overload`, fed by the probes' latency trend), which cuts an export whose last 20
+//! probes stand clearly above their five-minute baseline. A change detector (Page's CUSUM) was
+//! tried here and removed: in the herd test it could not tell a slowdown from the queueing that
+//! the other clusters' moves caused, restarted on it, and made shares swing more.
 
 use serde::{Deserialize, Serialize};
 

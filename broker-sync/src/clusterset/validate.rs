@@ -401,6 +401,7 @@ impl Validator {
             ready_endpoints: raw.ready_endpoints,
             ejected: false,
             eligible_for_s: None,
+            latency_trend: None,
             capacity_rps: raw.capacity_rps,
             rtt: raw.rtt,
             latency: raw.latency,

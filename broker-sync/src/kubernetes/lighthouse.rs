@@ -251,6 +251,7 @@ fn export(placed: &Placed<'_>, service_type: ServiceType, gateway: Option<&Links
         latency_measured: false,
         ejected: false,
         eligible_for_s: None,
+        latency_trend: None,
     }
 }
 

@@ -120,6 +120,7 @@ impl Control {
                 export.apply_measured(
                     report.rtt,
                     report.latency,
+                    report.latency_trend,
                     report.ejected,
                     report.eligible_for_s,
                 );

@@ -26,7 +26,7 @@ pub use check::{ProbeError, http_get, tcp_rtt};
 pub use estimate::Estimator;
 pub use health::{EjectionPolicy, Health};
 
-use crate::input::Measurement;
+use crate::input::{LatencyTrend, Measurement};
 
 #[derive(Debug, Clone, Copy)]
 pub struct ProbeSettings {
@@ -91,6 +91,8 @@ pub struct TargetReport {
     pub latency: Option<Measurement>,
     pub rtt_p50_ms: Option<f64>,
     pub latency_p50_ms: Option<f64>,
+    /// Recent service latency against its baseline, for the overload detector.
+    pub latency_trend: Option<LatencyTrend>,
     pub ejected: bool,
     /// Seconds since it (re)became eligible; slow start reads this.
     pub eligible_for_s: f64,

@@ -73,6 +73,7 @@ impl Aviator {
                 latency_measured: false,
                 ejected: false,
                 eligible_for_s: None,
+                latency_trend: None,
             })
             .collect();
         let policy = aviator_optimizer::Policy {
@@ -176,6 +177,7 @@ impl Policy for Aviator {
                 export.apply_measured(
                     report.rtt,
                     report.latency,
+                    report.latency_trend,
                     report.ejected,
                     report.eligible_for_s,
                 );
