@@ -12,6 +12,8 @@ use crate::cli::SimulateArgs;
 
 /// The goal on the whole evaluation's running time, s.
 const TIME_GOAL_S: f64 = 60.0;
+/// The seeds the report measures the goals under, beside the detailed one.
+const ROBUSTNESS_SEEDS: std::ops::RangeInclusive<u64> = 1..=8;
 
 pub fn simulate(args: &SimulateArgs) -> anyhow::Result<ExitCode> {
     let names: Vec<&str> = if args.scenario == "all" {
@@ -31,7 +33,7 @@ pub fn simulate(args: &SimulateArgs) -> anyhow::Result<ExitCode> {
         })
         .collect::<anyhow::Result<Vec<_>>>()?;
     let started = Instant::now();
-    let evaluation = aviator_sim::evaluate(scenarios, args.seed);
+    let evaluation = aviator_sim::evaluate(scenarios.clone(), args.seed);
     let elapsed = started.elapsed().as_secs_f64();
 
     let several = evaluation.results.len() > 1;
@@ -57,7 +59,17 @@ pub fn simulate(args: &SimulateArgs) -> anyhow::Result<ExitCode> {
             args.seed,
             report.display()
         );
-        let markdown = evaluation.markdown(&command, &plots, elapsed, TIME_GOAL_S);
+        let across_seeds: Vec<(u64, Vec<aviator_sim::report::Goal>)> = ROBUSTNESS_SEEDS
+            .map(|seed| {
+                let goals = if seed == args.seed {
+                    evaluation.goals()
+                } else {
+                    aviator_sim::evaluate(scenarios.clone(), seed).goals()
+                };
+                (seed, goals)
+            })
+            .collect();
+        let markdown = evaluation.markdown(&command, &plots, elapsed, TIME_GOAL_S, &across_seeds);
         std::fs::write(report, markdown)
             .with_context(|| format!("cannot write {}", report.display()))?;
         wrote.push(report.clone());

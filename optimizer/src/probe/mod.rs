@@ -52,7 +52,9 @@ impl Default for ProbeSettings {
             timeout: Duration::from_secs(1),
             jitter: 0.2,
             max_in_flight: 32,
-            // Three failures at one probe a second eject within about three seconds;
+            // Three failures eject an export within about three probe rounds: at one probe a
+            // second, about 3 s when connections are refused, about 6 s when probes time out
+            // (the next is sent an interval after the last failed);
             // 10 s, 20 s, 30 s ... as Envoy's outlier detection grows its ejections.
             ejection: EjectionPolicy {
                 failures: 3,
