@@ -108,7 +108,7 @@ mod tests {
     use std::path::Path;
 
     use super::*;
-    use crate::state::LatencyTrend;
+    use crate::state::{LatencyTrend, Probed};
     use aviator_optimizer::Bind;
 
     const SET: &str = r#"localCluster: east
@@ -155,13 +155,13 @@ services:
             .iter()
             .position(|e| e.cluster.as_str() == "west")
             .unwrap();
-        set.services[0].exports[west].apply_measured(
-            Some(measured),
-            Some(measured),
-            Some(trend),
-            false,
-            600.0,
-        );
+        set.services[0].exports[west].apply_measured(Probed {
+            rtt: Some(measured),
+            latency: Some(measured),
+            latency_trend: Some(trend),
+            ejected: false,
+            eligible_for_s: 600.0,
+        });
         let service = set.services[0].clone();
         let cut = decide(&set, &service, &optimized, &even.state);
         let west = west_of(&cut);

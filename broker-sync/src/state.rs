@@ -8,7 +8,7 @@ use std::fmt;
 use std::net::IpAddr;
 
 pub use aviator_optimizer::cost::{Location, PriceRow, PriceTable};
-pub use aviator_optimizer::{LatencyTrend, Measurement};
+pub use aviator_optimizer::{LatencyTrend, Measurement, Probed};
 
 /// A cluster's id as Submariner knows it (a DNS label).
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -205,20 +205,13 @@ impl Export {
     /// Folds in this cluster's own measurement of the export: measured figures replace declared
     /// ones once they exist, and probing's verdict (ejected, eligible for how long) and latency
     /// trend are taken.
-    pub fn apply_measured(
-        &mut self,
-        rtt: Option<Measurement>,
-        latency: Option<Measurement>,
-        latency_trend: Option<LatencyTrend>,
-        ejected: bool,
-        eligible_for_s: f64,
-    ) {
-        self.rtt = rtt.or(self.rtt);
-        self.latency_measured = latency.is_some();
-        self.latency = latency.or(self.latency);
-        self.latency_trend = latency_trend;
-        self.ejected = ejected;
-        self.eligible_for_s = Some(eligible_for_s);
+    pub fn apply_measured(&mut self, probed: Probed) {
+        self.rtt = probed.rtt.or(self.rtt);
+        self.latency_measured = probed.latency.is_some();
+        self.latency = probed.latency.or(self.latency);
+        self.latency_trend = probed.latency_trend;
+        self.ejected = probed.ejected;
+        self.eligible_for_s = Some(probed.eligible_for_s);
     }
 
     /// Whether this export could take traffic by the facts: it has something ready to serve and

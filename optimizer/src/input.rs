@@ -31,6 +31,17 @@ pub struct LatencyTrend {
     pub long_ms: f64,
 }
 
+/// What this cluster's probes know of one export, as the clusterset state folds it in.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Probed {
+    pub rtt: Option<Measurement>,
+    pub latency: Option<Measurement>,
+    pub latency_trend: Option<LatencyTrend>,
+    pub ejected: bool,
+    /// Seconds since it (re)became eligible.
+    pub eligible_for_s: f64,
+}
+
 /// Everything this cluster knows about one export of the service.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]

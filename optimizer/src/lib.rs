@@ -22,6 +22,6 @@ pub mod weights;
 pub use belief::ServiceBelief;
 pub use explain::{Bind, Decision, ExportDecision, Terms};
 pub use input::{
-    ExportInput, ExportState, LatencyTrend, Measurement, Objective, Policy, Problem, State,
+    ExportInput, ExportState, LatencyTrend, Measurement, Objective, Policy, Probed, Problem, State,
 };
 pub use solve::{solve, solve_with};

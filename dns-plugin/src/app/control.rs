@@ -117,13 +117,7 @@ impl Control {
                 let Some(report) = reports.get(&key) else {
                     continue;
                 };
-                export.apply_measured(
-                    report.rtt,
-                    report.latency,
-                    report.latency_trend,
-                    report.ejected,
-                    report.eligible_for_s,
-                );
+                export.apply_measured(report.probed());
                 let labels = [("service", name.clone()), ("cluster", key.cluster.clone())];
                 if let Some(rtt) = report.rtt {
                     ::metrics::gauge!(metrics::PROBE_RTT, &labels).set(rtt.mean_ms);

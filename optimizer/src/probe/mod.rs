@@ -26,7 +26,7 @@ pub use check::{ProbeError, http_get, tcp_rtt};
 pub use estimate::Estimator;
 pub use health::{EjectionPolicy, Health};
 
-use crate::input::{LatencyTrend, Measurement};
+use crate::input::{LatencyTrend, Measurement, Probed};
 
 #[derive(Debug, Clone, Copy)]
 pub struct ProbeSettings {
@@ -101,6 +101,19 @@ pub struct TargetReport {
     pub consecutive_failures: u32,
     pub ejections: u32,
     pub last_error: Option<String>,
+}
+
+impl TargetReport {
+    /// The part of the report the clusterset state folds into an export.
+    pub fn probed(&self) -> Probed {
+        Probed {
+            rtt: self.rtt,
+            latency: self.latency,
+            latency_trend: self.latency_trend,
+            ejected: self.ejected,
+            eligible_for_s: self.eligible_for_s,
+        }
+    }
 }
 
 pub struct Prober {

@@ -174,13 +174,7 @@ impl Policy for Aviator {
         for (i, export) in service.exports.iter_mut().enumerate() {
             export.ready = env.ready[i];
             if let Some(report) = reports.get(&self.keys[i]) {
-                export.apply_measured(
-                    report.rtt,
-                    report.latency,
-                    report.latency_trend,
-                    report.ejected,
-                    report.eligible_for_s,
-                );
+                export.apply_measured(report.probed());
             }
         }
         let Mode::Optimized(optimized) = &mut service.policy.mode else {
