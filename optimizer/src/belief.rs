@@ -44,10 +44,17 @@ impl ServiceBelief {
     /// The belief after one more reading, `ms`.
     #[must_use]
     pub fn fold(self, ms: f64) -> Self {
+        self.fold_over(ms, LONG_RUN)
+    }
+
+    /// The same average, settling into an EWMA over `readings_cap` readings (the probes'
+    /// latency baseline uses it too).
+    #[must_use]
+    pub fn fold_over(self, ms: f64, readings_cap: f64) -> Self {
         if !ms.is_finite() || ms < 0.0 {
             return self;
         }
-        let readings = (self.readings + 1.0).min(LONG_RUN);
+        let readings = (self.readings + 1.0).min(readings_cap);
         Self {
             ms: self.ms + (ms - self.ms) / readings,
             readings,

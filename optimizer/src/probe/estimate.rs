@@ -4,6 +4,7 @@
 use std::collections::VecDeque;
 use std::time::Instant;
 
+use crate::belief::ServiceBelief;
 use crate::input::{LatencyTrend, Measurement};
 
 /// Samples kept for the percentiles: at one probe a second, about a minute of history.
@@ -27,8 +28,8 @@ pub struct Estimator {
     ewma: Option<f64>,
     window: VecDeque<f64>,
     last: Option<Instant>,
-    /// The slow baseline and the samples in it (capped at [`BASELINE`]).
-    baseline: Option<(f64, f64)>,
+    /// The slow baseline: the service-time belief's average, over [`BASELINE`] samples.
+    baseline: Option<ServiceBelief>,
 }
 
 impl Estimator {
@@ -43,11 +44,8 @@ impl Estimator {
         self.window.push_back(ms);
         self.last = Some(now);
         self.baseline = Some(match self.baseline {
-            Some((mean, n)) => {
-                let n = (n + 1.0).min(BASELINE);
-                (mean + (ms - mean) / n, n)
-            }
-            None => (ms, 1.0),
+            Some(baseline) => baseline.fold_over(ms, BASELINE),
+            None => ServiceBelief::new(ms),
         });
     }
 
@@ -56,8 +54,11 @@ impl Estimator {
     /// errors of the last [`RECENT`] samples): one probe a second of a CV-1 distribution
     /// scatters so widely that its plain mean would often look like an overload.
     pub fn trend(&self) -> Option<LatencyTrend> {
-        let (long_ms, n) = self.baseline?;
-        if self.window.len() < RECENT || n < 3.0 * RECENT as f64 {
+        let ServiceBelief {
+            ms: long_ms,
+            readings,
+        } = self.baseline?;
+        if self.window.len() < RECENT || readings < 3.0 * RECENT as f64 {
             return None;
         }
         let recent = self.window.iter().rev().take(RECENT);
