@@ -51,20 +51,10 @@ struct Piece {
 fn pieces(segments: Option<Vec<(f64, f64)>>, from: Option<f64>) -> Vec<Piece> {
     // Without a capacity there is no queueing: one flat piece as wide as any share can be.
     let segments = segments.unwrap_or_else(|| vec![(1.0, 0.0)]);
-    let Some(from) = from else {
-        return segments
-            .into_iter()
-            .map(|(width, slope)| Piece {
-                width,
-                slope,
-                moved: 0.0,
-            })
-            .collect();
-    };
     let mut pieces = Vec::with_capacity(segments.len() + 1);
     let mut start = 0.0;
     for (width, slope) in segments {
-        let below = (from - start).clamp(0.0, width);
+        let below = from.map_or(0.0, |from| (from - start).clamp(0.0, width));
         if below > 0.0 {
             pieces.push(Piece {
                 width: below,
@@ -76,7 +66,7 @@ fn pieces(segments: Option<Vec<(f64, f64)>>, from: Option<f64>) -> Vec<Piece> {
             pieces.push(Piece {
                 width: width - below,
                 slope,
-                moved: 1.0,
+                moved: if from.is_some() { 1.0 } else { 0.0 },
             });
         }
         start += width;

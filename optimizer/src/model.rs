@@ -27,9 +27,8 @@ pub struct Figures {
     pub servers: f64,
     /// Whether a measurement (RTT or latency) was missing or stale and a neutral value stood in.
     pub stale: bool,
-    /// Whether `service_ms` comes from a fresh measurement (and so is worth smoothing on).
-    pub measured_service: bool,
-    /// The belief `service_ms` came from, to carry to the next solve.
+    /// The belief `service_ms` came from, to carry to the next solve; `None` when no fresh
+    /// measurement stood behind it and a neutral value stood in.
     pub belief: Option<ServiceBelief>,
 }
 
@@ -159,7 +158,6 @@ pub fn figures(
                 fair_capacity_rps,
                 servers,
                 stale: rtts[i].is_none() || services[i].is_none(),
-                measured_service: services[i].is_some(),
                 belief: None,
             };
             if let Some(measured) = services[i] {
@@ -189,13 +187,10 @@ pub fn figures(
         .collect();
     // The neutral service time is the median of the estimates the model actually uses
     // (de-queued and smoothed), so an unmeasured export is neither favoured nor punished.
-    let measured: Vec<Option<f64>> = all
-        .iter()
-        .map(|f| f.measured_service.then_some(f.service_ms))
-        .collect();
+    let measured: Vec<Option<f64>> = all.iter().map(|f| f.belief.map(|b| b.ms)).collect();
     let neutral = median(&measured);
     for f in &mut all {
-        if !f.measured_service {
+        if f.belief.is_none() {
             f.service_ms = neutral;
         }
     }
