@@ -337,9 +337,9 @@ cluster's traffic any export got. Ramp rows show the 1.5x step; the second table
 
 impl Evaluation {
     /// The evaluation report: how to regenerate it, the setup, every table, the goals, and the
-    /// plots (`plots`: scenario name and SVG file name, beside the report).
-    /// The report. `across_seeds` holds the goals as other seeds measured them (seed, goals in
-    /// the order of [`Evaluation::goals`]), so one lucky seed cannot pass for a result.
+    /// plots (`plots`: scenario name and SVG file name, beside the report). `across_seeds` holds
+    /// the goals as other seeds measured them (seed, goals in the order of
+    /// [`Evaluation::goals`]), so one lucky seed cannot pass for a result.
     pub fn markdown(
         &self,
         command: &str,
