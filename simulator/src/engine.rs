@@ -559,7 +559,11 @@ impl<'a> Engine<'a> {
         let parts = self.env_parts();
         for (i, g) in self.groups.iter_mut().enumerate() {
             let total: u32 = g.recent.iter().sum();
-            g.demand_rps = f64::from(total) / DEMAND_WINDOW_S as f64;
+            // Over the seconds seen so far until the window is full: dividing by the whole
+            // window from the start reported a tenth of the demand after one second, and every
+            // cluster started by planning for a trickle.
+            let seen = now.round().clamp(1.0, DEMAND_WINDOW_S as f64);
+            g.demand_rps = f64::from(total) / seen;
             g.recent.rotate_right(1);
             g.recent[0] = 0;
             let env = parts.env(g.demand_rps);
