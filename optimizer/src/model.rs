@@ -189,9 +189,20 @@ pub fn figures(
     // (de-queued and smoothed), so an unmeasured export is neither favoured nor punished.
     let measured: Vec<Option<f64>> = all.iter().map(|f| f.belief.map(|b| b.ms)).collect();
     let neutral = median(&measured);
-    for f in &mut all {
-        if f.belief.is_none() {
-            f.service_ms = neutral;
+    for (f, export) in all.iter_mut().zip(exports) {
+        match f.belief {
+            None => f.service_ms = neutral,
+            // A few probes say little (one sample of a CV-1 distribution may be a quarter of
+            // the mean), and a cold export believed fast draws every cluster at once: its real
+            // queue then reads as a slow service time for minutes. Until its belief settles, an
+            // export counts as no faster than the median.
+            Some(belief) if !belief.settled() && belief.ms < neutral => {
+                f.service_ms = neutral;
+                if export.capacity_rps.is_none() && export.servers.is_some_and(|k| k > 0) {
+                    f.fair_capacity_rps = Some(f.servers * 1e3 / neutral / peers);
+                }
+            }
+            Some(_) => {}
         }
     }
     all

@@ -357,3 +357,40 @@ fn a_move_must_gain_more_than_it_costs() {
     assert_eq!(shares(&solve_with(&free, &close, &from)), [0.98, 0.02]);
     assert_eq!(shares(&solve_with(&p, &close, &State::new())), [0.98, 0.02]);
 }
+
+#[test]
+fn a_cold_export_counts_as_no_faster_than_the_median_until_its_readings_settle() {
+    // Three exports of 4 servers; capacity is learned from the service time (4 × 1000 / s).
+    let with_servers = |mut e: ExportInput| {
+        e.servers = Some(4);
+        e
+    };
+    let exports = [
+        with_servers(export("fast", 1.0, 5.0, 0.0)),
+        with_servers(export("b", 1.0, 20.0, 0.0)),
+        with_servers(export("slow", 1.0, 40.0, 0.0)),
+    ];
+    let p = Policy {
+        demand_rps: Some(100.0),
+        ..policy(Objective::Performance)
+    };
+    // First solve: "fast" has one reading of 5 ms; it counts as the median, 20 ms (capacity
+    // 200 rps, not 800). A slow first reading is believed as it is.
+    let mut d = solve_with(&p, &exports, &State::new());
+    // To 0.1 ms: once capacity is learned, a reading is de-queued at our own utilisation.
+    let service = |d: &Decision| -> Vec<f64> {
+        d.exports
+            .iter()
+            .map(|e| (e.terms.service_ms * 10.0).round() / 10.0)
+            .collect()
+    };
+    assert_eq!(service(&d), [20.0, 20.0, 40.0]);
+    assert_eq!(d.exports[0].terms.capacity_rps.map(f64::round), Some(200.0));
+    // Thirty readings of 5 ms settle it.
+    for _ in 1..30 {
+        d = solve_with(&p, &exports, &d.state);
+    }
+    assert_eq!(service(&d), [5.0, 19.8, 40.0]);
+    let capacity = d.exports[0].terms.capacity_rps.unwrap();
+    assert!((capacity - 800.0).abs() < 1.0, "{capacity}");
+}
