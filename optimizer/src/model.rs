@@ -194,9 +194,12 @@ pub fn figures(
             None => f.service_ms = neutral,
             // A few probes say little (one sample of a CV-1 distribution may be a quarter of
             // the mean), and a cold export believed fast draws every cluster at once: its real
-            // queue then reads as a slow service time for minutes. Until its belief settles, an
-            // export counts as no faster than the median.
-            Some(belief) if !belief.settled() && belief.ms < neutral => {
+            // queue then reads as a slow service time for minutes. Until its belief settles, a
+            // probed export counts as no faster than the median. Declared figures are the
+            // operator's word and stand as they are.
+            Some(belief)
+                if export.latency_under_load && !belief.settled() && belief.ms < neutral =>
+            {
                 f.service_ms = neutral;
                 if export.capacity_rps.is_none() && export.servers.is_some_and(|k| k > 0) {
                     f.fair_capacity_rps = Some(f.servers * 1e3 / neutral / peers);

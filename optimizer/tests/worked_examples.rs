@@ -360,9 +360,11 @@ fn a_move_must_gain_more_than_it_costs() {
 
 #[test]
 fn a_cold_export_counts_as_no_faster_than_the_median_until_its_readings_settle() {
-    // Three exports of 4 servers; capacity is learned from the service time (4 × 1000 / s).
+    // Three probed exports of 4 servers; capacity is learned from the service time
+    // (4 × 1000 / s).
     let with_servers = |mut e: ExportInput| {
         e.servers = Some(4);
+        e.latency_under_load = true;
         e
     };
     let exports = [
@@ -375,7 +377,8 @@ fn a_cold_export_counts_as_no_faster_than_the_median_until_its_readings_settle()
         ..policy(Objective::Performance)
     };
     // First solve: "fast" has one reading of 5 ms; it counts as the median, 20 ms (capacity
-    // 200 rps, not 800). A slow first reading is believed as it is.
+    // 200 rps, not 800). A slow first reading is believed as it is, and so are declared
+    // figures (`stale_figures_count_as_neutral` and the others above declare theirs).
     let mut d = solve_with(&p, &exports, &State::new());
     // To 0.1 ms: once capacity is learned, a reading is de-queued at our own utilisation.
     let service = |d: &Decision| -> Vec<f64> {
