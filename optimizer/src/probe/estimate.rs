@@ -22,7 +22,7 @@ const BASELINE: f64 = 300.0;
 /// The simulator chose it: at 1 SE (or 30 samples) noise tripped the detector often enough to
 /// swing the herd's shares by 20-40 points a minute, and at 1.5 SE it still tripped in one run
 /// of 24 (Cost under seed 4: 17 points). At 2 SE no run over seeds 1-8 trips it by noise, and
-/// the antagonist's p99 is unchanged (625-664 ms against 596-654 at 1.5 SE).
+/// the antagonist's p99 is unchanged (624-664 ms against 596-654 at 1.5 SE).
 const CONFIDENCE: f64 = 2.0;
 
 #[derive(Debug, Clone, Default)]
