@@ -558,12 +558,7 @@ impl<'a> Engine<'a> {
         }
         let parts = self.env_parts();
         for (i, g) in self.groups.iter_mut().enumerate() {
-            let total: u32 = g.recent.iter().sum();
-            // Over the seconds seen so far until the window is full: dividing by the whole
-            // window from the start reported a tenth of the demand after one second, and every
-            // cluster started by planning for a trickle.
-            let seen = now.round().clamp(1.0, DEMAND_WINDOW_S as f64);
-            g.demand_rps = f64::from(total) / seen;
+            g.demand_rps = demand_rps(&g.recent, now);
             g.recent.rotate_right(1);
             g.recent[0] = 0;
             let env = parts.env(g.demand_rps);
@@ -616,5 +611,31 @@ impl<'a> Engine<'a> {
                 }
             }
         }
+    }
+}
+
+/// Requests per second from the last seconds' counts, at time `now`: over the seconds seen so
+/// far until the window is full. Dividing by the whole window from the start reported a tenth of
+/// the demand after one second, and every cluster started by planning for a trickle.
+fn demand_rps(counts: &[u32], now: f64) -> f64 {
+    let total: u32 = counts.iter().sum();
+    let seen = now.round().clamp(1.0, counts.len().max(1) as f64);
+    f64::from(total) / seen
+}
+
+#[cfg(test)]
+mod tests {
+    use super::demand_rps;
+
+    #[test]
+    fn demand_is_averaged_over_the_seconds_seen_until_the_window_is_full() {
+        let mut counts = [0u32; 10];
+        counts[0] = 150;
+        assert_eq!(demand_rps(&counts, 1.0), 150.0);
+        counts[1] = 150;
+        assert_eq!(demand_rps(&counts, 2.0), 150.0);
+        let full = [150u32; 10];
+        assert_eq!(demand_rps(&full, 10.0), 150.0);
+        assert_eq!(demand_rps(&full, 300.0), 150.0);
     }
 }
