@@ -25,6 +25,9 @@ pub struct Figures {
     pub fair_capacity_rps: Option<f64>,
     /// Servers behind the export (1 when unknown).
     pub servers: f64,
+    /// Whether `fair_capacity_rps` was learned from the service time (none was declared), and
+    /// so follows it wherever the service time is set.
+    pub capacity_learned: bool,
     /// Whether a measurement (RTT or latency) was missing or stale and a neutral value stood in.
     pub stale: bool,
     /// The belief `service_ms` came from, to carry to the next solve; `None` when no fresh
@@ -33,6 +36,14 @@ pub struct Figures {
 }
 
 impl Figures {
+    /// Sets the service time the model uses, and the capacity with it when that is learned.
+    fn set_service_ms(&mut self, ms: f64, peers: f64) {
+        self.service_ms = ms;
+        if self.capacity_learned {
+            self.fair_capacity_rps = Some(learned_capacity_rps(self.servers, ms, peers));
+        }
+    }
+
     /// Latency per request with no queueing of our own, retries included, ms.
     pub fn base_ms(&self) -> f64 {
         (self.rtt_ms + self.service_ms) * self.tries
@@ -159,11 +170,12 @@ pub fn figures(
                 servers,
                 stale: rtts[i].is_none() || services[i].is_none(),
                 belief: None,
+                capacity_learned: false,
             };
             if let Some(measured) = services[i] {
-                let learn =
+                figures.capacity_learned =
                     figures.fair_capacity_rps.is_none() && export.servers.is_some_and(|k| k > 0);
-                let service_ms = if learn {
+                let service_ms = if figures.capacity_learned {
                     dequeue_learning_capacity(&figures, measured, policy, previous_shares.get(i))
                 } else {
                     measured / (1.0 + figures.wait_factor(previous_u))
@@ -175,12 +187,8 @@ pub fn figures(
                     Some(before) => before.fold(service_ms),
                     None => ServiceBelief::new(service_ms),
                 };
-                figures.service_ms = belief.ms;
                 figures.belief = Some(belief);
-                if learn {
-                    figures.fair_capacity_rps =
-                        Some(figures.servers * 1e3 / figures.service_ms / peers);
-                }
+                figures.set_service_ms(belief.ms, peers);
             }
             figures
         })
@@ -200,15 +208,18 @@ pub fn figures(
             Some(belief)
                 if export.latency_under_load && !belief.settled() && belief.ms < neutral =>
             {
-                f.service_ms = neutral;
-                if export.capacity_rps.is_none() && export.servers.is_some_and(|k| k > 0) {
-                    f.fair_capacity_rps = Some(f.servers * 1e3 / neutral / peers);
-                }
+                f.set_service_ms(neutral, peers);
             }
             Some(_) => {}
         }
     }
     all
+}
+
+/// Our fair part of what k servers that each take `service_ms` can serve: M/M/k's own capacity,
+/// k·1000/s requests a second, over `peers`.
+fn learned_capacity_rps(servers: f64, service_ms: f64, peers: f64) -> f64 {
+    servers * 1e3 / service_ms / peers
 }
 
 /// Rounds of the fixed point in [`dequeue_learning_capacity`]; it settles in a handful.
@@ -233,7 +244,7 @@ fn dequeue_learning_capacity(
         .map(|d| d * previous.copied().unwrap_or(0.0));
     let mut service_ms = measured_ms.max(1e-3);
     for _ in 0..CAPACITY_ROUNDS {
-        let fair = figures.servers * 1e3 / service_ms / peers;
+        let fair = learned_capacity_rps(figures.servers, service_ms, peers);
         let u = own_rps.map_or(0.0, |r| (r / fair).clamp(0.0, MAX_DEQUEUE_UTILIZATION));
         service_ms = (measured_ms / (1.0 + figures.wait_factor(u))).max(1e-3);
     }
