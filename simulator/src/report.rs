@@ -468,7 +468,8 @@ per purpose, so a policy that probes more does not shift anyone's arrivals).
   clusterset state with `Export::apply_measured`, `decide` and the optimizer, once a second per client
   cluster with the previous decision's state, and the DNS server's low-discrepancy weighted pick. What the
   simulation supplies that production does not yet measure: each cluster's own demand (requests/s over the
-  last 10 s; production reads `demandRps` from the policy). Policies: `preferLocal: false`, `peers` = the
+  last 10 s). Production reads `demandRps` from the policy (the clusterset file or the AviatorPolicy): a figure
+  the operator declares, where the simulation's follows the ramp's steps. Policies: `preferLocal: false`, `peers` = the
   number of client clusters, no declared capacity (it is learned from measured service time).
 ";
 

@@ -72,6 +72,16 @@ pub struct AviatorPolicySpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 1))]
     pub capacity_per_endpoint_rps: Option<u32>,
+    /// Requests per second this cluster sends the service. With it the optimizer models each
+    /// export's queueing and spreads load before an export saturates; without it, it cannot.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 0.0))]
+    pub demand_rps: Option<f64>,
+    /// Clusters that draw on the service's exports (default 1): each counts on 1/peers of an
+    /// export's capacity, so clusters deciding alone do not pile onto one export.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1))]
+    pub peers: Option<u32>,
     /// Health and latency probing of the exports; off unless set.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub probe: Option<ProbeSpec>,

@@ -28,7 +28,7 @@ pub fn effective_policy(
 }
 
 /// Fields only the `Optimized` mode reads.
-const OPTIMIZER_FIELDS: [&str; 8] = [
+const OPTIMIZER_FIELDS: [&str; 10] = [
     "objective",
     "tradeoff",
     "usdPerMsPerMillion",
@@ -37,6 +37,8 @@ const OPTIMIZER_FIELDS: [&str; 8] = [
     "requestBytes",
     "responseBytes",
     "capacityPerEndpointRps",
+    "demandRps",
+    "peers",
 ];
 
 /// Writes the fields `spec` sets over `fields`. Fields of another mode inherited from the
@@ -90,6 +92,8 @@ fn fields_of(spec: &AviatorPolicySpec) -> Map<String, Value> {
         "capacityPerEndpointRps",
         spec.capacity_per_endpoint_rps.map(|v| json!(v)),
     );
+    set("demandRps", spec.demand_rps.map(|v| json!(v)));
+    set("peers", spec.peers.map(|v| json!(v)));
     if let Some(probe) = &spec.probe {
         set("probe", Some(json!(true)));
         set("probePath", probe.path.as_ref().map(|p| json!(p)));
@@ -137,6 +141,20 @@ mod tests {
         let specific = spec("service: web\nloadBalancing: RoundRobin\n");
         let policy = effective_policy(Some(&defaults), Some(&specific), &["east"]).unwrap();
         assert_eq!(policy.mode, Mode::RoundRobin);
+    }
+
+    #[test]
+    fn a_policy_declares_this_clusters_demand_and_its_peers() {
+        let specific = spec("service: cart\nloadBalancing: Optimized\ndemandRps: 450\npeers: 3\n");
+        let policy = effective_policy(None, Some(&specific), &["east"]).unwrap();
+        let Mode::Optimized(optimized) = &policy.mode else {
+            panic!("not optimized: {policy:?}");
+        };
+        assert_eq!(optimized.policy.demand_rps, Some(450.0));
+        assert_eq!(optimized.policy.peers, 3);
+        let zero = spec("service: cart\nloadBalancing: Optimized\ndemandRps: 0\n");
+        let error = effective_policy(None, Some(&zero), &["east"]).unwrap_err();
+        assert!(error.contains("spec.demandRps"), "{error}");
     }
 
     #[test]
