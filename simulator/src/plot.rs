@@ -22,7 +22,7 @@ fn failed(path: &Path) -> impl Fn(String) -> PlotError + '_ {
     }
 }
 
-const COLORS: [RGBColor; 9] = [
+const COLORS: [RGBColor; 10] = [
     RGBColor(228, 26, 28),
     RGBColor(255, 127, 0),
     RGBColor(166, 86, 40),
@@ -32,6 +32,7 @@ const COLORS: [RGBColor; 9] = [
     RGBColor(0, 0, 0),
     RGBColor(77, 175, 74),
     RGBColor(0, 139, 139),
+    RGBColor(231, 41, 138),
 ];
 
 /// Writes the plot belonging to `result`'s scenario, if it has one. Returns whether it did.

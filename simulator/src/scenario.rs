@@ -101,6 +101,9 @@ pub struct Scenario {
     pub windows: Vec<Window>,
     /// From here on the system counts as steady, for flapping and starvation.
     pub steady_from_s: f64,
+    /// The load an operator plans for, and so declares as each cluster's `demandRps`, where
+    /// Aviator is not told its measured demand.
+    pub planned_load: f64,
     pub policies: Vec<PolicyKind>,
 }
 
@@ -304,6 +307,7 @@ fn ramp() -> Scenario {
         duration_s: step_s * loads.len() as f64,
         windows,
         steady_from_s: 10.0,
+        planned_load: 1.0,
         policies: PolicyKind::ALL.to_vec(),
     }
 }
@@ -340,6 +344,7 @@ fn outage() -> Scenario {
             whole("after", 150.0, 240.0),
         ],
         steady_from_s: 10.0,
+        planned_load: 1.0,
         policies: PolicyKind::ALL.to_vec(),
     }
 }
@@ -380,6 +385,7 @@ fn antagonist() -> Scenario {
             whole("b slow", 150.0, 240.0),
         ],
         steady_from_s: 10.0,
+        planned_load: 1.2,
         policies: PolicyKind::ALL.to_vec(),
     }
 }
@@ -410,6 +416,7 @@ fn cost() -> Scenario {
         duration_s: 180.0,
         windows: vec![whole("all", 20.0, 180.0)],
         steady_from_s: 20.0,
+        planned_load: 0.6,
         policies: PolicyKind::ALL.to_vec(),
     }
 }
@@ -457,6 +464,7 @@ fn herd() -> Scenario {
         // All eight start cold at once; the first two minutes are their convergence.
         windows: vec![whole("all", 120.0, 360.0), whole("start-up", 0.0, 120.0)],
         steady_from_s: 120.0,
+        planned_load: 1.3,
         policies: PolicyKind::ALL.to_vec(),
     }
 }

@@ -30,6 +30,7 @@ fn simulate_prints_every_policy_and_the_goal_and_draws_the_plot() {
         "aviator-performance",
         "aviator-cost",
         "aviator-mixed",
+        "aviator-declared",
     ] {
         assert!(stdout.contains(policy), "{policy} missing:\n{stdout}");
     }

@@ -3,9 +3,10 @@
 //! [`decide`] calling the optimizer, once a tick, with the previous decision's state. Lookups
 //! are answered by the same low-discrepancy weighted pick as the DNS server's.
 //!
-//! What production has and the simulation supplies: the client cluster's demand (measured here
-//! from the requests it sends; production reads `demandRps` from the policy) and the probes'
-//! network (simulated; the book does not know the difference).
+//! What production has and the simulation supplies: the client cluster's demand and the probes'
+//! network (simulated; the book does not know the difference). The demand is either measured
+//! from the requests the cluster sends, or declared once from the scenario's planned load, as
+//! production reads `demandRps` from the policy today.
 
 use std::time::{Duration, Instant};
 
@@ -19,6 +20,15 @@ use aviator_optimizer::{Objective, State, draw};
 
 use super::{Context, Env, Policy, ProbeSample};
 use crate::rng::{self, Stream};
+
+/// Where the optimizer's demand figure comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Demand {
+    /// Requests/s this cluster sent over the last 10 s.
+    Measured,
+    /// The scenario's planned load, declared once as an operator would declare `demandRps`.
+    Declared,
+}
 
 const NAMESPACE: &str = "shop";
 const SERVICE: &str = "api";
@@ -35,11 +45,16 @@ pub struct Aviator {
     drawn: (Vec<usize>, Vec<u64>),
     counter: u64,
     rng: Stream,
+    /// The declared demand, requests/s; `None` when the measured one is used.
+    declared_rps: Option<f64>,
 }
 
 impl Aviator {
-    pub fn new(mut context: Context<'_>, objective: Objective) -> Self {
+    pub fn new(mut context: Context<'_>, objective: Objective, demand: Demand) -> Self {
         let scenario = context.scenario;
+        let declared_rps = (demand == Demand::Declared).then(|| {
+            scenario.planned_load * scenario.allocated_rps() * scenario.groups[context.group].demand
+        });
         let mut clusters: Vec<Cluster> = scenario
             .sites
             .iter()
@@ -142,6 +157,7 @@ impl Aviator {
             drawn: (Vec::new(), Vec::new()),
             counter: rng::word(&mut context.rng),
             rng: context.rng,
+            declared_rps,
         }
     }
 
@@ -180,7 +196,9 @@ impl Policy for Aviator {
         let Mode::Optimized(optimized) = &mut service.policy.mode else {
             return;
         };
-        optimized.policy.demand_rps = (env.demand_rps > 0.0).then_some(env.demand_rps);
+        optimized.policy.demand_rps = self
+            .declared_rps
+            .or((env.demand_rps > 0.0).then_some(env.demand_rps));
         let optimized = optimized.clone();
         let decision = decide(&set, &set.services[0], &optimized, &self.state);
         self.shares = decision.exports.iter().map(|e| e.share).collect();

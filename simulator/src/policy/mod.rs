@@ -12,7 +12,7 @@ use serde::Serialize;
 use crate::rng::{self, Stream};
 use crate::scenario::Scenario;
 
-pub use aviator::Aviator;
+pub use aviator::{Aviator, Demand};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "kebab-case")]
@@ -26,10 +26,11 @@ pub enum PolicyKind {
     AviatorPerformance,
     AviatorCost,
     AviatorMixed,
+    AviatorDeclared,
 }
 
 impl PolicyKind {
-    pub const ALL: [PolicyKind; 9] = [
+    pub const ALL: [PolicyKind; 10] = [
         PolicyKind::Lighthouse,
         PolicyKind::WrrPods,
         PolicyKind::IstioFailover,
@@ -39,6 +40,7 @@ impl PolicyKind {
         PolicyKind::AviatorPerformance,
         PolicyKind::AviatorCost,
         PolicyKind::AviatorMixed,
+        PolicyKind::AviatorDeclared,
     ];
 
     pub fn name(self) -> &'static str {
@@ -52,6 +54,7 @@ impl PolicyKind {
             PolicyKind::AviatorPerformance => "aviator-performance",
             PolicyKind::AviatorCost => "aviator-cost",
             PolicyKind::AviatorMixed => "aviator-mixed",
+            PolicyKind::AviatorDeclared => "aviator-declared",
         }
     }
 
@@ -77,6 +80,9 @@ impl PolicyKind {
             }
             PolicyKind::AviatorCost => "Aviator, objective Cost with the scenario's latency SLO",
             PolicyKind::AviatorMixed => "Aviator, objective Mixed, trade-off 0.5, with the SLO",
+            PolicyKind::AviatorDeclared => {
+                "Aviator Performance told a declared demand (the scenario's planned load), as the Kubernetes deployment is today, not its measured one"
+            }
         }
     }
 
@@ -100,13 +106,23 @@ impl PolicyKind {
             PolicyKind::AviatorPerformance => Box::new(Aviator::new(
                 context,
                 aviator_optimizer::Objective::Performance,
+                Demand::Measured,
             )),
-            PolicyKind::AviatorCost => {
-                Box::new(Aviator::new(context, aviator_optimizer::Objective::Cost))
-            }
-            PolicyKind::AviatorMixed => {
-                Box::new(Aviator::new(context, aviator_optimizer::Objective::Mixed))
-            }
+            PolicyKind::AviatorCost => Box::new(Aviator::new(
+                context,
+                aviator_optimizer::Objective::Cost,
+                Demand::Measured,
+            )),
+            PolicyKind::AviatorMixed => Box::new(Aviator::new(
+                context,
+                aviator_optimizer::Objective::Mixed,
+                Demand::Measured,
+            )),
+            PolicyKind::AviatorDeclared => Box::new(Aviator::new(
+                context,
+                aviator_optimizer::Objective::Performance,
+                Demand::Declared,
+            )),
         }
     }
 }
