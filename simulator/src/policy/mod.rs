@@ -7,6 +7,7 @@ mod locality;
 mod probing;
 mod round_robin;
 
+use aviator_optimizer::Objective;
 use serde::Serialize;
 
 use crate::rng::{self, Stream};
@@ -105,22 +106,18 @@ impl PolicyKind {
             PolicyKind::Prequal => Box::new(probing::HotCold::new(context)),
             PolicyKind::AviatorPerformance => Box::new(Aviator::new(
                 context,
-                aviator_optimizer::Objective::Performance,
+                Objective::Performance,
                 Demand::Measured,
             )),
-            PolicyKind::AviatorCost => Box::new(Aviator::new(
-                context,
-                aviator_optimizer::Objective::Cost,
-                Demand::Measured,
-            )),
-            PolicyKind::AviatorMixed => Box::new(Aviator::new(
-                context,
-                aviator_optimizer::Objective::Mixed,
-                Demand::Measured,
-            )),
+            PolicyKind::AviatorCost => {
+                Box::new(Aviator::new(context, Objective::Cost, Demand::Measured))
+            }
+            PolicyKind::AviatorMixed => {
+                Box::new(Aviator::new(context, Objective::Mixed, Demand::Measured))
+            }
             PolicyKind::AviatorDeclared => Box::new(Aviator::new(
                 context,
-                aviator_optimizer::Objective::Performance,
+                Objective::Performance,
                 Demand::Declared,
             )),
         }
