@@ -516,9 +516,13 @@ pub const FINDINGS: &str = "
     through a deliberately slow average (minutes, for the herd's sake). Its overload detector, now fed by
     the probes' latency trend, must tell a doubling from the noise of one probe a second of a CV-1
     distribution, so it trips only on the last 20 probes' lower confidence bound; a more eager setting
-    swung the herd by 20-40 points. So Aviator's p99 over the run is nearly twice theirs. Load reports
-    from exporting clusters through the broker, or faster probing while a rise is suspected, would give
-    it what Prequal and Envoy have.
+    swung the herd by 20-40 points. The average also overshoots, since it reads the service time from
+    a queue that has built up, and comes back just as slowly: use1-a, recovered at 150 s, still ran at
+    0.43 utilisation through the `b slow` window while the other two ran at 0.88 and 0.91 (seed 1,
+    Performance). So Aviator's p99 over the run is nearly twice theirs. Probing four times as often
+    while a rise is suspected was tried and moved the p99 by no more than the noise between seeds.
+    Load reports from the exporting clusters through the broker would give it what Prequal and Envoy
+    have.
   - *Herd*: eight clusters deciding alone settle and stay settled: once steady, the largest share swing
     in a minute stays under the goal of 10 points in all 24 runs over eight seeds; it was 27/22/25 for
     seed 1 before these changes. A move must gain more than it costs (`moveCost` 0.06 of the
