@@ -156,8 +156,8 @@ impl Default for Policy {
     ///   noise of about 5 %, and with 8 clusters deciding alone (the simulator's herd test) free
     ///   moves let each one chase the others' noise: shares swung 27 points a minute. With the
     ///   service time averaged over 200 readings, 0.04 still let them swing up to 10.6 points
-    ///   over four seeds, and 0.06 at most 8.6. Near
-    ///   saturation the queueing curve's slopes dwarf the charge, so load still spreads in time.
+    ///   over four seeds, and 0.06 at most 8.6. Near saturation the queueing curve's slopes
+    ///   dwarf the charge, so load still spreads in time.
     /// - `peers` 1: alone unless told; set it to the number of clusters that use the service.
     /// - `target_utilization` 0.8: where M/M/k queueing delay starts to climb steeply.
     /// - `max_age_s` 30: three missed probe rounds at Prequal-like probing plus slack.
