@@ -396,6 +396,7 @@ impl Evaluation {
         out
     }
 }
+
 /// The goals measured under each seed: a row per goal, a column per seed, misses in bold,
 /// and how many seeds met it.
 fn seeds_table(across_seeds: &[(u64, Vec<Goal>)]) -> String {
@@ -506,10 +507,11 @@ pub const FINDINGS: &str = "
 - **Claiming what the others leave** (tried, not in these figures). Every cluster solved the same
   clusterset-wide plan from the others' demand and round trips (shared through the broker) and claimed
   what the plan left it. The ramp improved under seven seeds of eight (0.9x p99 about 120 ms; the
-  Lighthouse ratio 0.26-0.63x, still short of 0.5x under three), but the herd swung up to 63 points: the plan multiplies any error in the learned
-  capacities (a service time read during a start-up queue), and each cluster flipped between a planned
-  room and the over-capacity rule as its estimates crossed the line. It needs capacity figures that
-  do not come from each cluster's own probes, such as load reports from the exporting clusters.
+  Lighthouse ratio 0.26-0.63x, still short of 0.5x under three), but the herd swung up to 63 points:
+  the plan multiplies any error in the learned capacities (a service time read during a start-up
+  queue), and each cluster flipped between a planned room and the over-capacity rule as its estimates
+  crossed the line. It needs capacity figures that do not come from each cluster's own probes, such as
+  load reports from the exporting clusters.
 - **Where Aviator loses.**
   - *Antagonist*: when one cluster's speed halves, Prequal (requests in flight, fresh every lookup) and
     Envoy (per request, from load reports) react within seconds; Aviator learns the new service time
