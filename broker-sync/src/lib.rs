@@ -1,5 +1,6 @@
 //! The sources of Aviator's state: the standalone clusterset file (the embedded default), the
-//! broker that shares prices between clusters, and later the Kubernetes objects.
+//! Kubernetes objects, the broker that shares prices and load reports between clusters, and the
+//! probes that measure each export from here.
 //!
 //! Every source produces the same validated [`state::ClusterSet`]; nothing downstream knows which
 //! source is in use.
@@ -8,4 +9,5 @@ pub mod broker;
 pub mod clusterset;
 pub mod decide;
 pub mod kubernetes;
+pub mod probe;
 pub mod state;

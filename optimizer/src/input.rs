@@ -31,6 +31,25 @@ pub struct LatencyTrend {
     pub long_ms: f64,
 }
 
+/// What an exporting cluster says of its own export, through the broker: measured inside that
+/// cluster, so no wide-area round trip is in it, and under everyone's traffic, not only ours.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct LoadReport {
+    /// Busy fraction of the export's servers, 0..1, when the exporter can know it.
+    #[serde(default)]
+    pub utilization: Option<f64>,
+    /// Mean service latency seen inside the exporting cluster (queueing included), ms.
+    #[serde(default)]
+    pub latency_ms: Option<f64>,
+    /// Fraction of requests the export refused or failed, 0..1.
+    #[serde(default)]
+    pub error_rate: Option<f64>,
+    /// Seconds since the exporter measured it; older than `Policy::report_expiry_s` is unknown.
+    #[serde(default)]
+    pub age_s: f64,
+}
+
 /// What this cluster's probes know of one export, as the clusterset state folds it in.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Probed {

@@ -5,6 +5,7 @@
 use std::cmp::Ordering;
 use std::collections::BinaryHeap;
 
+use aviator_optimizer::LoadReport;
 use aviator_optimizer::cost::{Location, price_per_request};
 
 use crate::dns::ClientSide;
@@ -22,6 +23,11 @@ const PROBE_SCHEDULER_S: f64 = 0.05;
 const PROBE_NOISE_CV: f64 = 0.1;
 /// Demand is measured over this many seconds.
 const DEMAND_WINDOW_S: usize = 10;
+/// An exporter writes its load report to the broker this often, ±25 % jitter, as production's
+/// broker round does; each report covers the time since the one before, and readers see the
+/// last one written, with its age.
+const REPORT_INTERVAL_S: f64 = 2.0;
+
 
 #[derive(Debug, Clone, Copy)]
 enum Event {
@@ -57,6 +63,10 @@ enum Event {
     },
     /// Every second: load reports, shares, demand.
     Second,
+    /// An exporter writes its load report to the broker.
+    Report {
+        export: usize,
+    },
     Change {
         index: usize,
     },
@@ -103,6 +113,8 @@ struct Request {
     /// For a probe: when its GET began and its TCP round trip, ms.
     probe: Option<(f64, f64)>,
     in_flight_at_arrival: f64,
+    /// When it reached the export, for the in-cluster latency the exporter reports.
+    arrived: f64,
 }
 
 struct Export {
@@ -115,12 +127,44 @@ struct Export {
     ready: bool,
     busy_reported: f64,
     utilization: f64,
+    /// What the exporter has seen since its last report.
+    window: ReportWindow,
+    /// Its last report on the broker and when it was measured; `None` before the first.
+    published: Option<(LoadReport, f64)>,
+}
+
+/// An exporter's own view of its export over the last report window: what it measures inside
+/// its cluster (busy time, in-cluster latency, refusals), as production's exporter side does.
+#[derive(Debug, Clone, Copy, Default)]
+struct ReportWindow {
+    busy_at_start: f64,
+    started: f64,
+    arrivals: u32,
+    refused: u32,
+    completed: u32,
+    sojourn_ms: f64,
+}
+
+impl ReportWindow {
+    /// The report for the window ending at `now`, on `servers` servers whose busy time so far
+    /// is `busy_s`.
+    fn report(&self, now: f64, busy_s: f64, servers: usize) -> LoadReport {
+        let span = (now - self.started).max(1e-9);
+        LoadReport {
+            utilization: Some(((busy_s - self.busy_at_start) / span / servers as f64).min(1.0)),
+            latency_ms: (self.completed > 0).then(|| self.sojourn_ms / f64::from(self.completed)),
+            error_rate: (self.arrivals > 0)
+                .then(|| f64::from(self.refused) / f64::from(self.arrivals)),
+            age_s: 0.0,
+        }
+    }
 }
 
 /// What the control plane and load reports say, owned, to lend to the policies as an [`Env`].
 struct EnvParts {
     ready: Vec<bool>,
     utilization: Vec<f64>,
+    reports: Vec<Option<LoadReport>>,
 }
 
 impl EnvParts {
@@ -129,6 +173,7 @@ impl EnvParts {
             ready: &self.ready,
             demand_rps,
             utilization: &self.utilization,
+            reports: &self.reports,
         }
     }
 }
@@ -159,6 +204,7 @@ pub struct Engine<'a> {
     work: Stream,
     probes: Stream,
     connections: Stream,
+    reports: Stream,
 }
 
 /// Runs `kind` through `scenario` under `seed`.
@@ -187,6 +233,8 @@ impl<'a> Engine<'a> {
                     ready: true,
                     busy_reported: 0.0,
                     utilization: 0.0,
+                    window: ReportWindow::default(),
+                    published: None,
                 }
             })
             .collect();
@@ -249,6 +297,7 @@ impl<'a> Engine<'a> {
             work: stream(Purpose::Work),
             probes: stream(Purpose::Probes),
             connections: stream(Purpose::Connections),
+            reports: stream(Purpose::Reports),
         }
     }
 
@@ -272,6 +321,10 @@ impl<'a> Engine<'a> {
             self.at(phase * PROBE_SCHEDULER_S, Event::ProbeScheduler { group });
             self.at(0.0, Event::Arrival { group });
         }
+        for export in 0..self.exports.len() {
+            let phase = rng::unit(&mut self.reports) * REPORT_INTERVAL_S;
+            self.at(phase, Event::Report { export });
+        }
         self.at(1.0, Event::Second);
         while let Some(Scheduled { at, event, .. }) = self.heap.pop() {
             if at > self.scenario.duration_s {
@@ -286,7 +339,35 @@ impl<'a> Engine<'a> {
         EnvParts {
             ready: self.exports.iter().map(|e| e.ready).collect(),
             utilization: self.exports.iter().map(|e| e.utilization).collect(),
+            reports: self
+                .exports
+                .iter()
+                .map(|e| {
+                    e.published.map(|(report, at)| LoadReport {
+                        age_s: self.now - at,
+                        ..report
+                    })
+                })
+                .collect(),
         }
+    }
+
+    /// Export `export` writes its report for the window ending now (a dead exporter writes
+    /// nothing, so its last report ages out) and opens the next window.
+    fn report(&mut self, export: usize) {
+        let now = self.now;
+        let e = &mut self.exports[export];
+        let busy = e.station.busy_s();
+        if !e.down {
+            e.published = Some((e.window.report(now, busy, e.station.servers()), now));
+        }
+        e.window = ReportWindow {
+            busy_at_start: busy,
+            started: now,
+            ..ReportWindow::default()
+        };
+        let jitter = 0.75 + 0.5 * rng::unit(&mut self.reports);
+        self.at(now + REPORT_INTERVAL_S * jitter, Event::Report { export });
     }
 
     fn handle(&mut self, event: Event) {
@@ -347,6 +428,7 @@ impl<'a> Engine<'a> {
                 self.at(self.now + 1.0, Event::Tick { group });
             }
             Event::Second => self.second(),
+            Event::Report { export } => self.report(export),
             Event::Change { index } => self.change(self.scenario.schedule[index].1),
             Event::ControlPlane { export, ready } => self.exports[export].ready = ready,
         }
@@ -408,6 +490,7 @@ impl<'a> Engine<'a> {
             slot,
             probe: None,
             in_flight_at_arrival: 0.0,
+            arrived: 0.0,
         });
         self.at(depart + rtt_s / 2.0, Event::AtSite { id });
     }
@@ -437,6 +520,7 @@ impl<'a> Engine<'a> {
             slot: None,
             probe: Some((get_start, measured_rtt)),
             in_flight_at_arrival: 0.0,
+            arrived: 0.0,
         });
         self.at(get_start + rtt_ms / 2e3, Event::AtSite { id });
     }
@@ -452,6 +536,8 @@ impl<'a> Engine<'a> {
         }
         self.requests[id as usize].in_flight_at_arrival =
             e.station.in_flight() as f64 / e.station.servers() as f64;
+        self.requests[id as usize].arrived = now;
+        e.window.arrivals += 1;
         let before = e.station.busy_s();
         let job = Job {
             id,
@@ -474,6 +560,7 @@ impl<'a> Engine<'a> {
             }
             Admit::Queued => {}
             Admit::Rejected => {
+                e.window.refused += 1;
                 let back = now + self.rtt_ms(r.group, r.export) / 2e3;
                 self.finish(id, Outcome::Error, back);
             }
@@ -504,6 +591,9 @@ impl<'a> Engine<'a> {
         }
         if let Some(job) = completion.finished {
             let r = self.requests[job.id as usize];
+            let window = &mut self.exports[export].window;
+            window.completed += 1;
+            window.sojourn_ms += (now - r.arrived) * 1e3;
             let back = now + self.rtt_ms(r.group, export) / 2e3;
             let outcome = if back <= r.deadline {
                 Outcome::Ok((back - r.sent) * 1e3)

@@ -18,6 +18,7 @@ pub enum Purpose {
     Probes = 3,
     Policy = 4,
     Connections = 5,
+    Reports = 6,
 }
 
 /// The stream for `purpose` in `scenario` under `seed`.

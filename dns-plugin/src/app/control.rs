@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use aviator_broker::broker::{AnyBroker, Broker, ClusterProfile, PeerBook};
 use aviator_broker::state::{ClusterSet, ServiceType};
-use aviator_optimizer::probe::{Prober, Target, TargetKey};
+use aviator_broker::probe::{Prober, Target, TargetKey};
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 use tracing::{error, warn};
@@ -239,7 +239,7 @@ pub fn probe_targets(set: &ClusterSet) -> Vec<Target> {
 /// The probe reports, grouped by service, for `/debug/weights`.
 pub fn reports_by_service(
     prober: &Prober,
-) -> HashMap<String, HashMap<String, aviator_optimizer::probe::TargetReport>> {
+) -> HashMap<String, HashMap<String, aviator_broker::probe::TargetReport>> {
     let mut out: HashMap<String, HashMap<String, _>> = HashMap::new();
     for (key, report) in prober.reports() {
         out.entry(key.service)

@@ -12,7 +12,7 @@ use crate::cli::ExplainArgs;
 pub async fn explain(args: &ExplainArgs) -> anyhow::Result<ExitCode> {
     let key = service_key(&args.service)?;
     let url = format!("http://{}/debug/weights", args.admin);
-    let client = aviator_optimizer::probe::http_client(std::time::Duration::from_secs(5))?;
+    let client = aviator_broker::probe::http_client(std::time::Duration::from_secs(5))?;
     let weights: Weights = client
         .get(&url)
         .send()

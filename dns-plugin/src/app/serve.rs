@@ -15,7 +15,7 @@ use tracing::info;
 use std::time::Duration;
 
 use aviator_broker::broker::{AnyBroker, FileBroker, KubeBroker};
-use aviator_optimizer::probe::{ProbeSettings, Prober};
+use aviator_broker::probe::{ProbeSettings, Prober};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 

@@ -51,7 +51,7 @@ impl LoadGen {
             dns,
             name: Name::from_ascii(name)?,
             targets: Arc::new(targets),
-            http: aviator_optimizer::probe::http_client(TIMEOUT)?,
+            http: aviator_broker::probe::http_client(TIMEOUT)?,
             caches: Arc::new((0..CLIENTS).map(|_| Mutex::new(None)).collect()),
             samples: Arc::new(Mutex::new(Vec::new())),
             started: Instant::now(),

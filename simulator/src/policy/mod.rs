@@ -7,7 +7,7 @@ mod locality;
 mod probing;
 mod round_robin;
 
-use aviator_optimizer::Objective;
+use aviator_optimizer::{LoadReport, Objective};
 use serde::Serialize;
 
 use crate::rng::{self, Stream};
@@ -168,6 +168,8 @@ pub struct Env<'a> {
     pub demand_rps: f64,
     /// Each export's busy fraction over the last second, as its load reports say.
     pub utilization: &'a [f64],
+    /// Each exporter's last report on the broker, with its age; `None` before its first.
+    pub reports: &'a [Option<LoadReport>],
 }
 
 impl Env<'_> {

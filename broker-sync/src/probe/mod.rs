@@ -26,7 +26,7 @@ pub use check::{ProbeError, http_get, tcp_rtt};
 pub use estimate::Estimator;
 pub use health::{EjectionPolicy, Health};
 
-use crate::input::{LatencyTrend, Measurement, Probed};
+use aviator_optimizer::{LatencyTrend, Measurement, Probed};
 
 #[derive(Debug, Clone, Copy)]
 pub struct ProbeSettings {

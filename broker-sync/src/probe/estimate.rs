@@ -4,8 +4,8 @@
 use std::collections::VecDeque;
 use std::time::Instant;
 
-use crate::belief::ServiceBelief;
-use crate::input::{LatencyTrend, Measurement};
+use aviator_optimizer::ServiceBelief;
+use aviator_optimizer::{LatencyTrend, Measurement};
 
 /// Samples kept for the percentiles: at one probe a second, about a minute of history.
 const WINDOW: usize = 64;
@@ -80,7 +80,7 @@ impl Estimator {
 
     pub fn percentile(&self, q: f64) -> Option<f64> {
         let samples: Vec<f64> = self.window.iter().copied().collect();
-        crate::model::quantile(&samples, q)
+        aviator_optimizer::quantile(&samples, q)
     }
 
     /// The estimate as the optimizer takes it, aged from the last sample.
