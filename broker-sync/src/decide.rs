@@ -1,6 +1,6 @@
 //! The bridge from state to the optimizer: asks it for the shares of each `Optimized` service,
-//! turning the clusterset state into its inputs (prices from both clusters' tables, capacity
-//! from ready endpoints). The control loop and the simulator both decide through here, so the
+//! turning the clusterset state into its inputs (prices from both clusters' tables, servers
+//! from ready endpoints, the exporters' load reports). The control loop and the simulator both decide through here, so the
 //! simulator evaluates exactly what production runs.
 
 use std::collections::HashMap;
@@ -12,8 +12,9 @@ use aviator_optimizer::{Decision, ExportInput, State, solve_with};
 /// Decisions by (namespace, name).
 pub type Decisions = HashMap<(String, String), Decision>;
 
-/// Solves every `Optimized` service of `set`, continuing from `previous` decisions.
-pub fn decide_all(set: &ClusterSet, previous: Option<&Decisions>) -> Decisions {
+/// Solves every `Optimized` service of `set`, continuing from `previous` decisions made
+/// `elapsed_s` seconds ago.
+pub fn decide_all(set: &ClusterSet, previous: Option<&Decisions>, elapsed_s: f64) -> Decisions {
     let empty = State::new();
     set.services
         .iter()
@@ -25,17 +26,18 @@ pub fn decide_all(set: &ClusterSet, previous: Option<&Decisions>) -> Decisions {
             let before = previous
                 .and_then(|p| p.get(&key))
                 .map_or(&empty, |d| &d.state);
-            Some((key, decide(set, service, optimized, before)))
+            Some((key, decide(set, service, optimized, before, elapsed_s)))
         })
         .collect()
 }
 
-/// The optimizer's decision for one service.
+/// The optimizer's decision for one service, `elapsed_s` seconds after `previous`.
 pub fn decide(
     set: &ClusterSet,
     service: &Service,
     optimized: &Optimized,
     previous: &State,
+    elapsed_s: f64,
 ) -> Decision {
     let eligibility = service.eligibility(set);
     let inputs: Vec<ExportInput> = service
@@ -44,7 +46,7 @@ pub fn decide(
         .zip(eligibility)
         .map(|(export, eligible)| input(set, service, optimized, export, eligible))
         .collect();
-    solve_with(&optimized.policy, &inputs, previous)
+    solve_with(&optimized.policy, &inputs, previous, elapsed_s)
 }
 
 fn input(
@@ -73,10 +75,6 @@ fn input(
         ServiceType::ClusterSetIp => export.ready_endpoints,
         ServiceType::Headless => Some(export.endpoints.iter().filter(|e| e.ready).count() as u32),
     };
-    let capacity_rps = export.capacity_rps.or_else(|| {
-        let per_endpoint = optimized.capacity_per_endpoint_rps?;
-        Some(f64::from(ready?) * per_endpoint).filter(|c| *c > 0.0)
-    });
     // Inside the cluster the network adds next to nothing; without a figure, say so rather
     // than let the local export stand in for the median of remote round trips.
     let rtt = export.rtt.or_else(|| {
@@ -92,14 +90,10 @@ fn input(
         eligible,
         rtt,
         latency: export.latency,
-        latency_under_load: export.latency_measured,
+        load: export.load,
         price_per_request: price,
-        capacity_rps,
         servers: ready,
-        in_flight: None,
         error_rate: None,
-        eligible_for_s: export.eligible_for_s,
-        latency_trend: export.latency_trend,
     }
 }
 
@@ -108,65 +102,55 @@ mod tests {
     use std::path::Path;
 
     use super::*;
-    use crate::state::{LatencyTrend, Probed};
-    use aviator_optimizer::Bind;
+    use crate::state::LoadReport;
 
     const SET: &str = r#"localCluster: east
 clusters: [{ id: east }, { id: west }, { id: central }]
 services:
   - name: s
     namespace: n
-    policy: { mode: Optimized, preferLocal: false, demandRps: 100 }
+    policy: { mode: Optimized, preferLocal: false }
     exports:
-      - { cluster: west, ips: [10.0.0.1], capacityRps: 100, rtt: { meanMs: 5 }, latency: { meanMs: 10 } }
-      - { cluster: central, ips: [10.0.0.2], capacityRps: 100, rtt: { meanMs: 5 }, latency: { meanMs: 10 } }
+      - { cluster: west, ips: [10.0.0.1], readyEndpoints: 4, rtt: { meanMs: 5 }, latency: { meanMs: 10 } }
+      - { cluster: central, ips: [10.0.0.2], readyEndpoints: 4, rtt: { meanMs: 5 }, latency: { meanMs: 10 } }
 "#;
 
-    /// The probes' latency trend reaches the optimizer's overload detector: an export whose
-    /// recent latency stands at twice its baseline is held below the share it had.
+    /// The exporter's load report reaches the rule: of two exports alike in every figure this
+    /// cluster measures, the one whose exporter reports it busy loses traffic to the other, and
+    /// a report past its expiry counts as unknown, not as idle.
     #[test]
-    fn a_measured_overload_holds_the_export_down() {
+    fn a_reported_load_moves_traffic_and_an_expired_one_does_not() {
         let mut set = crate::clusterset::parse(SET, Path::new("set.yaml")).unwrap();
         let Mode::Optimized(optimized) = set.services[0].policy.mode.clone() else {
             unreachable!("the policy is Optimized");
         };
-        let west_of = |d: &Decision| {
+        let share = |d: &Decision, cluster: &str| {
             d.exports
                 .iter()
-                .find(|e| e.cluster == "west")
-                .cloned()
+                .find(|e| e.cluster == cluster)
                 .unwrap()
+                .share
         };
-        // Two equal exports, each with room for all the demand: an even split.
-        let even = decide(&set, &set.services[0], &optimized, &State::new());
-        assert!((west_of(&even).share - 0.5).abs() < 1e-6, "{even:?}");
+        let even = decide(&set, &set.services[0], &optimized, &State::new(), 1.0);
+        assert!((share(&even, "west") - 0.5).abs() < 1e-9, "{even:?}");
 
-        let trend = LatencyTrend {
-            short_ms: 20.0,
-            long_ms: 10.0,
+        let report = |utilization, age_s| LoadReport {
+            utilization: Some(utilization),
+            latency_ms: Some(10.0),
+            error_rate: None,
+            age_s,
         };
-        let measured = Measurement {
-            mean_ms: 10.0,
-            p99_ms: None,
-            age_s: 0.0,
-        };
-        let west = set.services[0]
-            .exports
-            .iter()
-            .position(|e| e.cluster.as_str() == "west")
-            .unwrap();
-        set.services[0].exports[west].apply_measured(Probed {
-            rtt: Some(measured),
-            latency: Some(measured),
-            latency_trend: Some(trend),
-            ejected: false,
-            eligible_for_s: 600.0,
-        });
+        set.services[0].exports[0].load = Some(report(0.9, 2.0));
+        set.services[0].exports[1].load = Some(report(0.2, 2.0));
         let service = set.services[0].clone();
-        let cut = decide(&set, &service, &optimized, &even.state);
-        let west = west_of(&cut);
-        // Aperture's cut: setpoint / signal = 1.25 × 10 / 20 of the share held before.
-        assert!((west.share - 0.5 * 0.625).abs() < 1e-6, "{west:?}");
-        assert!(west.binds.contains(&Bind::Overload), "{west:?}");
+        let moved = decide(&set, &service, &optimized, &even.state, 1.0);
+        assert!(share(&moved, "west") < 0.45, "{moved:?}");
+
+        let expiry = optimized.policy.report_expiry_s;
+        set.services[0].exports[0].load = Some(report(0.9, expiry + 1.0));
+        set.services[0].exports[1].load = Some(report(0.9, expiry + 1.0));
+        let service = set.services[0].clone();
+        let held = decide(&set, &service, &optimized, &even.state, 1.0);
+        assert!((share(&held, "west") - 0.5).abs() < 1e-9, "{held:?}");
     }
 }

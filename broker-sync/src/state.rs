@@ -8,7 +8,7 @@ use std::fmt;
 use std::net::IpAddr;
 
 pub use aviator_optimizer::cost::{Location, PriceRow, PriceTable};
-pub use aviator_optimizer::{LatencyTrend, Measurement, Probed};
+pub use aviator_optimizer::{LoadReport, Measurement};
 
 /// A cluster's id as Submariner knows it (a DNS label).
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -182,36 +182,34 @@ pub struct Export {
     pub ports: Vec<Port>,
     /// Pods behind a headless export.
     pub endpoints: Vec<Endpoint>,
-    /// Ready pods behind a ClusterSetIP export, when known (sets its capacity).
+    /// Ready pods behind a ClusterSetIP export, when known (its servers, to the queueing model).
     pub ready_endpoints: Option<u32>,
-    /// Declared requests/s the export can serve, overriding endpoints × per-endpoint capacity.
-    pub capacity_rps: Option<f64>,
     /// Network round trip to the export, as declared or measured.
     pub rtt: Option<Measurement>,
-    /// Service latency at the export, as declared or measured.
+    /// Service latency at the export, as declared or measured by this cluster's probes.
     pub latency: Option<Measurement>,
-    /// Whether `latency` was measured by this cluster's probes (under its own traffic).
-    pub latency_measured: bool,
+    /// The exporter's own report of the export's load (through the broker, or declared), with
+    /// its age.
+    pub load: Option<LoadReport>,
     /// Health probing has ejected it.
     pub ejected: bool,
-    /// Seconds since it (re)became eligible, when probing knows; slow start reads it.
-    pub eligible_for_s: Option<f64>,
-    /// Recent measured latency against its baseline, when probing knows; the overload
-    /// detector reads it.
-    pub latency_trend: Option<LatencyTrend>,
+}
+
+/// What this cluster's probes know of one export, as the state folds it in.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Probed {
+    pub rtt: Option<Measurement>,
+    pub latency: Option<Measurement>,
+    pub ejected: bool,
 }
 
 impl Export {
     /// Folds in this cluster's own measurement of the export: measured figures replace declared
-    /// ones once they exist, and probing's verdict (ejected, eligible for how long) and latency
-    /// trend are taken.
+    /// ones once they exist, and probing's verdict is taken.
     pub fn apply_measured(&mut self, probed: Probed) {
         self.rtt = probed.rtt.or(self.rtt);
-        self.latency_measured = probed.latency.is_some();
         self.latency = probed.latency.or(self.latency);
-        self.latency_trend = probed.latency_trend;
         self.ejected = probed.ejected;
-        self.eligible_for_s = Some(probed.eligible_for_s);
     }
 
     /// Whether this export could take traffic by the facts: it has something ready to serve and
@@ -308,8 +306,6 @@ pub struct Optimized {
     /// Typical request and response sizes, bytes, for the price of a request.
     pub request_bytes: f64,
     pub response_bytes: f64,
-    /// Requests/s one ready endpoint serves, for capacity = ready endpoints × this.
-    pub capacity_per_endpoint_rps: Option<f64>,
 }
 
 /// Typical sizes when the operator gives none: a small API request and a 10 kB response.

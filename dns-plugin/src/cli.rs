@@ -157,4 +157,23 @@ pub struct SimulateArgs {
     /// Write the evaluation report as markdown, with its plots beside it.
     #[arg(long, value_name = "FILE.md")]
     pub report: Option<PathBuf>,
+    /// Check the goals under each seed of a range (`1-20`) and print them, seed by seed.
+    #[arg(long, value_name = "FIRST-LAST", value_parser = parse_seeds)]
+    pub seeds: Option<std::ops::RangeInclusive<u64>>,
+}
+
+fn parse_seeds(text: &str) -> Result<std::ops::RangeInclusive<u64>, String> {
+    let (first, last) = text
+        .split_once('-')
+        .ok_or_else(|| format!("{text:?}: use FIRST-LAST, e.g. 1-20"))?;
+    let number = |s: &str| {
+        s.trim()
+            .parse::<u64>()
+            .map_err(|_| format!("{s:?} is not a seed: use a whole number"))
+    };
+    let (first, last) = (number(first)?, number(last)?);
+    if first > last {
+        return Err(format!("{text:?}: the first seed is after the last"));
+    }
+    Ok(first..=last)
 }

@@ -9,9 +9,9 @@ use crate::input::State;
 pub struct Decision {
     /// One entry per input export, in input order.
     pub exports: Vec<ExportDecision>,
-    /// Things that affected the whole solve (an SLO that could not be met, demand over capacity).
+    /// Things that affected the whole solve (no eligible export, figures missing everywhere).
     pub notes: Vec<String>,
-    /// Expected latency of a request under these shares, ms (by the model).
+    /// Mean latency of a request under these shares, ms (by the model, at the reported load).
     pub expected_ms: f64,
     /// Expected transfer price, USD per million requests.
     pub usd_per_million: f64,
@@ -31,8 +31,6 @@ pub struct ExportDecision {
     pub cluster: String,
     /// The share DNS will answer with.
     pub share: f64,
-    /// The share the LP chose, before damping and the dead band.
-    pub lp_share: f64,
     /// The share from the previous solve, if there was one.
     pub previous_share: Option<f64>,
     pub terms: Terms,
@@ -42,21 +40,23 @@ pub struct ExportDecision {
     pub reason: String,
 }
 
-/// The cost terms of one export at its final share.
+/// The figures behind one export's share.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "camelCase")]
 pub struct Terms {
     pub rtt_ms: f64,
+    /// Service time with no queueing, ms.
     pub service_ms: f64,
-    /// Queueing delay our share adds at this export, by the model.
+    /// Mean delay its queue adds now, ms.
     pub queueing_ms: f64,
     /// (rtt + service + queueing) × expected tries.
     pub expected_ms: f64,
     pub price_per_request_usd: f64,
-    /// Utilisation of our fair part of its capacity, when capacity and demand are known.
+    /// Busy fraction of its servers by everyone's traffic, as its exporter reports.
     pub utilization: Option<f64>,
-    /// Our fair part of its capacity, requests/s, when known.
-    pub capacity_rps: Option<f64>,
+    /// What one more request there costs under the objective, ms or its price equivalent: the
+    /// figure the rule compares.
+    pub cost_ms: f64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -68,18 +68,10 @@ pub enum Bind {
     PreferLocal,
     /// Held at the minimum share.
     Floor,
-    /// At its capacity cap.
-    Capacity,
-    /// Cut by the overload detector.
-    Overload,
-    /// Hot by requests in flight: no more share than before.
-    Hot,
-    /// Still ramping up after becoming eligible.
-    SlowStart,
+    /// Over the latency SLO (or Cost's target utilisation): charged for it.
+    Slo,
     /// A figure was missing or stale and a neutral value stood in.
     Stale,
-    /// The change was within the dead band; the previous share stands.
-    DeadBand,
-    /// Demand exceeds total capacity: shares follow capacity.
-    OverCapacity,
+    /// No fresh load report from its exporter: the probes' figures stood in.
+    Unreported,
 }

@@ -5,8 +5,6 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::belief::ServiceBelief;
-
 /// One figure measured over time: a point estimate, its tail, and how old it is.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
@@ -19,16 +17,6 @@ pub struct Measurement {
     /// Seconds since it was last measured; older than `Policy::max_age_s` counts as unknown.
     #[serde(default)]
     pub age_s: f64,
-}
-
-/// Aperture-style overload signal: recent latency against its long-term baseline.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
-pub struct LatencyTrend {
-    /// Mean over the last ~30 s, milliseconds.
-    pub short_ms: f64,
-    /// Mean over the last ~30 min, milliseconds.
-    pub long_ms: f64,
 }
 
 /// What an exporting cluster says of its own export, through the broker: measured inside that
@@ -50,17 +38,6 @@ pub struct LoadReport {
     pub age_s: f64,
 }
 
-/// What this cluster's probes know of one export, as the clusterset state folds it in.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Probed {
-    pub rtt: Option<Measurement>,
-    pub latency: Option<Measurement>,
-    pub latency_trend: Option<LatencyTrend>,
-    pub ejected: bool,
-    /// Seconds since it (re)became eligible.
-    pub eligible_for_s: f64,
-}
-
 /// Everything this cluster knows about one export of the service.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
@@ -73,33 +50,22 @@ pub struct ExportInput {
     /// Network round trip from this cluster to the export.
     #[serde(default)]
     pub rtt: Option<Measurement>,
-    /// Service latency at the export, excluding the network.
+    /// Service latency at the export, excluding the network, as this cluster's probes measured
+    /// it (or the operator declared it): the stand-in when the exporter's report is missing.
     #[serde(default)]
     pub latency: Option<Measurement>,
-    /// Whether `latency` was measured under this cluster's own traffic (by probes), and so
-    /// already contains the queueing that its previous share caused. Declared figures do not.
+    /// The exporter's own report of the export's load, with its age.
     #[serde(default)]
-    pub latency_under_load: bool,
+    pub load: Option<LoadReport>,
     /// Transfer price of one request and its response, USD (see [`crate::cost`]).
     #[serde(default)]
     pub price_per_request: Option<f64>,
-    /// Requests per second the export can serve in all (ready endpoints × per-endpoint capacity).
-    #[serde(default)]
-    pub capacity_rps: Option<f64>,
     /// Servers (ready endpoints) behind the export, when known: queueing is modelled as M/M/k.
     #[serde(default)]
     pub servers: Option<u32>,
-    /// Requests in flight at the export (Prequal's RIF), when reported.
-    #[serde(default)]
-    pub in_flight: Option<f64>,
-    /// Fraction of recent requests that failed, 0..1.
+    /// Fraction of recent requests that failed, 0..1, where the exporter does not report it.
     #[serde(default)]
     pub error_rate: Option<f64>,
-    /// Seconds since the export became eligible; `None` means long enough ago.
-    #[serde(default)]
-    pub eligible_for_s: Option<f64>,
-    #[serde(default)]
-    pub latency_trend: Option<LatencyTrend>,
 }
 
 fn yes() -> bool {
@@ -129,80 +95,64 @@ pub struct Policy {
     pub usd_per_ms_per_million: Option<f64>,
     /// Send everything to the local export while it is eligible (Lighthouse's rule).
     pub prefer_local: bool,
-    /// Floor share of every eligible export, so its figures stay fresh and it never starves.
+    /// Floor share of every eligible export.
     pub min_share: f64,
-    /// Expected latency the Cost and Mixed objectives must stay within, when it can be met.
+    /// Tail-weighted latency the Cost and Mixed objectives keep every export within.
     pub latency_slo_ms: Option<f64>,
-    /// Fraction of the way to the LP solution taken per solve, (0, 1].
-    pub damping: f64,
-    /// Changes smaller than this (on every export) are ignored.
-    pub dead_band: f64,
-    /// What moving traffic costs, as a fraction of the objective's scale per unit of share
-    /// moved: the LP moves shares only for a larger expected gain.
-    pub move_cost: f64,
-    /// This cluster's demand for the service, requests per second, when known.
-    pub demand_rps: Option<f64>,
-    /// Clusters that draw on the same exports; each claims only 1/peers of their capacity.
-    pub peers: u32,
-    /// Utilisation of its fair capacity that Cost mode will not push an export beyond.
+    /// Seconds over which traffic at an export moves away when another is far cheaper: the
+    /// migration rate is (seconds since the last solve) / this.
+    pub migration_s: f64,
+    /// Relative cost gap at which traffic migrates at the full rate; smaller gaps move in
+    /// proportion.
+    pub full_gap: f64,
+    /// Seconds until a share change shows in the exporters' load reports (resolver caches,
+    /// connection reuse, the report's own period): the rule predicts the load it has already
+    /// caused but cannot see yet.
+    pub propagation_s: f64,
+    /// Utilisation Cost mode without an SLO will not push an export beyond.
     pub target_utilization: f64,
-    /// Figures older than this, in seconds, count as unknown.
+    /// This cluster's measurements older than this, in seconds, count as unknown.
     pub max_age_s: f64,
-    /// A newly eligible export ramps up over this many seconds.
-    pub slow_start_s: f64,
-    /// RIF quantile above which an export is hot (Prequal).
-    pub hot_quantile: f64,
-    /// How many times queueing delay counts against its mean in the objectives, so they aim at
-    /// the tail rather than the average.
+    /// Exporters' load reports older than this, in seconds, count as unknown (never as idle).
+    pub report_expiry_s: f64,
+    /// How many times queueing delay counts against its mean, so the rule aims at the tail.
     pub tail_weight: f64,
+    /// Whether traffic moves by an export's marginal cost to everyone (the rule) or by its own
+    /// mean latency (selfish routing): a switch for the ablation, not an operator's setting.
+    #[serde(skip)]
+    pub marginal: bool,
 }
 
 impl Default for Policy {
     /// Defaults, and why:
     /// - `tradeoff` 0.5: an even blend until the operator says otherwise.
-    /// - `min_share` 0.5 %: every export keeps some traffic, so none starves and its
-    ///   connections stay warm, while the floors of two far exports together stay at 1 % of
-    ///   traffic and so out of the p99. It was 2 %: in the simulator's ramp, four exports' floors
-    ///   sent 6 % of lookups to other regions at every load, and Aviator's p99 at 0.5x load was
-    ///   146 ms against 108 ms for local-only Lighthouse (now 106 ms). Probes, not this traffic,
-    ///   keep the figures fresh.
-    /// - `damping` 0.5: halves the gap each tick; with a 1 s tick a move completes in about
-    ///   5 s, well under the 30 s latency window, so feedback cannot oscillate. Envoy's EWMA
-    ///   uses 0.3 on a similar loop; we move a little faster because DNS caching already delays.
-    /// - `dead_band` 1 point: below the noise of weighted-random DNS at typical rates.
-    /// - `move_cost` 0.06: a move must gain 12 % of the objective's scale per unit of share moved
-    ///   (it is charged where traffic leaves and where it arrives). Service-time estimates carry
-    ///   noise of about 5 %, and with 8 clusters deciding alone (the simulator's herd test) free
-    ///   moves let each one chase the others' noise: shares swung 27 points a minute. With the
-    ///   service time averaged over 200 readings, 0.04 still let them swing up to 10.6 points
-    ///   over four seeds, and 0.06 at most 8.6. Near saturation the queueing curve's slopes
-    ///   dwarf the charge, so load still spreads in time.
-    /// - `peers` 1: alone unless told; set it to the number of clusters that use the service.
+    /// - `min_share` 0: the rule samples every export, so none starves without a floor, and
+    ///   probes and load reports, not traffic, keep figures fresh (`docs/evaluation.md`'s
+    ///   ablation measures a 0.5 % floor).
+    /// - `migration_s`, `full_gap` and `propagation_s`: chosen on the simulator's seeds 1-10
+    ///   (`docs/evaluation.md`); `propagation_s` 10 s is a 5 s resolver cache plus half of a
+    ///   10 s connection life.
     /// - `target_utilization` 0.8: where M/M/k queueing delay starts to climb steeply.
-    /// - `max_age_s` 30: three missed probe rounds at Prequal-like probing plus slack.
-    /// - `slow_start_s` 30: Envoy's slow-start window default range.
-    /// - `hot_quantile` 0.6: the paper's 0.84 herds more; 0.6 is its gentler setting.
+    /// - `max_age_s` 30: three missed probe rounds plus slack.
+    /// - `report_expiry_s` 15: several missed broker rounds (reports are written every 2 s).
     /// - `tail_weight` ln(100) ≈ 4.6: an exponential wait's 99th percentile is ln(100) times its
-    ///   mean, so this makes the LP weigh queueing as the p99 feels it. Minimising the mean alone
-    ///   happily runs a small export at 85 % utilisation, where its p99 is ruinous.
+    ///   mean, so this weighs queueing as the p99 feels it.
     fn default() -> Self {
         Self {
             objective: Objective::Performance,
             tradeoff: 0.5,
             usd_per_ms_per_million: None,
             prefer_local: true,
-            min_share: 0.005,
+            min_share: 0.0,
             latency_slo_ms: None,
-            damping: 0.5,
-            dead_band: 0.01,
-            move_cost: 0.06,
-            demand_rps: None,
-            peers: 1,
+            migration_s: 5.0,
+            full_gap: 0.5,
+            propagation_s: 10.0,
             target_utilization: 0.8,
             max_age_s: 30.0,
-            slow_start_s: 30.0,
-            hot_quantile: 0.6,
+            report_expiry_s: 15.0,
             tail_weight: std::f64::consts::LN_10 * 2.0,
+            marginal: true,
         }
     }
 }
@@ -212,19 +162,14 @@ impl Default for Policy {
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct ExportState {
     pub share: f64,
-    /// Aperture's load multiplier, 1 when not overloaded.
-    #[serde(default = "one")]
-    pub load_multiplier: f64,
-    /// The share the export had when its overload began.
+    /// The share the exporters' load reports reflect by now: traffic follows a share only as
+    /// resolver caches expire and connections are replaced, so this trails `share` by about
+    /// `Policy::propagation_s`.
     #[serde(default)]
-    pub overload_reference: f64,
-    /// What the model believes the export's service time is, when it was measured.
+    pub seen: f64,
+    /// The service time the model last learned for it, ms (held while it is saturated).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub service: Option<ServiceBelief>,
-}
-
-fn one() -> f64 {
-    1.0
+    pub service_ms: Option<f64>,
 }
 
 /// The state of every export after a solve, keyed by cluster.
@@ -239,4 +184,11 @@ pub struct Problem {
     pub exports: Vec<ExportInput>,
     #[serde(default)]
     pub previous: State,
+    /// Seconds since the previous solve (the control loop's tick).
+    #[serde(default = "one_second")]
+    pub elapsed_s: f64,
+}
+
+fn one_second() -> f64 {
+    1.0
 }

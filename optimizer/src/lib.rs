@@ -6,21 +6,18 @@
 //! sources' job (`aviator-broker`). [`solve`] is the entry point; [`weights`] serves the static
 //! `WeightedRoundRobin` mode; [`cost`] prices a request between two clusters.
 
-mod belief;
 pub mod cost;
 pub mod draw;
 pub mod explain;
+mod flow;
 pub mod input;
-mod lp;
 mod model;
 mod solve;
-mod stability;
 pub mod weights;
 
-pub use belief::ServiceBelief;
 pub use explain::{Bind, Decision, ExportDecision, Terms};
 pub use input::{
-    ExportInput, ExportState, LatencyTrend, LoadReport, Measurement, Objective, Policy, Probed, Problem, State,
+    ExportInput, ExportState, LoadReport, Measurement, Objective, Policy, Problem, State,
 };
 pub use model::quantile;
 pub use solve::{solve, solve_with};

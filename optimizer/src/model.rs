@@ -1,258 +1,208 @@
-//! Turns raw inputs into the figures the LP works with: stale or missing measurements replaced
-//! by neutral values, and the queueing-delay curve of each export with a known capacity.
+//! What an export costs a request sent from here: the figures (round trip, service time,
+//! servers, utilisation, price, retries) with stale or missing inputs replaced by neutral values,
+//! and the queueing model that turns utilisation into delay.
+//!
+//! The service time and utilisation come first from the exporter's own load report (measured
+//! inside its cluster, under everyone's traffic); this cluster's probes fill in where there is
+//! no fresh report. Queueing is M/M/k by Sakasegawa's approximation.
 
-use crate::belief::ServiceBelief;
-use crate::input::{ExportInput, ExportState, Measurement, Policy};
+use crate::input::{ExportInput, LoadReport, Measurement, Policy};
 
-/// Utilisation breakpoints of the queueing curve. Dense near the knee, where M/M/1 delay
-/// (u/(1-u)) bends; the last point is a hard cap, since beyond it delay explodes.
-const BREAKPOINTS: [f64; 8] = [0.0, 0.3, 0.5, 0.65, 0.75, 0.85, 0.9, 0.95];
-/// Utilisation an export is never pushed beyond.
-pub const MAX_UTILIZATION: f64 = 0.95;
+/// Utilisation the model never reads beyond: at 1 the delay is infinite, and a saturated
+/// export's figure only has to be worse than every other's.
+const MAX_UTILIZATION: f64 = 0.98;
+/// Utilisation from which a report's latency no longer tells the service time: a saturated
+/// export's queue grows past anything the model at u <= 1 explains, and de-queuing it would read
+/// the backlog as slow servers. There the last service time learned below it stands.
+const SATURATED: f64 = 0.9;
 /// Failed requests are retried; at most this error rate is modelled (beyond, it is ejection's
 /// job, not the model's).
 const MAX_ERROR_RATE: f64 = 0.9;
 
-/// One eligible export's figures, in the units the LP uses.
-#[derive(Debug, Clone)]
+/// One eligible export's figures.
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Figures {
     pub rtt_ms: f64,
+    /// Service time of one request with no queueing, ms.
     pub service_ms: f64,
+    /// Servers (ready endpoints) behind the export (1 when unknown).
+    pub servers: f64,
+    /// Busy fraction of its servers by everyone's traffic, when reported.
+    pub utilization: Option<f64>,
+    /// Mean delay the export's queue adds now, ms: by the model from the reported utilisation,
+    /// or what the probes measured beyond the service time when there is no report.
+    pub queueing_ms: f64,
     pub price: f64,
     /// Expected tries per success, 1/(1 - error rate).
     pub tries: f64,
-    /// This cluster's fair part of the export's capacity, requests/s.
-    pub fair_capacity_rps: Option<f64>,
-    /// Servers behind the export (1 when unknown).
-    pub servers: f64,
-    /// Whether `fair_capacity_rps` was learned from the service time (none was declared), and
-    /// so follows it wherever the service time is set.
-    pub capacity_learned: bool,
-    /// Whether a measurement (RTT or latency) was missing or stale and a neutral value stood in.
+    /// Whether a figure was missing or stale and a neutral value stood in.
     pub stale: bool,
-    /// The belief `service_ms` came from, to carry to the next solve; `None` when no fresh
-    /// measurement stood behind it and a neutral value stood in.
-    pub belief: Option<ServiceBelief>,
+    /// Whether the exporter's load report stood behind the service time and utilisation.
+    pub reported: bool,
 }
 
 impl Figures {
-    /// Sets the service time the model uses, and the capacity with it when that is learned.
-    fn set_service_ms(&mut self, ms: f64, peers: f64) {
-        self.service_ms = ms;
-        if self.capacity_learned {
-            self.fair_capacity_rps = Some(learned_capacity_rps(self.servers, ms, peers));
-        }
+    /// Mean latency of one request sent there now, retries included, ms.
+    pub fn latency_ms(&self) -> f64 {
+        (self.rtt_ms + self.service_ms + self.queueing_ms) * self.tries
     }
 
-    /// Latency per request with no queueing of our own, retries included, ms.
-    pub fn base_ms(&self) -> f64 {
-        (self.rtt_ms + self.service_ms) * self.tries
+    /// What one more unit of traffic sent there costs everyone's latency, per request, with the
+    /// queueing weighted `tail_weight` times: the round trip and service time, plus the delay
+    /// added to every request already queued there. Routing by it leads a population of
+    /// clusters to the split with the least total (tail-weighted) latency, not to the selfish
+    /// split where each export is loaded until it is as slow as the next.
+    pub fn marginal_ms(&self, tail_weight: f64) -> f64 {
+        let queueing = match self.utilization {
+            Some(u) => self.service_ms * marginal_wait_factor(self.servers, u),
+            None => self.queueing_ms,
+        };
+        (self.rtt_ms + self.service_ms + tail_weight * queueing) * self.tries
     }
 
-    /// The share at which the export reaches utilisation `u` of our fair part, if known.
-    pub fn share_at(&self, u: f64, demand_rps: Option<f64>) -> Option<f64> {
-        let demand = demand_rps.filter(|d| *d > 0.0)?;
-        Some(u * self.fair_capacity_rps? / demand)
+    /// The same export's figures had its utilisation been `u`: the queueing delay follows the
+    /// model. `None` when the utilisation is not known.
+    pub fn at_utilization(&self, u: f64) -> Option<Figures> {
+        self.utilization?;
+        let u = u.clamp(0.0, 1.0);
+        Some(Figures {
+            utilization: Some(u),
+            queueing_ms: self.service_ms * wait_factor(self.servers, u),
+            ..*self
+        })
     }
 
-    /// Mean queueing delay per unit of service time at utilisation `u`: Sakasegawa's M/M/k
-    /// approximation, u^(sqrt(2(k+1)) - 1) / (k (1 - u)), which is exactly M/M/1's u/(1-u) for
-    /// one server and stays low far longer for many (an export of 20 pods at 70 % barely queues).
-    pub fn wait_factor(&self, u: f64) -> f64 {
-        let k = self.servers.max(1.0);
-        let exponent = (2.0 * (k + 1.0)).sqrt() - 1.0;
-        u.powf(exponent) / (k * (1.0 - u))
-    }
-
-    /// The piecewise-linear queueing curve: segments of (share width, extra ms per unit share),
-    /// with slopes increasing, so an LP fills them in order.
-    ///
-    /// Why this model: expected latency through export i is x·(base + q(u)), u = x·D/C, with
-    /// q(u) = s·w(u) the M/M/k waiting time for service time s ([`Figures::wait_factor`]). In
-    /// terms of u this is (C/D)·s·u·w(u) plus a linear part, and u·w(u) is convex (a product of
-    /// increasing convex functions), so its chords form a convex piecewise-linear function an LP
-    /// can minimise exactly. Because the slope grows long before u reaches 1, the LP spreads load
-    /// *before* an export saturates.
-    pub fn queue_segments(&self, demand_rps: Option<f64>) -> Option<Vec<(f64, f64)>> {
-        let per_u = self.share_at(1.0, demand_rps)?;
-        let wait = |u: f64| u * self.wait_factor(u);
-        let segments = BREAKPOINTS
-            .windows(2)
-            .map(|w| {
-                let width = (w[1] - w[0]) * per_u;
-                let slope = self.service_ms.max(0.0) * self.tries * (wait(w[1]) - wait(w[0]))
-                    / (w[1] - w[0]);
-                (width, slope)
-            })
-            .collect();
-        Some(segments)
-    }
-
-    /// Queueing delay per request at `share`, ms (0 when capacity or demand is unknown).
-    pub fn queueing_ms(&self, share: f64, demand_rps: Option<f64>) -> f64 {
-        match self.share_at(1.0, demand_rps) {
-            Some(per_u) if per_u > 0.0 => {
-                let u = (share / per_u).min(MAX_UTILIZATION);
-                self.service_ms.max(0.0) * self.tries * self.wait_factor(u)
-            }
-            _ => 0.0,
-        }
-    }
-
-    pub fn utilization(&self, share: f64, demand_rps: Option<f64>) -> Option<f64> {
-        self.share_at(1.0, demand_rps)
-            .filter(|per_u| *per_u > 0.0)
-            .map(|per_u| share / per_u)
+    /// What the export serves at full utilisation, relative to others: servers per ms of
+    /// service time.
+    pub fn relative_capacity(&self) -> f64 {
+        self.servers / self.service_ms.max(1e-6)
     }
 }
 
-/// Utilisation above which a measurement is not "de-queued": near saturation the M/M/1 inverse
-/// would amplify noise.
-const MAX_DEQUEUE_UTILIZATION: f64 = 0.9;
+/// Mean wait per unit of service time at utilisation `u` on `k` servers: Sakasegawa's M/M/k
+/// approximation u^(sqrt(2(k+1)) - 1) / (k (1 - u)), exactly M/M/1's u/(1-u) for one server,
+/// and low far longer for many (an export of 20 pods at 70 % barely queues).
+pub fn wait_factor(k: f64, u: f64) -> f64 {
+    let k = k.max(1.0);
+    let u = u.clamp(0.0, MAX_UTILIZATION);
+    u.powf(exponent(k)) / (k * (1.0 - u))
+}
 
-/// Figures for `exports`, in order. Unknown or stale values take the median of the fresh
-/// values of the same kind (neutral: neither favoured nor punished), or 0 if none is fresh.
-///
-/// A measured service latency already contains the queueing that our own previous share caused;
-/// the model adds queueing for the share it chooses, so it would count that twice, and the
-/// solve would swing away from an export it loaded and back when it idled. Where capacity and
-/// demand are known, the measurement is therefore de-queued by inverting the model: the sojourn
-/// time is s·(1 + w(u)), so s = measured / (1 + w(u)) at the previous share's utilisation.
-pub fn figures(
-    exports: &[&ExportInput],
-    policy: &Policy,
-    previous: &[Option<ExportState>],
-) -> Vec<Figures> {
-    let previous_shares: Vec<f64> = previous
-        .iter()
-        .map(|p| p.map_or(0.0, |p| p.share))
-        .collect();
+/// d/du of u·w(u), the total wait of all traffic per unit of service time: what one more unit
+/// of load adds across everyone already there.
+pub fn marginal_wait_factor(k: f64, u: f64) -> f64 {
+    let k = k.max(1.0);
+    let u = u.clamp(0.0, MAX_UTILIZATION);
+    let e = exponent(k);
+    u.powf(e) * ((e + 1.0) * (1.0 - u) + u) / (k * (1.0 - u) * (1.0 - u))
+}
+
+fn exponent(k: f64) -> f64 {
+    (2.0 * (k + 1.0)).sqrt() - 1.0
+}
+
+/// Figures for `exports`, in order, with `learned` the service time each was last believed to
+/// have. Unknown or stale values take the median of the fresh values of the same kind
+/// (neutral: neither favoured nor punished), or 0 if none is fresh.
+pub fn figures(exports: &[&ExportInput], policy: &Policy, learned: &[Option<f64>]) -> Vec<Figures> {
     let fresh = |m: &Option<Measurement>| {
         m.filter(|m| m.age_s <= policy.max_age_s && m.mean_ms.is_finite() && m.mean_ms >= 0.0)
             .map(|m| m.mean_ms)
     };
+    let report = |e: &ExportInput| {
+        e.load
+            .filter(|r| r.age_s.is_finite() && r.age_s >= 0.0 && r.age_s <= policy.report_expiry_s)
+    };
     let rtts: Vec<Option<f64>> = exports.iter().map(|e| fresh(&e.rtt)).collect();
-    let services: Vec<Option<f64>> = exports.iter().map(|e| fresh(&e.latency)).collect();
+    let probed: Vec<Option<f64>> = exports.iter().map(|e| fresh(&e.latency)).collect();
     let prices: Vec<Option<f64>> = exports
         .iter()
         .map(|e| e.price_per_request.filter(|p| p.is_finite() && *p >= 0.0))
         .collect();
-    let (rtt_neutral, _, price_neutral) = (median(&rtts), median(&services), median(&prices));
-    let peers = f64::from(policy.peers.max(1));
-    let mut all: Vec<Figures> = exports
-        .iter()
-        .enumerate()
-        .map(|(i, export)| {
-            let error = export
-                .error_rate
-                .filter(|e| e.is_finite())
-                .unwrap_or(0.0)
-                .clamp(0.0, MAX_ERROR_RATE);
-            let fair_capacity_rps = export
-                .capacity_rps
-                .filter(|c| c.is_finite() && *c > 0.0)
-                .map(|c| c / peers);
-            let previous_u = match (fair_capacity_rps, policy.demand_rps) {
-                (Some(c), Some(d)) if d > 0.0 && export.latency_under_load => {
-                    (previous_shares.get(i).copied().unwrap_or(0.0) * d / c)
-                        .clamp(0.0, MAX_DEQUEUE_UTILIZATION)
+    let mut all: Vec<Figures> =
+        exports
+            .iter()
+            .enumerate()
+            .map(|(i, export)| {
+                let servers = export.servers.filter(|k| *k > 0).map_or(1.0, f64::from);
+                let load = report(export);
+                let error = load
+                    .and_then(|r| r.error_rate)
+                    .or(export.error_rate)
+                    .filter(|e| e.is_finite())
+                    .unwrap_or(0.0)
+                    .clamp(0.0, MAX_ERROR_RATE);
+                // Unknown figures stay NaN here and take the neutral value below.
+                let (service_ms, utilization, queueing_ms, reported) =
+                    service(load, probed[i], servers, learned.get(i).copied().flatten())
+                        .unwrap_or((f64::NAN, None, 0.0, false));
+                Figures {
+                    rtt_ms: rtts[i].unwrap_or(f64::NAN),
+                    service_ms,
+                    servers,
+                    utilization,
+                    queueing_ms,
+                    price: prices[i].unwrap_or(f64::NAN),
+                    tries: 1.0 / (1.0 - error),
+                    stale: rtts[i].is_none() || !service_ms.is_finite(),
+                    reported,
                 }
-                _ => 0.0,
-            };
-            let servers = export.servers.filter(|k| *k > 0).map_or(1.0, f64::from);
-            let mut figures = Figures {
-                rtt_ms: rtts[i].unwrap_or(rtt_neutral),
-                // Filled in below, once the measured ones are known.
-                service_ms: f64::NAN,
-                price: prices[i].unwrap_or(price_neutral),
-                tries: 1.0 / (1.0 - error),
-                fair_capacity_rps,
-                servers,
-                stale: rtts[i].is_none() || services[i].is_none(),
-                belief: None,
-                capacity_learned: false,
-            };
-            if let Some(measured) = services[i] {
-                figures.capacity_learned =
-                    figures.fair_capacity_rps.is_none() && export.servers.is_some_and(|k| k > 0);
-                let service_ms = if figures.capacity_learned {
-                    dequeue_learning_capacity(&figures, measured, policy, previous_shares.get(i))
-                } else {
-                    measured / (1.0 + figures.wait_factor(previous_u))
-                };
-                // A service time is a property of the servers: it changes seldom, while each
-                // probe's sample of it scatters as widely as requests do (CV about 1). The
-                // belief averages the readings, so their noise no longer moves shares.
-                let belief = match previous.get(i).and_then(|p| p.and_then(|p| p.service)) {
-                    Some(before) => before.fold(service_ms),
-                    None => ServiceBelief::new(service_ms),
-                };
-                figures.belief = Some(belief);
-                figures.set_service_ms(belief.ms, peers);
-            }
-            figures
-        })
-        .collect();
-    // The neutral service time is the median of the estimates the model actually uses
-    // (de-queued and smoothed), so an unmeasured export is neither favoured nor punished.
-    let measured: Vec<Option<f64>> = all.iter().map(|f| f.belief.map(|b| b.ms)).collect();
-    let neutral = median(&measured);
-    for (f, export) in all.iter_mut().zip(exports) {
-        match f.belief {
-            None => f.service_ms = neutral,
-            // A few probes say little (one sample of a CV-1 distribution may be a quarter of
-            // the mean), and a cold export believed fast draws every cluster at once: its real
-            // queue then reads as a slow service time for minutes. Until its belief settles, a
-            // probed export counts as no faster than the median. Declared figures are the
-            // operator's word and stand as they are.
-            Some(belief)
-                if export.latency_under_load && !belief.settled() && belief.ms < neutral =>
-            {
-                f.set_service_ms(neutral, peers);
-            }
-            Some(_) => {}
+            })
+            .collect();
+    let neutral = |value: fn(&Figures) -> f64| median(all.iter().map(value));
+    let rtt = neutral(|f| f.rtt_ms);
+    let service_ms = neutral(|f| f.service_ms + f.queueing_ms);
+    let price = neutral(|f| f.price);
+    for f in &mut all {
+        if !f.rtt_ms.is_finite() {
+            f.rtt_ms = rtt;
+        }
+        if !f.service_ms.is_finite() {
+            f.service_ms = service_ms;
+        }
+        if !f.price.is_finite() {
+            f.price = price;
         }
     }
     all
 }
 
-/// Our fair part of what k servers that each take `service_ms` can serve: M/M/k's own capacity,
-/// k·1000/s requests a second, over `peers`.
-fn learned_capacity_rps(servers: f64, service_ms: f64, peers: f64) -> f64 {
-    servers * 1e3 / service_ms / peers
-}
-
-/// Rounds of the fixed point in [`dequeue_learning_capacity`]; it settles in a handful.
-const CAPACITY_ROUNDS: usize = 8;
-
-/// Without a declared capacity, k servers that each take s ms can serve k·1000/s requests a
-/// second: M/M/k's own capacity, from the measured service time. Capacity and the de-queued
-/// service time depend on each other (the measurement holds queueing our previous share caused
-/// at a utilisation that depends on the capacity), so they are found together by a fixed point;
-/// this returns the de-queued service time, from which the caller sets the capacity. It is what
-/// lets Aviator tell a fast export from a slow one of the same size, which counting pods cannot.
-fn dequeue_learning_capacity(
-    figures: &Figures,
-    measured_ms: f64,
-    policy: &Policy,
-    previous: Option<&f64>,
-) -> f64 {
-    let peers = f64::from(policy.peers.max(1));
-    let own_rps = policy
-        .demand_rps
-        .filter(|d| *d > 0.0)
-        .map(|d| d * previous.copied().unwrap_or(0.0));
-    let mut service_ms = measured_ms.max(1e-3);
-    for _ in 0..CAPACITY_ROUNDS {
-        let fair = learned_capacity_rps(figures.servers, service_ms, peers);
-        let u = own_rps.map_or(0.0, |r| (r / fair).clamp(0.0, MAX_DEQUEUE_UTILIZATION));
-        service_ms = (measured_ms / (1.0 + figures.wait_factor(u))).max(1e-3);
+/// The service time, the utilisation, the queueing delay now, and whether the report stood
+/// behind them. A report's in-cluster latency holds the queue's wait at the utilisation it
+/// reports, so the service time is de-queued by the model: latency = s·(1 + w(u)). Without a
+/// report, the probes' latency is taken as it is, queueing and all. At saturation the
+/// `learned` service time stands, and the rest of the latency is queueing.
+fn service(
+    load: Option<LoadReport>,
+    probed_ms: Option<f64>,
+    servers: f64,
+    learned: Option<f64>,
+) -> Option<(f64, Option<f64>, f64, bool)> {
+    let valid = |x: Option<f64>| x.filter(|v| v.is_finite() && *v >= 0.0);
+    let utilization = load.and_then(|r| valid(r.utilization)).map(|u| u.min(1.0));
+    let reported_ms = load.and_then(|r| valid(r.latency_ms));
+    match (reported_ms.or(probed_ms), utilization) {
+        (Some(ms), Some(u)) => match learned.filter(|s| *s > 0.0 && u >= SATURATED) {
+            Some(service_ms) => Some((
+                service_ms,
+                Some(u),
+                (ms - service_ms).max(0.0),
+                reported_ms.is_some(),
+            )),
+            None => {
+                let w = wait_factor(servers, u);
+                let service_ms = ms / (1.0 + w);
+                Some((service_ms, Some(u), service_ms * w, reported_ms.is_some()))
+            }
+        },
+        (Some(ms), None) => Some((ms, None, 0.0, reported_ms.is_some())),
+        (None, _) => None,
     }
-    service_ms
 }
 
-fn median(values: &[Option<f64>]) -> f64 {
-    let mut known: Vec<f64> = values.iter().flatten().copied().collect();
+/// The median of the finite values, 0 if there is none.
+fn median(values: impl Iterator<Item = f64>) -> f64 {
+    let mut known: Vec<f64> = values.filter(|v| v.is_finite()).collect();
     if known.is_empty() {
         return 0.0;
     }
@@ -274,4 +224,31 @@ pub fn quantile(values: &[f64], q: f64) -> Option<f64> {
     sorted.sort_by(f64::total_cmp);
     let rank = ((q.clamp(0.0, 1.0) * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len());
     Some(sorted[rank - 1])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_server_waits_as_m_m_1() {
+        for u in [0.1, 0.5, 0.9] {
+            assert!((wait_factor(1.0, u) - u / (1.0 - u)).abs() < 1e-12);
+            // d/du u²/(1-u) = (2u - u²)/(1-u)²
+            let expected = (2.0 * u - u * u) / ((1.0 - u) * (1.0 - u));
+            assert!((marginal_wait_factor(1.0, u) - expected).abs() < 1e-9);
+        }
+    }
+
+    #[test]
+    fn the_marginal_wait_is_the_derivative_of_the_total() {
+        for k in [1.0, 4.0, 12.0] {
+            for u in [0.2, 0.6, 0.85] {
+                let h = 1e-6;
+                let total = |u: f64| u * wait_factor(k, u);
+                let numeric = (total(u + h) - total(u - h)) / (2.0 * h);
+                assert!((marginal_wait_factor(k, u) - numeric).abs() < 1e-4 * numeric.max(1.0));
+            }
+        }
+    }
 }

@@ -143,13 +143,15 @@ impl Recorder {
             })
             .collect();
         let steady = scenario.steady_from_s as usize;
-        let (swing, swing_from_answers) = self.largest_swing(steady);
+        let until = scenario.steady_until_s.min(scenario.duration_s) as usize;
+        let (swing, swing_from_answers) = self.largest_swing(steady, until);
         Summary {
             windows,
             swing_points_per_min: swing * 100.0,
             swing_from_answers,
             smallest_share: self.smallest_share(steady),
             sent: self.sent_series(),
+            group_shares: (0..self.groups).map(|g| self.group_series(g).0).collect(),
         }
     }
 
@@ -200,14 +202,14 @@ impl Recorder {
         (series, true)
     }
 
-    /// The largest change of any share within any minute after `steady`, as a fraction.
-    fn largest_swing(&self, steady: usize) -> (f64, bool) {
+    /// The largest change of any share within any minute in [steady, until), as a fraction.
+    fn largest_swing(&self, steady: usize, until: usize) -> (f64, bool) {
         let mut worst: f64 = 0.0;
         let mut from_answers = false;
         for group in 0..self.groups {
             let (series, answers) = self.group_series(group);
             from_answers |= answers;
-            let end = series.len().saturating_sub(1);
+            let end = series.len().saturating_sub(1).min(until);
             for t in steady..end {
                 let until = (t + 60).min(end);
                 for e in 0..self.exports {
@@ -282,6 +284,9 @@ pub struct Summary {
     /// Per second, requests sent to each export.
     #[serde(skip)]
     pub sent: Vec<Vec<u32>>,
+    /// Per client cluster, per second, its share of each export.
+    #[serde(skip)]
+    pub group_shares: Vec<Vec<Vec<f64>>>,
 }
 
 impl Summary {
@@ -305,6 +310,47 @@ impl Summary {
         let to_export: u64 = range.iter().map(|s| u64::from(s[export])).sum();
         let total: u64 = range.iter().flatten().map(|&x| u64::from(x)).sum();
         to_export as f64 / total.max(1) as f64
+    }
+
+    /// The largest fraction of one second's requests sent to `export` in [from, to) s.
+    pub fn worst_second_sent_to(&self, export: usize, from: f64, to: f64) -> f64 {
+        let shares = self.traffic_share();
+        (from as usize..(to as usize).min(shares.len()))
+            .map(|t| shares[t][export])
+            .fold(0.0, f64::max)
+    }
+
+    /// After a change at `at`: how far each client cluster's shares moved from the minute
+    /// before it to the last `tail_s` of the run (the new steady split), in points, the largest
+    /// such move; and the seconds after `at` until every share stays within `band` points of
+    /// the new steady split.
+    pub fn settling(&self, at: f64, tail_s: f64, band: f64) -> Option<(f64, f64)> {
+        let len = self.group_shares.first()?.len();
+        let at = at as usize;
+        let tail = len.saturating_sub(tail_s as usize);
+        if at < 60 || tail <= at {
+            return None;
+        }
+        let mean = |series: &[Vec<f64>], from: usize, to: usize, e: usize| {
+            series[from..to].iter().map(|s| s[e]).sum::<f64>() / (to - from) as f64
+        };
+        let mut moved: f64 = 0.0;
+        let mut settled = at;
+        for series in &self.group_shares {
+            let exports = series.first().map_or(0, Vec::len);
+            for e in 0..exports {
+                let before = mean(series, at - 60, at, e);
+                let after = mean(series, tail, len, e);
+                moved = moved.max((after - before).abs() * 100.0);
+                let last_out = (at..len)
+                    .filter(|&t| (series[t][e] - after).abs() * 100.0 > band)
+                    .max();
+                if let Some(t) = last_out {
+                    settled = settled.max(t + 1);
+                }
+            }
+        }
+        Some((moved, (settled - at) as f64))
     }
 
     /// Seconds from `from` until `export` last got 1 % or more of a second's requests before

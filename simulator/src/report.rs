@@ -64,10 +64,30 @@ impl ScenarioResult {
         ))
     }
 
+    /// The step change of a scenario meant to move the shares (the herd's), if any.
+    fn step(&self) -> Option<f64> {
+        let until = self.scenario.steady_until_s;
+        self.scenario
+            .schedule
+            .iter()
+            .find(|(t, _)| (*t - until).abs() < 1e-9)
+            .map(|(t, _)| *t)
+    }
+
     pub fn goals(&self) -> Vec<Goal> {
         let name = self.scenario.name.to_owned();
         let mut goals = Vec::new();
+        let mut push = |goal: String, measured: String, figure: String, met: bool| {
+            goals.push(Goal {
+                scenario: name.clone(),
+                goal,
+                measured,
+                figure,
+                met,
+            });
+        };
         let aviator = self.run(PolicyKind::AviatorPerformance);
+        let whole = |s: &Summary| s.windows[0].clone();
         match self.scenario.name {
             "ramp" => {
                 let (Some(av), Some(lh), Some(pq)) = (
@@ -84,29 +104,40 @@ impl ScenarioResult {
                         .cloned()
                         .collect()
                 };
-                let ratios = |other: &Summary| -> f64 {
+                let worst = |other: &Summary| -> f64 {
                     high(av)
                         .iter()
                         .zip(high(other))
                         .map(|(a, o)| a.p99_ms / o.p99_ms)
                         .fold(0.0, f64::max)
                 };
-                let lh_ratio = ratios(lh);
-                let pq_ratio = ratios(pq);
-                goals.push(Goal {
-                    scenario: name.clone(),
-                    goal: "loads >= 0.9x: Aviator Performance p99 <= 0.5x Lighthouse's".into(),
-                    measured: format!("worst ratio {lh_ratio:.2}x"),
-                    figure: format!("{lh_ratio:.2}x"),
-                    met: lh_ratio <= 0.5,
-                });
-                goals.push(Goal {
-                    scenario: name,
-                    goal: "loads >= 0.9x: Aviator Performance p99 <= 1.1x Prequal's".into(),
-                    measured: format!("worst ratio {pq_ratio:.2}x"),
-                    figure: format!("{pq_ratio:.2}x"),
-                    met: pq_ratio <= 1.1,
-                });
+                for (other, bound, label) in [(lh, 0.5, "Lighthouse"), (pq, 1.0, "Prequal")] {
+                    let ratio = worst(other);
+                    push(
+                        format!("loads >= 0.9x: Aviator Performance p99 <= {bound:.1}x {label}'s"),
+                        format!("worst ratio {ratio:.2}x"),
+                        format!("{ratio:.2}x"),
+                        ratio <= bound,
+                    );
+                }
+            }
+            "antagonist" => {
+                let (Some(av), Some(pq), Some(envoy)) = (
+                    aviator,
+                    self.run(PolicyKind::Prequal),
+                    self.run(PolicyKind::EnvoyLoadAware),
+                ) else {
+                    return goals;
+                };
+                let better = whole(pq).p99_ms.min(whole(envoy).p99_ms);
+                let ratio = whole(av).p99_ms / better;
+                push(
+                    "Aviator Performance p99 <= 1.1x the better of Prequal's and Envoy load-aware's"
+                        .into(),
+                    format!("{:.0} ms vs {better:.0} ms: {ratio:.2}x", whole(av).p99_ms),
+                    format!("{ratio:.2}x"),
+                    ratio <= 1.1,
+                );
             }
             "cost" => {
                 let (Some(cost), Some(lh)) = (
@@ -115,42 +146,60 @@ impl ScenarioResult {
                 ) else {
                     return goals;
                 };
-                let (c, l) = (&cost.windows[0], &lh.windows[0]);
+                let (c, l) = (whole(cost), whole(lh));
                 let saving = 1.0 - c.usd_per_million / l.usd_per_million;
-                goals.push(Goal {
-                    scenario: name.clone(),
-                    goal: "Aviator Cost at least 40 % cheaper per request than Lighthouse".into(),
-                    measured: format!(
+                push(
+                    "Aviator Cost at least 40 % cheaper per request than Lighthouse".into(),
+                    format!(
                         "${:.2} vs ${:.2} per million: {:.0} % cheaper",
                         c.usd_per_million,
                         l.usd_per_million,
                         saving * 100.0
                     ),
-                    figure: format!("{:.0} %", saving * 100.0),
-                    met: saving >= 0.4,
-                });
-                goals.push(Goal {
-                    scenario: name,
-                    goal: format!(
+                    format!("{:.0} %", saving * 100.0),
+                    saving >= 0.4,
+                );
+                push(
+                    format!(
                         "Aviator Cost p99 within the {} ms SLO",
                         self.scenario.slo_ms
                     ),
-                    measured: format!("p99 {:.0} ms", c.p99_ms),
-                    figure: format!("{:.0} ms", c.p99_ms),
-                    met: c.p99_ms <= self.scenario.slo_ms,
-                });
+                    format!("p99 {:.0} ms", c.p99_ms),
+                    format!("{:.0} ms", c.p99_ms),
+                    c.p99_ms <= self.scenario.slo_ms,
+                );
             }
             "outage" => {
-                if let Some((drain, after)) = self.drain(PolicyKind::AviatorPerformance) {
-                    goals.push(Goal {
-                        scenario: name,
-                        goal: "under 1 % of requests to the dead cluster after 3 probe intervals"
-                            .into(),
-                        measured: format!("{:.2} % (drained in {drain:.0} s)", after * 100.0),
-                        figure: format!("{:.2} %", after * 100.0),
-                        met: after < 0.01,
-                    });
-                }
+                let (Some((export, down, up)), Some(av), Some(lh)) =
+                    (self.outage(), aviator, self.run(PolicyKind::Lighthouse))
+                else {
+                    return goals;
+                };
+                let worst = av.worst_second_sent_to(export, down + 3.0, up);
+                push(
+                    "from 3 s after the failure, under 1 % of each second's requests to the dead cluster"
+                        .into(),
+                    format!(
+                        "worst second {:.2} % (drained in {:.0} s)",
+                        worst * 100.0,
+                        av.drain_s(export, down, up)
+                    ),
+                    format!("{:.2} %", worst * 100.0),
+                    worst < 0.01,
+                );
+                let failed = |s: &Summary| {
+                    s.windows
+                        .iter()
+                        .find(|w| w.label == "outage")
+                        .map_or(f64::NAN, |w| w.error_rate + w.timeout_rate)
+                };
+                let (a, l) = (failed(av), failed(lh));
+                push(
+                    "errors during the outage <= 0.5x Lighthouse's".into(),
+                    format!("{:.3} % vs {:.3} %", a * 100.0, l * 100.0),
+                    format!("{:.3} %", a * 100.0),
+                    a <= 0.5 * l + 1e-12,
+                );
             }
             "herd" => {
                 for kind in [
@@ -159,17 +208,27 @@ impl ScenarioResult {
                     PolicyKind::AviatorMixed,
                 ] {
                     if let Some(run) = self.run(kind) {
-                        goals.push(Goal {
-                            scenario: name.clone(),
-                            goal: format!(
+                        push(
+                            format!(
                                 "{}: no share swings more than 10 points per minute once steady",
                                 kind.name()
                             ),
-                            measured: format!("{:.1} points", run.swing_points_per_min),
-                            figure: format!("{:.1}", run.swing_points_per_min),
-                            met: run.swing_points_per_min <= 10.0,
-                        });
+                            format!("{:.1} points", run.swing_points_per_min),
+                            format!("{:.1}", run.swing_points_per_min),
+                            run.swing_points_per_min <= 10.0,
+                        );
                     }
+                }
+                if let (Some(at), Some(av)) = (self.step(), aviator)
+                    && let Some((moved, settled)) = av.settling(at, 30.0, 5.0)
+                {
+                    push(
+                        "aviator-performance: after the capacity step, shares move >= 5 points and settle within 5 points of the new split in 30 s"
+                            .into(),
+                        format!("moved {moved:.0} points, settled in {settled:.0} s"),
+                        format!("{moved:.0} pt / {settled:.0} s"),
+                        moved >= 5.0 && settled <= 30.0,
+                    );
                 }
             }
             _ => {}
@@ -395,6 +454,38 @@ impl Evaluation {
         out.push_str(crate::report::FINDINGS);
         out
     }
+}
+
+/// The goals measured under each seed, as text: per goal, its figure under each seed (misses
+/// marked) and how many seeds met it.
+pub fn seeds_text(across_seeds: &[(u64, Vec<Goal>)]) -> String {
+    let mut out = String::new();
+    let Some((_, first)) = across_seeds.first() else {
+        return out;
+    };
+    for (row, goal) in first.iter().enumerate() {
+        let cells: Vec<Option<&Goal>> = across_seeds.iter().map(|(_, g)| g.get(row)).collect();
+        let met = cells.iter().filter(|g| g.is_some_and(|g| g.met)).count();
+        let _ = writeln!(
+            out,
+            "{} of {}: {}: {}",
+            met,
+            cells.len(),
+            goal.scenario,
+            goal.goal
+        );
+        let shown: Vec<String> = across_seeds
+            .iter()
+            .zip(&cells)
+            .map(|((seed, _), g)| match g {
+                Some(g) if g.met => format!("{seed}:{}", g.figure),
+                Some(g) => format!("{seed}:{}!", g.figure),
+                None => format!("{seed}:-"),
+            })
+            .collect();
+        let _ = writeln!(out, "    {}", shown.join("  "));
+    }
+    out
 }
 
 /// The goals measured under each seed: a row per goal, a column per seed, misses in bold,

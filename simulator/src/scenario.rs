@@ -101,6 +101,8 @@ pub struct Scenario {
     pub windows: Vec<Window>,
     /// From here on the system counts as steady, for flapping and starvation.
     pub steady_from_s: f64,
+    /// Until here (a change meant to move the shares, whose settling is measured apart).
+    pub steady_until_s: f64,
     /// The load an operator plans for, and so declares as each cluster's `demandRps`, where
     /// Aviator is not told its measured demand.
     pub planned_load: f64,
@@ -307,6 +309,7 @@ fn ramp() -> Scenario {
         duration_s: step_s * loads.len() as f64,
         windows,
         steady_from_s: 10.0,
+        steady_until_s: f64::INFINITY,
         planned_load: 1.0,
         policies: PolicyKind::ALL.to_vec(),
     }
@@ -344,6 +347,7 @@ fn outage() -> Scenario {
             whole("after", 150.0, 240.0),
         ],
         steady_from_s: 10.0,
+        steady_until_s: f64::INFINITY,
         planned_load: 1.0,
         policies: PolicyKind::ALL.to_vec(),
     }
@@ -385,6 +389,7 @@ fn antagonist() -> Scenario {
             whole("b slow", 150.0, 240.0),
         ],
         steady_from_s: 10.0,
+        steady_until_s: f64::INFINITY,
         planned_load: 1.2,
         policies: PolicyKind::ALL.to_vec(),
     }
@@ -416,6 +421,7 @@ fn cost() -> Scenario {
         duration_s: 180.0,
         windows: vec![whole("all", 20.0, 180.0)],
         steady_from_s: 20.0,
+        steady_until_s: f64::INFINITY,
         planned_load: 0.6,
         policies: PolicyKind::ALL.to_vec(),
     }
@@ -451,7 +457,7 @@ fn herd() -> Scenario {
         .collect();
     Scenario {
         name: "herd",
-        about: "8 client clusters, each deciding alone, share 3 exports; load 1.3x; all start cold together, measured once steady (after 120 s)",
+        about: "8 client clusters, each deciding alone, share 3 exports; load 1.3x; all start cold together, measured once steady (120 s to 360 s); at 360 s use1-x drops to half speed",
         sites,
         rtt_ms,
         groups,
@@ -459,11 +465,17 @@ fn herd() -> Scenario {
         dns: dns(),
         control_plane_delay_s: 10.0,
         slo_ms: 250.0,
-        schedule: vec![(0.0, Change::Load(1.3))],
-        duration_s: 360.0,
-        // All eight start cold at once; the first two minutes are their convergence.
-        windows: vec![whole("all", 120.0, 360.0), whole("start-up", 0.0, 120.0)],
+        schedule: vec![(0.0, Change::Load(1.3)), (360.0, Change::Slowdown(0, 0.5))],
+        duration_s: 480.0,
+        // All eight start cold at once; the first two minutes are their convergence. At 360 s
+        // one export's capacity halves: the shares must move, and settle.
+        windows: vec![
+            whole("all", 120.0, 360.0),
+            whole("start-up", 0.0, 120.0),
+            whole("after the step", 360.0, 480.0),
+        ],
         steady_from_s: 120.0,
+        steady_until_s: 360.0,
         planned_load: 1.3,
         policies: PolicyKind::ALL.to_vec(),
     }

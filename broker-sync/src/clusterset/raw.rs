@@ -111,15 +111,11 @@ pub struct RawPolicy {
     pub usd_per_ms_per_million: Option<f64>,
     pub min_share: Option<f64>,
     pub latency_slo_ms: Option<f64>,
-    pub damping: Option<f64>,
-    pub dead_band: Option<f64>,
-    pub move_cost: Option<f64>,
-    pub demand_rps: Option<f64>,
-    pub peers: Option<u32>,
+    pub migration_seconds: Option<f64>,
+    pub full_gap: Option<f64>,
     pub target_utilization: Option<f64>,
     pub request_bytes: Option<f64>,
     pub response_bytes: Option<f64>,
-    pub capacity_per_endpoint_rps: Option<f64>,
     // Any mode:
     pub probe: Option<bool>,
     pub probe_path: Option<String>,
@@ -148,7 +144,9 @@ pub struct RawExport {
     #[serde(default)]
     pub endpoints: Vec<RawEndpoint>,
     pub ready_endpoints: Option<u32>,
-    pub capacity_rps: Option<f64>,
+    /// Busy fraction of its servers, as its exporter would report it; until a report comes
+    /// through the broker.
+    pub utilization: Option<f64>,
     /// Declared until probes measure it.
     pub rtt: Option<Measurement>,
     pub latency: Option<Measurement>,

@@ -386,10 +386,13 @@ impl Validator {
                 }
             }
         }
-        if let Some(c) = raw.capacity_rps.filter(|c| !(c.is_finite() && *c > 0.0)) {
+        if let Some(u) = raw
+            .utilization
+            .filter(|u| !(u.is_finite() && (0.0..=1.0).contains(u)))
+        {
             self.error(
-                format!("{path}.capacityRps"),
-                format!("{c} is not a capacity: use requests/s > 0"),
+                format!("{path}.utilization"),
+                format!("{u} is not a busy fraction: use 0 to 1"),
             );
         }
         Export {
@@ -400,12 +403,15 @@ impl Validator {
             endpoints,
             ready_endpoints: raw.ready_endpoints,
             ejected: false,
-            eligible_for_s: None,
-            latency_trend: None,
-            capacity_rps: raw.capacity_rps,
             rtt: raw.rtt,
             latency: raw.latency,
-            latency_measured: false,
+            // Declared: the operator's word, which does not age.
+            load: raw.utilization.map(|u| LoadReport {
+                utilization: Some(u),
+                latency_ms: None,
+                error_rate: None,
+                age_s: 0.0,
+            }),
         }
     }
 
@@ -593,26 +599,19 @@ impl Validator {
             "use 0 to 0.5",
             defaults.min_share,
         );
-        let damping = check(
-            "damping",
-            raw.damping,
+        let migration_s = check(
+            "migrationSeconds",
+            raw.migration_seconds,
+            |v| v > 0.0 && v <= 600.0,
+            "use more than 0, at most 600",
+            defaults.migration_s,
+        );
+        let full_gap = check(
+            "fullGap",
+            raw.full_gap,
             |v| v > 0.0 && v <= 1.0,
             "use more than 0, at most 1",
-            defaults.damping,
-        );
-        let dead_band = check(
-            "deadBand",
-            raw.dead_band,
-            |v| (0.0..0.5).contains(&v),
-            "use 0 to 0.5",
-            defaults.dead_band,
-        );
-        let move_cost = check(
-            "moveCost",
-            raw.move_cost,
-            |v| (0.0..=1.0).contains(&v),
-            "use 0 to 1",
-            defaults.move_cost,
+            defaults.full_gap,
         );
         let target_utilization = check(
             "targetUtilization",
@@ -632,9 +631,6 @@ impl Validator {
                 1.0,
             )
         });
-        let demand_rps = raw
-            .demand_rps
-            .map(|v| check("demandRps", Some(v), positive, "use requests/s > 0", 1.0));
         let usd_per_ms_per_million = raw.usd_per_ms_per_million.map(|v| {
             check(
                 "usdPerMsPerMillion",
@@ -658,18 +654,6 @@ impl Validator {
             "use bytes >= 0",
             DEFAULT_RESPONSE_BYTES,
         );
-        let capacity_per_endpoint_rps = raw.capacity_per_endpoint_rps.map(|v| {
-            check(
-                "capacityPerEndpointRps",
-                Some(v),
-                positive,
-                "use requests/s > 0",
-                1.0,
-            )
-        });
-        if raw.peers == Some(0) {
-            self.error(format!("{path}.peers"), "0 is out of range: use at least 1");
-        }
         Optimized {
             policy: aviator_optimizer::Policy {
                 objective: raw.objective.unwrap_or_default(),
@@ -678,17 +662,13 @@ impl Validator {
                 prefer_local: raw.prefer_local,
                 min_share,
                 latency_slo_ms,
-                damping,
-                dead_band,
-                move_cost,
-                demand_rps,
-                peers: raw.peers.unwrap_or(defaults.peers).max(1),
+                migration_s,
+                full_gap,
                 target_utilization,
                 ..defaults
             },
             request_bytes,
             response_bytes,
-            capacity_per_endpoint_rps,
         }
     }
 
@@ -699,18 +679,11 @@ impl Validator {
             ("usdPerMsPerMillion", raw.usd_per_ms_per_million.is_some()),
             ("minShare", raw.min_share.is_some()),
             ("latencySloMs", raw.latency_slo_ms.is_some()),
-            ("damping", raw.damping.is_some()),
-            ("deadBand", raw.dead_band.is_some()),
-            ("moveCost", raw.move_cost.is_some()),
-            ("demandRps", raw.demand_rps.is_some()),
-            ("peers", raw.peers.is_some()),
+            ("migrationSeconds", raw.migration_seconds.is_some()),
+            ("fullGap", raw.full_gap.is_some()),
             ("targetUtilization", raw.target_utilization.is_some()),
             ("requestBytes", raw.request_bytes.is_some()),
             ("responseBytes", raw.response_bytes.is_some()),
-            (
-                "capacityPerEndpointRps",
-                raw.capacity_per_endpoint_rps.is_some(),
-            ),
         ];
         for (field, present) in set {
             if present {

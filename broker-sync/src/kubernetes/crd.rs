@@ -54,7 +54,7 @@ pub struct AviatorPolicySpec {
     /// For `WeightedRoundRobin`: a proportional weight per cluster; 0 drains.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub weights: Option<BTreeMap<String, u32>>,
-    /// Share every eligible export keeps, 0 to 0.5 (default 0.005).
+    /// Share every eligible export keeps, 0 to 0.5 (default 0).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 0.0, max = 0.5))]
     pub min_share: Option<f64>,
@@ -68,20 +68,10 @@ pub struct AviatorPolicySpec {
     /// Typical response size, bytes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub response_bytes: Option<u64>,
-    /// Requests per second one ready endpoint serves: capacity = ready endpoints × this.
+    /// Seconds over which traffic leaves an export when another is far cheaper (default 5).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(range(min = 1))]
-    pub capacity_per_endpoint_rps: Option<u32>,
-    /// Requests per second this cluster sends the service. With it the optimizer models each
-    /// export's queueing and spreads load before an export saturates; without it, it cannot.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(range(min = 0.0))]
-    pub demand_rps: Option<f64>,
-    /// Clusters that draw on the service's exports (default 1): each counts on 1/peers of an
-    /// export's capacity, so clusters deciding alone do not pile onto one export.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(range(min = 1))]
-    pub peers: Option<u32>,
+    #[schemars(range(min = 1, max = 600))]
+    pub migration_seconds: Option<u32>,
     /// Health and latency probing of the exports; off unless set.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub probe: Option<ProbeSpec>,

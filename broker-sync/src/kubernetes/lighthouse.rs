@@ -243,15 +243,12 @@ fn export(placed: &Placed<'_>, service_type: ServiceType, gateway: Option<&Links
         ports,
         endpoints,
         ready_endpoints: None,
-        capacity_rps: None,
         rtt: gateway
             .and_then(|g| g.get(placed.cluster))
             .and_then(|c| c.1),
         latency: None,
-        latency_measured: false,
+        load: None,
         ejected: false,
-        eligible_for_s: None,
-        latency_trend: None,
     }
 }
 

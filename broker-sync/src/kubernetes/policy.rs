@@ -88,12 +88,7 @@ fn fields_of(spec: &AviatorPolicySpec) -> Map<String, Value> {
     set("latencySloMs", spec.latency_slo_ms.map(|v| json!(v)));
     set("requestBytes", spec.request_bytes.map(|v| json!(v)));
     set("responseBytes", spec.response_bytes.map(|v| json!(v)));
-    set(
-        "capacityPerEndpointRps",
-        spec.capacity_per_endpoint_rps.map(|v| json!(v)),
-    );
-    set("demandRps", spec.demand_rps.map(|v| json!(v)));
-    set("peers", spec.peers.map(|v| json!(v)));
+    set("migrationSeconds", spec.migration_seconds.map(|v| json!(v)));
     if let Some(probe) = &spec.probe {
         set("probe", Some(json!(true)));
         set("probePath", probe.path.as_ref().map(|p| json!(p)));
@@ -144,17 +139,16 @@ mod tests {
     }
 
     #[test]
-    fn a_policy_declares_this_clusters_demand_and_its_peers() {
-        let specific = spec("service: cart\nloadBalancing: Optimized\ndemandRps: 450\npeers: 3\n");
+    fn a_policy_sets_the_migration_time_and_an_invalid_one_is_named() {
+        let specific = spec("service: cart\nloadBalancing: Optimized\nmigrationSeconds: 12\n");
         let policy = effective_policy(None, Some(&specific), &["east"]).unwrap();
         let Mode::Optimized(optimized) = &policy.mode else {
             panic!("not optimized: {policy:?}");
         };
-        assert_eq!(optimized.policy.demand_rps, Some(450.0));
-        assert_eq!(optimized.policy.peers, 3);
-        let zero = spec("service: cart\nloadBalancing: Optimized\ndemandRps: 0\n");
+        assert_eq!(optimized.policy.migration_s, 12.0);
+        let zero = spec("service: cart\nloadBalancing: Optimized\nmigrationSeconds: 0\n");
         let error = effective_policy(None, Some(&zero), &["east"]).unwrap_err();
-        assert!(error.contains("spec.demandRps"), "{error}");
+        assert!(error.contains("spec.migrationSeconds"), "{error}");
     }
 
     #[test]

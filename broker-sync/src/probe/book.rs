@@ -106,7 +106,6 @@ impl ProbeBook {
                     latency: slot.latency.measurement(now),
                     rtt_p50_ms: slot.rtt.percentile(0.5),
                     latency_p50_ms: slot.latency.percentile(0.5),
-                    latency_trend: slot.latency.trend(),
                     ejected: slot.health.is_ejected(now),
                     eligible_for_s: slot.health.eligible_for(now).as_secs_f64(),
                     consecutive_failures: slot.health.consecutive_failures(),

@@ -26,7 +26,9 @@ pub use check::{ProbeError, http_get, tcp_rtt};
 pub use estimate::Estimator;
 pub use health::{EjectionPolicy, Health};
 
-use aviator_optimizer::{LatencyTrend, Measurement, Probed};
+use aviator_optimizer::Measurement;
+
+use crate::state::Probed;
 
 #[derive(Debug, Clone, Copy)]
 pub struct ProbeSettings {
@@ -93,10 +95,8 @@ pub struct TargetReport {
     pub latency: Option<Measurement>,
     pub rtt_p50_ms: Option<f64>,
     pub latency_p50_ms: Option<f64>,
-    /// Recent service latency against its baseline, for the overload detector.
-    pub latency_trend: Option<LatencyTrend>,
     pub ejected: bool,
-    /// Seconds since it (re)became eligible; slow start reads this.
+    /// Seconds since it (re)became eligible.
     pub eligible_for_s: f64,
     pub consecutive_failures: u32,
     pub ejections: u32,
@@ -109,9 +109,7 @@ impl TargetReport {
         Probed {
             rtt: self.rtt,
             latency: self.latency,
-            latency_trend: self.latency_trend,
             ejected: self.ejected,
-            eligible_for_s: self.eligible_for_s,
         }
     }
 }

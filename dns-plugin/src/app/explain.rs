@@ -58,7 +58,7 @@ pub fn table(key: &str, service: &ServiceWeights) -> String {
     let _ = writeln!(
         out,
         "{:<12} {:>8} {:>8} {:>9} {:>9} {:<12} {:>6}  reason",
-        "cluster", "rtt ms", "svc ms", "$/M req", "cap rps", "health", "share"
+        "cluster", "rtt ms", "svc ms", "$/M req", "busy %", "health", "share"
     );
     let mut clusters: Vec<&String> = service.probes.keys().collect();
     if let Some(decision) = &service.decision {
@@ -94,7 +94,7 @@ pub fn table(key: &str, service: &ServiceWeights) -> String {
                 "{:.2}",
                 e.terms.price_per_request_usd * 1e6
             )),
-            number(export.and_then(|e| e.terms.capacity_rps), 1.0),
+            number(export.and_then(|e| e.terms.utilization), 100.0),
             health,
             export.map_or("-".to_owned(), |e| format!("{:.1}%", e.share * 100.0)),
             export.map_or("not optimized: see its mode", |e| e.reason.as_str()),

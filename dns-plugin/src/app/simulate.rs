@@ -32,6 +32,14 @@ pub fn simulate(args: &SimulateArgs) -> anyhow::Result<ExitCode> {
             })
         })
         .collect::<anyhow::Result<Vec<_>>>()?;
+    if let Some(seeds) = &args.seeds {
+        let across: Vec<(u64, Vec<aviator_sim::report::Goal>)> = seeds
+            .clone()
+            .map(|seed| (seed, aviator_sim::evaluate(scenarios.clone(), seed).goals()))
+            .collect();
+        print!("{}", aviator_sim::report::seeds_text(&across));
+        return Ok(ExitCode::SUCCESS);
+    }
     let started = Instant::now();
     let evaluation = aviator_sim::evaluate(scenarios.clone(), args.seed);
     let elapsed = started.elapsed().as_secs_f64();

@@ -42,7 +42,7 @@ pub fn table(decision: &Decision) -> String {
     let _ = writeln!(
         out,
         "{:<14} {:>6} {:>6} {:>8} {:>8} {:>8} {:>9} {:>9} {:>5}  reason",
-        "cluster", "share", "lp", "rtt ms", "svc ms", "queue ms", "total ms", "$/M req", "util"
+        "cluster", "share", "cost", "rtt ms", "svc ms", "queue ms", "total ms", "$/M req", "util"
     );
     for e in &decision.exports {
         let t = &e.terms;
@@ -51,10 +51,10 @@ pub fn table(decision: &Decision) -> String {
             .map_or("-".to_owned(), |u| format!("{:.0}%", u * 100.0));
         let _ = writeln!(
             out,
-            "{:<14} {:>5.1}% {:>5.1}% {:>8.1} {:>8.1} {:>8.1} {:>9.1} {:>9.2} {:>5}  {}",
+            "{:<14} {:>5.1}% {:>6.0} {:>8.1} {:>8.1} {:>8.1} {:>9.1} {:>9.2} {:>5}  {}",
             e.cluster,
             e.share * 100.0,
-            e.lp_share * 100.0,
+            e.terms.cost_ms,
             t.rtt_ms,
             t.service_ms,
             t.queueing_ms,

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use aviator_broker::state::{ClusterSet, DEFAULT_WEIGHT, Export, Mode, Service, ServiceType};
 use aviator_optimizer::Decision;
@@ -26,7 +26,12 @@ pub fn build(set: &ClusterSet, previous: Option<&Snapshot>) -> Result<Snapshot, 
     let serial = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(1, |d| d.as_secs() as u32);
-    let decisions = decide_all(set, previous.map(Snapshot::decisions));
+    let built = Instant::now();
+    // The first solve has nothing to migrate from; a tick is what the rule's rate is set for.
+    let elapsed_s = previous.map_or(1.0, |p| {
+        built.saturating_duration_since(p.built).as_secs_f64()
+    });
+    let decisions = decide_all(set, previous.map(Snapshot::decisions), elapsed_s);
     let mut zones = Vec::with_capacity(set.dns.zones.len());
     for (index, zone) in set.dns.zones.iter().enumerate() {
         let origin = Name::from_ascii(format!("{zone}.")).map_err(|error| BuildError::Name {
@@ -36,7 +41,11 @@ pub fn build(set: &ClusterSet, previous: Option<&Snapshot>) -> Result<Snapshot, 
         let before = previous.and_then(|p| p.zones.get(index));
         zones.push(build_zone(set, &decisions, &origin, serial, before)?);
     }
-    Ok(Snapshot { zones, decisions })
+    Ok(Snapshot {
+        zones,
+        decisions,
+        built,
+    })
 }
 
 fn build_zone(

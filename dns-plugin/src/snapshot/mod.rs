@@ -31,10 +31,12 @@ pub enum BuildError {
 }
 
 /// Every zone's answers at one moment, and the optimizer decisions behind them.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Snapshot {
     zones: Vec<Zone>,
     decisions: Decisions,
+    /// When it was built: the next build's decisions migrate for the time since.
+    built: std::time::Instant,
 }
 
 /// The outcome of looking a question up.

@@ -1,35 +1,47 @@
 //! Aviator as production runs it: a [`ProbeBook`] with production's probe settings, the
-//! clusterset state with the measurements folded in by [`Export::apply_measured`], and
-//! [`decide`] calling the optimizer, once a tick, with the previous decision's state. Lookups
-//! are answered by the same low-discrepancy weighted pick as the DNS server's.
+//! clusterset state with the measurements folded in by [`Export::apply_measured`] and the
+//! exporters' load reports as the broker carries them, and [`decide`] calling the optimizer,
+//! once a tick, with the previous decision's state. Lookups are answered by the same
+//! low-discrepancy weighted pick as the DNS server's.
 //!
-//! What production has and the simulation supplies: the client cluster's demand and the probes'
-//! network (simulated; the book does not know the difference). The demand is either measured
-//! from the requests the cluster sends, or declared once from the scenario's planned load, as
-//! production reads `demandRps` from the policy today.
+//! What the simulation supplies: the probes' network and the broker's reports (simulated; the
+//! book and the state do not know the difference). A [`Variant`] removes one part of the rule
+//! at a time, for the ablation.
 
 use std::time::{Duration, Instant};
 
 use aviator_broker::decide::decide;
+use aviator_broker::probe::{ProbeBook, ProbeSettings, Target, TargetKey};
 use aviator_broker::state::{
     Cluster, ClusterId, ClusterSet, DnsSettings, Export, Mode, Optimized, Policy as ServicePolicy,
     Port, ProbeSpec, Protocol, Service, ServiceType,
 };
-use aviator_broker::probe::{ProbeBook, ProbeSettings, Target, TargetKey};
 use aviator_optimizer::{Objective, State, draw};
+use serde::Serialize;
 
 use super::{Context, Env, Policy, ProbeSample};
 use crate::rng::{self, Stream};
 
-/// Where the optimizer's demand figure comes from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Demand {
-    /// Requests/s this cluster sent over the last 10 s.
-    Measured,
-    /// The scenario's planned load, declared once as an operator would declare `demandRps`.
-    Declared,
+/// Which parts of the rule run: all of them, or all but one (the ablation).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Variant {
+    /// The rule as production runs it.
+    Full,
+    /// Without the exporters' load reports: this cluster's probes only.
+    NoReports,
+    /// Traffic moves by each export's own mean latency, not its marginal cost to everyone.
+    AverageCost,
+    /// Best response: everything moves to the cheapest export at once.
+    BestResponse,
+    /// Migration at the full rate whatever the gap, not in proportion to it.
+    FixedRate,
+    /// With a 0.5 % floor share on every export.
+    Floor,
 }
 
+/// The control loop's tick, as the engine calls it.
+const TICK_S: f64 = 1.0;
 const NAMESPACE: &str = "shop";
 const SERVICE: &str = "api";
 
@@ -45,16 +57,12 @@ pub struct Aviator {
     drawn: (Vec<usize>, Vec<u64>),
     counter: u64,
     rng: Stream,
-    /// The declared demand, requests/s; `None` when the measured one is used.
-    declared_rps: Option<f64>,
+    variant: Variant,
 }
 
 impl Aviator {
-    pub fn new(mut context: Context<'_>, objective: Objective, demand: Demand) -> Self {
+    pub fn new(mut context: Context<'_>, objective: Objective, variant: Variant) -> Self {
         let scenario = context.scenario;
-        let declared_rps = (demand == Demand::Declared).then(|| {
-            scenario.planned_load * scenario.allocated_rps() * scenario.groups[context.group].demand
-        });
         let mut clusters: Vec<Cluster> = scenario
             .sites
             .iter()
@@ -82,21 +90,31 @@ impl Aviator {
                 }],
                 endpoints: Vec::new(),
                 ready_endpoints: Some(scenario.sites[e].speeds.len() as u32),
-                capacity_rps: None,
                 rtt: None,
                 latency: None,
-                latency_measured: false,
+                load: None,
                 ejected: false,
-                eligible_for_s: None,
-                latency_trend: None,
             })
             .collect();
+        let defaults = aviator_optimizer::Policy::default();
         let policy = aviator_optimizer::Policy {
             objective,
             prefer_local: false,
-            peers: scenario.groups.len() as u32,
             latency_slo_ms: (objective != Objective::Performance).then_some(scenario.slo_ms),
-            ..aviator_optimizer::Policy::default()
+            marginal: variant != Variant::AverageCost,
+            migration_s: match variant {
+                Variant::BestResponse => 1e-6,
+                _ => defaults.migration_s,
+            },
+            full_gap: match variant {
+                Variant::BestResponse | Variant::FixedRate => 1e-6,
+                _ => defaults.full_gap,
+            },
+            min_share: match variant {
+                Variant::Floor => 0.005,
+                _ => defaults.min_share,
+            },
+            ..defaults
         };
         let service = Service {
             namespace: NAMESPACE.to_owned(),
@@ -109,7 +127,6 @@ impl Aviator {
                     policy,
                     request_bytes: scenario.service.request_bytes,
                     response_bytes: scenario.service.response_bytes,
-                    capacity_per_endpoint_rps: None,
                 })),
                 prefer_local: false,
                 probe: Some(ProbeSpec {
@@ -157,7 +174,7 @@ impl Aviator {
             drawn: (Vec::new(), Vec::new()),
             counter: rng::word(&mut context.rng),
             rng: context.rng,
-            declared_rps,
+            variant,
         }
     }
 
@@ -192,15 +209,15 @@ impl Policy for Aviator {
             if let Some(report) = reports.get(&self.keys[i]) {
                 export.apply_measured(report.probed());
             }
+            if self.variant != Variant::NoReports {
+                export.load = env.reports[i];
+            }
         }
-        let Mode::Optimized(optimized) = &mut service.policy.mode else {
+        let Mode::Optimized(optimized) = &service.policy.mode else {
             return;
         };
-        optimized.policy.demand_rps = self
-            .declared_rps
-            .or((env.demand_rps > 0.0).then_some(env.demand_rps));
-        let optimized = optimized.clone();
-        let decision = decide(&set, &set.services[0], &optimized, &self.state);
+        let optimized = optimized.as_ref().clone();
+        let decision = decide(&set, &set.services[0], &optimized, &self.state, TICK_S);
         self.shares = decision.exports.iter().map(|e| e.share).collect();
         self.drawn = draw::cumulative(&self.shares);
         self.state = decision.state;

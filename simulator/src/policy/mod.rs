@@ -13,7 +13,7 @@ use serde::Serialize;
 use crate::rng::{self, Stream};
 use crate::scenario::Scenario;
 
-pub use aviator::{Aviator, Demand};
+pub use aviator::{Aviator, Variant};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "kebab-case")]
@@ -27,11 +27,13 @@ pub enum PolicyKind {
     AviatorPerformance,
     AviatorCost,
     AviatorMixed,
-    AviatorDeclared,
+    /// Aviator Performance with one part of the rule removed: the ablation.
+    Ablated(Variant),
 }
 
 impl PolicyKind {
-    pub const ALL: [PolicyKind; 10] = [
+    /// Every row the scenarios run by default.
+    pub const ALL: [PolicyKind; 9] = [
         PolicyKind::Lighthouse,
         PolicyKind::WrrPods,
         PolicyKind::IstioFailover,
@@ -41,7 +43,15 @@ impl PolicyKind {
         PolicyKind::AviatorPerformance,
         PolicyKind::AviatorCost,
         PolicyKind::AviatorMixed,
-        PolicyKind::AviatorDeclared,
+    ];
+
+    /// Aviator Performance with each part removed in turn.
+    pub const ABLATION: [PolicyKind; 5] = [
+        PolicyKind::Ablated(Variant::NoReports),
+        PolicyKind::Ablated(Variant::AverageCost),
+        PolicyKind::Ablated(Variant::BestResponse),
+        PolicyKind::Ablated(Variant::FixedRate),
+        PolicyKind::Ablated(Variant::Floor),
     ];
 
     pub fn name(self) -> &'static str {
@@ -55,7 +65,12 @@ impl PolicyKind {
             PolicyKind::AviatorPerformance => "aviator-performance",
             PolicyKind::AviatorCost => "aviator-cost",
             PolicyKind::AviatorMixed => "aviator-mixed",
-            PolicyKind::AviatorDeclared => "aviator-declared",
+            PolicyKind::Ablated(Variant::Full) => "aviator-performance",
+            PolicyKind::Ablated(Variant::NoReports) => "without-load-reports",
+            PolicyKind::Ablated(Variant::AverageCost) => "without-marginal-cost",
+            PolicyKind::Ablated(Variant::BestResponse) => "best-response",
+            PolicyKind::Ablated(Variant::FixedRate) => "without-gap-proportion",
+            PolicyKind::Ablated(Variant::Floor) => "with-floor",
         }
     }
 
@@ -81,14 +96,30 @@ impl PolicyKind {
             }
             PolicyKind::AviatorCost => "Aviator, objective Cost with the scenario's latency SLO",
             PolicyKind::AviatorMixed => "Aviator, objective Mixed, trade-off 0.5, with the SLO",
-            PolicyKind::AviatorDeclared => {
-                "Aviator Performance told a declared demand (the scenario's planned load), as the Kubernetes deployment is today, not its measured one"
+            PolicyKind::Ablated(Variant::Full) => PolicyKind::AviatorPerformance.about(),
+            PolicyKind::Ablated(Variant::NoReports) => {
+                "Aviator Performance without the exporters' load reports: its own probes only"
+            }
+            PolicyKind::Ablated(Variant::AverageCost) => {
+                "Aviator Performance moving traffic by each export's mean latency, not its marginal cost"
+            }
+            PolicyKind::Ablated(Variant::BestResponse) => {
+                "Aviator Performance sending everything to the cheapest export at once (no smooth migration)"
+            }
+            PolicyKind::Ablated(Variant::FixedRate) => {
+                "Aviator Performance migrating at the full rate whatever the gap"
+            }
+            PolicyKind::Ablated(Variant::Floor) => {
+                "Aviator Performance with a 0.5 % floor share on every export"
             }
         }
     }
 
     pub fn by_name(name: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|k| k.name() == name)
+        Self::ALL
+            .into_iter()
+            .chain(Self::ABLATION)
+            .find(|k| k.name() == name)
     }
 
     /// Whether it picks per request (a sidecar mesh) rather than per DNS lookup.
@@ -104,22 +135,18 @@ impl PolicyKind {
             PolicyKind::EnvoyLoadAware => Box::new(locality::LoadAware::new(context)),
             PolicyKind::P2c => Box::new(probing::TwoChoices::new(context)),
             PolicyKind::Prequal => Box::new(probing::HotCold::new(context)),
-            PolicyKind::AviatorPerformance => Box::new(Aviator::new(
-                context,
-                Objective::Performance,
-                Demand::Measured,
-            )),
+            PolicyKind::AviatorPerformance => {
+                Box::new(Aviator::new(context, Objective::Performance, Variant::Full))
+            }
             PolicyKind::AviatorCost => {
-                Box::new(Aviator::new(context, Objective::Cost, Demand::Measured))
+                Box::new(Aviator::new(context, Objective::Cost, Variant::Full))
             }
             PolicyKind::AviatorMixed => {
-                Box::new(Aviator::new(context, Objective::Mixed, Demand::Measured))
+                Box::new(Aviator::new(context, Objective::Mixed, Variant::Full))
             }
-            PolicyKind::AviatorDeclared => Box::new(Aviator::new(
-                context,
-                Objective::Performance,
-                Demand::Declared,
-            )),
+            PolicyKind::Ablated(variant) => {
+                Box::new(Aviator::new(context, Objective::Performance, variant))
+            }
         }
     }
 }
