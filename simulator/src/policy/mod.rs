@@ -19,6 +19,7 @@ pub use aviator::{Aviator, Demand};
 #[serde(rename_all = "kebab-case")]
 pub enum PolicyKind {
     Lighthouse,
+    RoundRobin,
     WrrPods,
     IstioFailover,
     EnvoyLoadAware,
@@ -31,8 +32,9 @@ pub enum PolicyKind {
 }
 
 impl PolicyKind {
-    pub const ALL: [PolicyKind; 10] = [
+    pub const ALL: [PolicyKind; 11] = [
         PolicyKind::Lighthouse,
+        PolicyKind::RoundRobin,
         PolicyKind::WrrPods,
         PolicyKind::IstioFailover,
         PolicyKind::EnvoyLoadAware,
@@ -47,6 +49,7 @@ impl PolicyKind {
     pub fn name(self) -> &'static str {
         match self {
             PolicyKind::Lighthouse => "lighthouse",
+            PolicyKind::RoundRobin => "round-robin",
             PolicyKind::WrrPods => "wrr-pods",
             PolicyKind::IstioFailover => "istio-failover",
             PolicyKind::EnvoyLoadAware => "envoy-load-aware",
@@ -63,7 +66,10 @@ impl PolicyKind {
     pub fn about(self) -> &'static str {
         match self {
             PolicyKind::Lighthouse => {
-                "Submariner Lighthouse: local export if ready, else round-robin; per lookup"
+                "Submariner Lighthouse: the local export while its endpoints are healthy, else smooth round-robin (all weights 1) over the ready, connected exports; per lookup"
+            }
+            PolicyKind::RoundRobin => {
+                "smooth round-robin (all weights 1) over the ready exports, no local preference; per lookup"
             }
             PolicyKind::WrrPods => "static weighted round-robin by ready pods; per lookup",
             PolicyKind::IstioFailover => {
@@ -99,6 +105,7 @@ impl PolicyKind {
     pub fn build(self, context: Context<'_>) -> Box<dyn Policy> {
         match self {
             PolicyKind::Lighthouse => Box::new(round_robin::Lighthouse::new(context)),
+            PolicyKind::RoundRobin => Box::new(round_robin::RoundRobin::new(context)),
             PolicyKind::WrrPods => Box::new(round_robin::WeightedByPods::new(context)),
             PolicyKind::IstioFailover => Box::new(locality::Failover::new(context)),
             PolicyKind::EnvoyLoadAware => Box::new(locality::LoadAware::new(context)),
