@@ -4,6 +4,7 @@
 
 mod aviator;
 mod locality;
+mod prequal;
 mod probing;
 mod round_robin;
 
@@ -80,7 +81,7 @@ impl PolicyKind {
             }
             PolicyKind::P2c => "power of two choices on probed latency (RTT + service); per lookup",
             PolicyKind::Prequal => {
-                "Prequal hot/cold: probes of requests in flight per server and latency, max age 1 s, hot above the 0.6 quantile; per lookup"
+                "Prequal (NSDI 2024): pool of 16 probes of requests in flight per server and latency (the export's estimate + round trip), 3 async probes per lookup that bypass the queue, max age 1 s, each used at most twice, one removal per lookup alternating oldest and worst; hot above the pool's 0.84 RIF quantile; the coldest-latency cold export, ties at random; per lookup"
             }
             PolicyKind::AviatorPerformance => {
                 "Aviator, objective Performance: production probes, decide and optimizer; per lookup"
@@ -102,6 +103,12 @@ impl PolicyKind {
         matches!(self, PolicyKind::IstioFailover | PolicyKind::EnvoyLoadAware)
     }
 
+    /// Whether its probes are load probes (requests in flight and latency, answered without
+    /// queueing behind real work, as Prequal's) rather than HTTP GETs through the queue.
+    pub fn load_probes(self) -> bool {
+        matches!(self, PolicyKind::Prequal)
+    }
+
     pub fn build(self, context: Context<'_>) -> Box<dyn Policy> {
         match self {
             PolicyKind::Lighthouse => Box::new(round_robin::Lighthouse::new(context)),
@@ -110,7 +117,7 @@ impl PolicyKind {
             PolicyKind::IstioFailover => Box::new(locality::Failover::new(context)),
             PolicyKind::EnvoyLoadAware => Box::new(locality::LoadAware::new(context)),
             PolicyKind::P2c => Box::new(probing::TwoChoices::new(context)),
-            PolicyKind::Prequal => Box::new(probing::HotCold::new(context)),
+            PolicyKind::Prequal => Box::new(prequal::Prequal::new(context)),
             PolicyKind::AviatorPerformance => Box::new(Aviator::new(
                 context,
                 Objective::Performance,
@@ -202,6 +209,8 @@ pub struct ProbeSample {
     pub get_ms: f64,
     /// Requests in the export when the probe arrived, per server.
     pub in_flight_per_server: f64,
+    /// The export's own latency estimate, ms, for a load probe; `None` for a GET.
+    pub latency_ms: Option<f64>,
 }
 
 pub trait Policy: Send {
