@@ -77,7 +77,7 @@ impl PolicyKind {
                 "Istio locality failover (zone, region, provider, rest; overprovisioning 1.4; outlier detection); per request in a mesh"
             }
             PolicyKind::EnvoyLoadAware => {
-                "Envoy load-aware locality (local until 80 % busy, spill by headroom, 3 % remote probe share, EWMA 0.3 of load reports); per request in a mesh"
+                "Envoy load_aware_locality (its proto's defaults): load reports (~2 s old) smoothed by EWMA 0.3 every 1 s, expiring after 3 min; all local unless local utilisation exceeds the remote average by more than 0.1, else by host count x headroom; at least 3 % to remote localities; outlier detection; per request in a mesh"
             }
             PolicyKind::P2c => "power of two choices on probed latency (RTT + service); per lookup",
             PolicyKind::Prequal => {
