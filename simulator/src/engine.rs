@@ -137,6 +137,8 @@ struct Export {
     window: ReportWindow,
     /// Its last report on the broker and when it was measured; `None` before the first.
     published: Option<(LoadReport, f64)>,
+    /// Requests/s it received over the window of its last report (an ORCA report's qps).
+    published_rps: Option<f64>,
     /// Its recent completions, for the latency a load probe reports.
     recent: RecentLatency,
 }
@@ -165,6 +167,11 @@ impl ReportWindow {
                 .then(|| f64::from(self.refused) / f64::from(self.arrivals)),
             age_s: 0.0,
         }
+    }
+
+    /// Requests/s that arrived over the window ending at `now`.
+    fn rps(&self, now: f64) -> f64 {
+        f64::from(self.arrivals) / (now - self.started).max(1e-9)
     }
 }
 
@@ -224,6 +231,7 @@ struct EnvParts {
     ready: Vec<bool>,
     utilization: Vec<f64>,
     reports: Vec<Option<LoadReport>>,
+    served_rps: Vec<Option<f64>>,
 }
 
 impl EnvParts {
@@ -233,6 +241,7 @@ impl EnvParts {
             demand_rps,
             utilization: &self.utilization,
             reports: &self.reports,
+            served_rps: &self.served_rps,
         }
     }
 }
@@ -294,6 +303,7 @@ impl<'a> Engine<'a> {
                     utilization: 0.0,
                     window: ReportWindow::default(),
                     published: None,
+                    published_rps: None,
                     recent: RecentLatency::default(),
                 }
             })
@@ -409,6 +419,7 @@ impl<'a> Engine<'a> {
                     })
                 })
                 .collect(),
+            served_rps: self.exports.iter().map(|e| e.published_rps).collect(),
         }
     }
 
@@ -420,6 +431,7 @@ impl<'a> Engine<'a> {
         let busy = e.station.busy_s();
         if !e.down {
             e.published = Some((e.window.report(now, busy, e.station.servers()), now));
+            e.published_rps = Some(e.window.rps(now));
         }
         e.window = ReportWindow {
             busy_at_start: busy,

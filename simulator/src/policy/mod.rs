@@ -4,6 +4,7 @@
 
 mod aviator;
 mod locality;
+mod orca;
 mod prequal;
 mod probing;
 mod round_robin;
@@ -24,6 +25,7 @@ pub enum PolicyKind {
     WrrPods,
     IstioFailover,
     EnvoyLoadAware,
+    GrpcWrr,
     P2c,
     Prequal,
     AviatorPerformance,
@@ -33,12 +35,13 @@ pub enum PolicyKind {
 }
 
 impl PolicyKind {
-    pub const ALL: [PolicyKind; 11] = [
+    pub const ALL: [PolicyKind; 12] = [
         PolicyKind::Lighthouse,
         PolicyKind::RoundRobin,
         PolicyKind::WrrPods,
         PolicyKind::IstioFailover,
         PolicyKind::EnvoyLoadAware,
+        PolicyKind::GrpcWrr,
         PolicyKind::P2c,
         PolicyKind::Prequal,
         PolicyKind::AviatorPerformance,
@@ -54,6 +57,7 @@ impl PolicyKind {
             PolicyKind::WrrPods => "wrr-pods",
             PolicyKind::IstioFailover => "istio-failover",
             PolicyKind::EnvoyLoadAware => "envoy-load-aware",
+            PolicyKind::GrpcWrr => "grpc-wrr",
             PolicyKind::P2c => "p2c-latency",
             PolicyKind::Prequal => "prequal",
             PolicyKind::AviatorPerformance => "aviator-performance",
@@ -79,6 +83,9 @@ impl PolicyKind {
             PolicyKind::EnvoyLoadAware => {
                 "Envoy load_aware_locality (its proto's defaults): load reports (~2 s old) smoothed by EWMA 0.3 every 1 s, expiring after 3 min; all local unless local utilisation exceeds the remote average by more than 0.1, else by host count x headroom; at least 3 % to remote localities; outlier detection; per request in a mesh"
             }
+            PolicyKind::GrpcWrr => {
+                "gRPC weighted_round_robin (A58): weight = qps / (utilisation + eps/qps x 1.0) from the exporters' load reports, recomputed every 1 s, 10 s blackout, 3 min expiry, EDF with random initial deadlines; per request (a gRPC channel picks a subchannel per call)"
+            }
             PolicyKind::P2c => "power of two choices on probed latency (RTT + service); per lookup",
             PolicyKind::Prequal => {
                 "Prequal (NSDI 2024): pool of 16 probes of requests in flight per server and latency (the export's estimate + round trip), 3 async probes per lookup that bypass the queue, max age 1 s, each used at most twice, one removal per lookup alternating oldest and worst; hot above the pool's 0.84 RIF quantile; the coldest-latency cold export, ties at random; per lookup"
@@ -100,7 +107,10 @@ impl PolicyKind {
 
     /// Whether it picks per request (a sidecar mesh) rather than per DNS lookup.
     pub fn per_request(self) -> bool {
-        matches!(self, PolicyKind::IstioFailover | PolicyKind::EnvoyLoadAware)
+        matches!(
+            self,
+            PolicyKind::IstioFailover | PolicyKind::EnvoyLoadAware | PolicyKind::GrpcWrr
+        )
     }
 
     /// Whether its probes are load probes (requests in flight and latency, answered without
@@ -116,6 +126,7 @@ impl PolicyKind {
             PolicyKind::WrrPods => Box::new(round_robin::WeightedByPods::new(context)),
             PolicyKind::IstioFailover => Box::new(locality::Failover::new(context)),
             PolicyKind::EnvoyLoadAware => Box::new(locality::LoadAware::new(context)),
+            PolicyKind::GrpcWrr => Box::new(orca::GrpcWrr::new(context)),
             PolicyKind::P2c => Box::new(probing::TwoChoices::new(context)),
             PolicyKind::Prequal => Box::new(prequal::Prequal::new(context)),
             PolicyKind::AviatorPerformance => Box::new(Aviator::new(
@@ -184,6 +195,9 @@ pub struct Env<'a> {
     pub utilization: &'a [f64],
     /// Each exporter's last report on the broker, with its age; `None` before its first.
     pub reports: &'a [Option<LoadReport>],
+    /// Requests/s each export received over the window of that report (the qps an ORCA
+    /// report carries); `None` before its first.
+    pub served_rps: &'a [Option<f64>],
 }
 
 impl Env<'_> {
