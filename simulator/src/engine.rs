@@ -57,6 +57,13 @@ enum Event {
     ProbeScheduler {
         group: usize,
     },
+    /// A load probe reached its export (see the section on load probes).
+    LoadProbeAtSite {
+        group: usize,
+        export: usize,
+        sent: f64,
+        rtt_ms: f64,
+    },
     Tick {
         group: usize,
     },
@@ -130,6 +137,10 @@ struct Export {
     window: ReportWindow,
     /// Its last report on the broker and when it was measured; `None` before the first.
     published: Option<(LoadReport, f64)>,
+    /// Requests/s it received over the window of its last report (an ORCA report's qps).
+    published_rps: Option<f64>,
+    /// Its recent completions, for the latency a load probe reports.
+    recent: RecentLatency,
 }
 
 /// An exporter's own view of its export over the last report window: what it measures inside
@@ -157,6 +168,62 @@ impl ReportWindow {
             age_s: 0.0,
         }
     }
+
+    /// Requests/s that arrived over the window ending at `now`.
+    fn rps(&self, now: f64) -> f64 {
+        f64::from(self.arrivals) / (now - self.started).max(1e-9)
+    }
+}
+
+// ---- Load probes (Prequal's) ------------------------------------------------------------
+//
+// A load probe asks an export for its requests in flight and its latency. The server answers
+// from counters it keeps anyway, so the probe does not queue behind real work or occupy a
+// server: it reaches the export after half the round trip, reads the figures there, and is
+// back after the other half. A black-holed export never answers, and the prober gives up at its
+// timeout. Only policies whose `PolicyKind::load_probes` is true get these instead of the HTTP
+// GET probes.
+
+/// Completions an export keeps for its latency estimate, and how long it keeps them, s.
+const RECENT_COMPLETIONS: usize = 64;
+const RECENT_WINDOW_S: f64 = 1.0;
+/// The estimate is the median of this many of them, those that arrived nearest the current RIF.
+const NEAREST_COMPLETIONS: usize = 16;
+
+/// An export's recent completions: (when it finished, requests in flight per server when it
+/// arrived, its time in the export in ms), oldest first.
+#[derive(Debug, Clone, Default)]
+struct RecentLatency {
+    samples: std::collections::VecDeque<(f64, f64, f64)>,
+}
+
+impl RecentLatency {
+    fn record(&mut self, now: f64, rif: f64, sojourn_ms: f64) {
+        if self.samples.len() == RECENT_COMPLETIONS {
+            self.samples.pop_front();
+        }
+        self.samples.push_back((now, rif, sojourn_ms));
+    }
+
+    /// The latency a request arriving at `now` at `rif` (per server) can expect, as Prequal's
+    /// servers estimate it: the median time of recent requests that arrived at a similar RIF
+    /// (the nearest ones, the newer first among equals). `None` without a completion in the
+    /// last second: an idle export must not be judged by what it did under load long ago.
+    fn estimate(&self, now: f64, rif: f64) -> Option<f64> {
+        let mut near: Vec<(f64, f64, f64)> = self
+            .samples
+            .iter()
+            .filter(|s| now - s.0 <= RECENT_WINDOW_S)
+            .map(|&(at, r, ms)| ((r - rif).abs(), -at, ms))
+            .collect();
+        if near.is_empty() {
+            return None;
+        }
+        near.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.total_cmp(&b.1)));
+        let mut nearest: Vec<f64> = near.iter().take(NEAREST_COMPLETIONS).map(|s| s.2).collect();
+        nearest.sort_by(f64::total_cmp);
+        Some(nearest[nearest.len() / 2])
+    }
 }
 
 /// What the control plane and load reports say, owned, to lend to the policies as an [`Env`].
@@ -164,6 +231,7 @@ struct EnvParts {
     ready: Vec<bool>,
     utilization: Vec<f64>,
     reports: Vec<Option<LoadReport>>,
+    served_rps: Vec<Option<f64>>,
 }
 
 impl EnvParts {
@@ -173,6 +241,7 @@ impl EnvParts {
             demand_rps,
             utilization: &self.utilization,
             reports: &self.reports,
+            served_rps: &self.served_rps,
         }
     }
 }
@@ -234,6 +303,8 @@ impl<'a> Engine<'a> {
                     utilization: 0.0,
                     window: ReportWindow::default(),
                     published: None,
+                    published_rps: None,
+                    recent: RecentLatency::default(),
                 }
             })
             .collect();
@@ -348,6 +419,7 @@ impl<'a> Engine<'a> {
                     })
                 })
                 .collect(),
+            served_rps: self.exports.iter().map(|e| e.published_rps).collect(),
         }
     }
 
@@ -359,6 +431,7 @@ impl<'a> Engine<'a> {
         let busy = e.station.busy_s();
         if !e.down {
             e.published = Some((e.window.report(now, busy, e.station.servers()), now));
+            e.published_rps = Some(e.window.rps(now));
         }
         e.window = ReportWindow {
             busy_at_start: busy,
@@ -397,6 +470,7 @@ impl<'a> Engine<'a> {
                     rtt_ms: 0.0,
                     get_ms: 0.0,
                     in_flight_per_server: 0.0,
+                    latency_ms: None,
                 };
                 self.groups[group]
                     .policy
@@ -412,7 +486,11 @@ impl<'a> Engine<'a> {
             Event::ProbeScheduler { group } => {
                 let due = self.groups[group].policy.due_probes(self.now);
                 for export in due {
-                    self.probe(group, export);
+                    if self.kind.load_probes() {
+                        self.load_probe(group, export);
+                    } else {
+                        self.probe(group, export);
+                    }
                 }
                 self.at(
                     self.now + PROBE_SCHEDULER_S,
@@ -426,6 +504,12 @@ impl<'a> Engine<'a> {
                 g.policy.tick(self.now, &env);
                 self.at(self.now + 1.0, Event::Tick { group });
             }
+            Event::LoadProbeAtSite {
+                group,
+                export,
+                sent,
+                rtt_ms,
+            } => self.load_probe_at_site(group, export, sent, rtt_ms),
             Event::Second => self.second(),
             Event::Report { export } => self.report(export),
             Event::Change { index } => self.change(self.scenario.schedule[index].1),
@@ -524,6 +608,48 @@ impl<'a> Engine<'a> {
         self.at(get_start + rtt_ms / 2e3, Event::AtSite { id });
     }
 
+    /// Sends a load probe from `group` to `export` (see the section on load probes above).
+    fn load_probe(&mut self, group: usize, export: usize) {
+        let now = self.now;
+        let rtt_ms = self.rtt_ms(group, export);
+        let measured_rtt = rng::lognormal(&mut self.probes, rtt_ms, PROBE_NOISE_CV);
+        self.at(
+            now + rtt_ms / 2e3,
+            Event::LoadProbeAtSite {
+                group,
+                export,
+                sent: now,
+                rtt_ms: measured_rtt,
+            },
+        );
+    }
+
+    fn load_probe_at_site(&mut self, group: usize, export: usize, sent: f64, rtt_ms: f64) {
+        let e = &self.exports[export];
+        if e.down {
+            self.at(sent + PROBE_TIMEOUT_S, Event::ProbeFailed { group, export });
+            return;
+        }
+        let rif = e.station.in_flight() as f64 / e.station.servers() as f64;
+        let latency_ms = e.recent.estimate(self.now, rif);
+        let back = self.now + self.rtt_ms(group, export) / 2e3;
+        let sample = ProbeSample {
+            ok: true,
+            rtt_ms,
+            get_ms: rtt_ms + latency_ms.unwrap_or(0.0),
+            in_flight_per_server: rif,
+            latency_ms,
+        };
+        self.at(
+            back,
+            Event::ProbeAnswered {
+                group,
+                export,
+                sample,
+            },
+        );
+    }
+
     fn at_site(&mut self, id: u32) {
         let now = self.now;
         let r = self.requests[id as usize];
@@ -590,9 +716,11 @@ impl<'a> Engine<'a> {
         }
         if let Some(job) = completion.finished {
             let r = self.requests[job.id as usize];
-            let window = &mut self.exports[export].window;
-            window.completed += 1;
-            window.sojourn_ms += (now - r.arrived) * 1e3;
+            let e = &mut self.exports[export];
+            e.window.completed += 1;
+            e.window.sojourn_ms += (now - r.arrived) * 1e3;
+            e.recent
+                .record(now, r.in_flight_at_arrival, (now - r.arrived) * 1e3);
             let back = now + self.rtt_ms(r.group, export) / 2e3;
             let outcome = if back <= r.deadline {
                 Outcome::Ok((back - r.sent) * 1e3)
@@ -616,6 +744,7 @@ impl<'a> Engine<'a> {
                         rtt_ms,
                         get_ms: (noticed - get_start) * 1e3,
                         in_flight_per_server: r.in_flight_at_arrival,
+                        latency_ms: None,
                     },
                 },
                 _ => Event::ProbeFailed {
@@ -714,7 +843,29 @@ fn demand_rps(counts: &[u32], now: f64) -> f64 {
 
 #[cfg(test)]
 mod tests {
-    use super::demand_rps;
+    use super::{RecentLatency, demand_rps};
+
+    #[test]
+    fn a_load_probe_reports_the_median_latency_of_recent_requests_at_a_similar_rif() {
+        let mut recent = RecentLatency::default();
+        // Requests that arrived at RIF 0 took 20 ms; at RIF 4, 100 ms.
+        for i in 0..20 {
+            recent.record(0.01 * f64::from(i), 0.0, 20.0);
+            recent.record(0.01 * f64::from(i), 4.0, 100.0);
+        }
+        recent.record(0.3, 4.0, 5000.0);
+        assert_eq!(recent.estimate(0.5, 0.0), Some(20.0));
+        assert_eq!(
+            recent.estimate(0.5, 3.5),
+            Some(100.0),
+            "one outlier does not move a median"
+        );
+        assert_eq!(
+            recent.estimate(2.0, 0.0),
+            None,
+            "nothing in the last second"
+        );
+    }
 
     #[test]
     fn demand_is_averaged_over_the_seconds_seen_until_the_window_is_full() {

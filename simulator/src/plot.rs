@@ -22,7 +22,7 @@ fn failed(path: &Path) -> impl Fn(String) -> PlotError + '_ {
     }
 }
 
-const COLORS: [RGBColor; 10] = [
+const COLORS: [RGBColor; 12] = [
     RGBColor(228, 26, 28),
     RGBColor(255, 127, 0),
     RGBColor(166, 86, 40),
@@ -33,6 +33,8 @@ const COLORS: [RGBColor; 10] = [
     RGBColor(77, 175, 74),
     RGBColor(0, 139, 139),
     RGBColor(231, 41, 138),
+    RGBColor(102, 102, 0),
+    RGBColor(0, 0, 139),
 ];
 
 /// Writes the plot belonging to `result`'s scenario, if it has one. Returns whether it did.

@@ -3,7 +3,7 @@
 //! requests (Envoy's outlier detection: 5 consecutive failures, 30 s × ejections, at most 10 %
 //! of hosts but always one).
 
-use super::{Context, Env, Policy, proportional, weighted_pick};
+use super::{Context, Env, Policy, weighted_pick};
 use crate::rng::Stream;
 
 /// Envoy's overprovisioning factor: a priority keeps all traffic until its health drops below
@@ -165,110 +165,154 @@ impl Policy for Failover {
     }
 }
 
-/// Envoy load-aware locality: the local zone keeps its traffic until its reported utilisation
-/// passes 80 %, then its health falls linearly to 0 at 100 % and traffic spills to the other
-/// localities by headroom; every remote keeps at least a 3 % probe share.
+/// Envoy's load-aware locality policy (`envoy.load_balancing_policies.load_aware_locality`,
+/// its proto's defaults: `utilization_variance_threshold` 0.1, `ewma_alpha` 0.3,
+/// `probe_percentage` 0.03, `weight_update_period` 1 s, `weight_expiration_period` 3 min), one
+/// locality per export. Every second: each locality's utilisation from its hosts' load reports
+/// younger than 3 minutes, smoothed by an EWMA of 0.3 (the first sample taken raw); a locality
+/// with no fresh report weighs its healthy host count, the others host count × headroom
+/// (1 - utilisation); if the local locality's utilisation is at most 0.1 above the remote
+/// average (weighted by host count), everything goes local; then the remotes get at least 3 %
+/// between them, taken from the local weight and split by host count. Requests pick a locality
+/// at random by these weights. The load reports are the exporters' (`env.reports`, written
+/// every ~2 s, so what Envoy sees is that old), and a host counts when the control plane has it
+/// ready and outlier detection has not ejected it.
 pub struct LoadAware {
     local: Option<usize>,
     pods: Vec<f64>,
-    utilization: Vec<f64>,
-    shares: Vec<f64>,
+    /// Smoothed utilisation per locality; `None` before its first report.
+    smoothed: Vec<Option<f64>>,
+    weights: Vec<f64>,
     outliers: Outliers,
     rng: Stream,
     now: f64,
 }
 
 impl LoadAware {
-    const EWMA: f64 = 0.3;
-    const TARGET: f64 = 0.8;
-    const PROBE_SHARE: f64 = 0.03;
+    const EWMA_ALPHA: f64 = 0.3;
+    const VARIANCE_THRESHOLD: f64 = 0.1;
+    const PROBE_FRACTION: f64 = 0.03;
+    const EXPIRATION_S: f64 = 180.0;
 
     pub fn new(context: Context<'_>) -> Self {
         let n = context.exports.len();
+        let pods = context.pods();
         Self {
             local: context.local(),
-            pods: context.pods(),
-            utilization: vec![0.0; n],
-            shares: vec![1.0 / n as f64; n],
+            weights: pods.clone(),
+            pods,
+            smoothed: vec![None; n],
             outliers: Outliers::new(n),
             rng: context.rng,
             now: 0.0,
         }
     }
+}
 
-    fn recompute(&mut self, env: &Env<'_>) {
-        let n = self.pods.len();
-        let healthy = self.outliers.healthy(env, self.now);
-        let headroom: Vec<f64> = (0..n)
-            .map(|i| {
-                let room = (1.0 - self.utilization[i]).max(0.05);
-                if healthy[i] { self.pods[i] * room } else { 0.0 }
-            })
-            .collect();
-        let remotes: Vec<usize> = (0..n)
-            .filter(|&i| Some(i) != self.local && healthy[i])
-            .collect();
-        let local_share = match self.local.filter(|&l| healthy[l]) {
-            Some(l) => {
-                let u = self.utilization[l];
-                let health = ((1.0 - u) / (1.0 - Self::TARGET)).clamp(0.0, 1.0);
-                let keep = (OVERPROVISIONING * health).min(1.0);
-                if remotes.is_empty() {
-                    1.0
-                } else {
-                    keep.min(1.0 - Self::PROBE_SHARE * remotes.len() as f64)
-                }
-            }
-            None => 0.0,
-        };
-        let mut shares = proportional(n, &remotes, &headroom);
-        for s in &mut shares {
-            *s *= 1.0 - local_share;
+/// One recompute of the load-aware locality weights. `hosts[i]`: locality i's healthy host
+/// count; `fresh[i]`: its hosts' average reported utilisation if any report is fresh;
+/// `smoothed`: the EWMA state, updated; `local`: the local locality, if the client has one.
+fn load_aware_weights(
+    hosts: &[f64],
+    fresh: &[Option<f64>],
+    smoothed: &mut [Option<f64>],
+    local: Option<usize>,
+    alpha: f64,
+    variance_threshold: f64,
+    probe_fraction: f64,
+) -> Vec<f64> {
+    let n = hosts.len();
+    let mut stale = vec![false; n];
+    for i in 0..n {
+        match (fresh[i].filter(|_| hosts[i] > 0.0), smoothed[i]) {
+            (Some(u), Some(prev)) => smoothed[i] = Some(alpha * u + (1.0 - alpha) * prev),
+            (Some(u), None) => smoothed[i] = Some(u),
+            (None, _) => stale[i] = true,
         }
-        if let Some(l) = self.local.filter(|&l| healthy[l]) {
-            shares[l] = local_share;
-        }
-        // Every healthy remote keeps its probe share; the rest is scaled to fit.
-        let floor = Self::PROBE_SHARE;
-        let short: f64 = remotes.iter().map(|&i| (floor - shares[i]).max(0.0)).sum();
-        if short > 0.0 {
-            let above: f64 = (0..n)
-                .filter(|&i| shares[i] > floor)
-                .map(|i| shares[i] - floor)
-                .sum();
-            for (i, share) in shares.iter_mut().enumerate() {
-                if remotes.contains(&i) && *share < floor {
-                    *share = floor;
-                } else if *share > floor && above > 0.0 {
-                    *share -= short * (*share - floor) / above;
-                }
-            }
-        }
-        if shares.iter().sum::<f64>() <= 0.0 {
-            shares = proportional(n, &env.candidates(), &self.pods);
-        }
-        self.shares = shares;
     }
+    let util = |i: usize| smoothed[i].unwrap_or(0.0);
+    let mut weights: Vec<f64> = (0..n)
+        .map(|i| {
+            if stale[i] {
+                hosts[i]
+            } else {
+                hosts[i] * (1.0 - util(i)).max(0.0)
+            }
+        })
+        .collect();
+    let total_hosts: f64 = hosts.iter().sum();
+    if let Some(l) = local {
+        let remotes: Vec<usize> = (0..n).filter(|&i| i != l).collect();
+        let remote_hosts: f64 = remotes.iter().map(|&i| hosts[i]).sum();
+        if total_hosts > 0.0 && weights[l] > 0.0 {
+            let remote_util = if remote_hosts > 0.0 {
+                remotes.iter().map(|&i| util(i) * hosts[i]).sum::<f64>() / remote_hosts
+            } else {
+                0.0
+            };
+            if util(l) <= remote_util + variance_threshold {
+                weights = vec![0.0; n];
+                weights[l] = 1.0;
+            }
+        } else if total_hosts == 0.0 {
+            weights = vec![0.0; n];
+            weights[l] = 1.0;
+        }
+        if remote_hosts > 0.0 && probe_fraction > 0.0 {
+            let total: f64 = weights.iter().sum();
+            let remote: f64 = total - weights[l];
+            if total > 0.0 && remote < total * probe_fraction {
+                let take = (total * probe_fraction - remote).min(weights[l]);
+                weights[l] -= take;
+                for &i in &remotes {
+                    weights[i] += take * hosts[i] / remote_hosts;
+                }
+            }
+        }
+    }
+    if weights.iter().sum::<f64>() == 0.0 && total_hosts > 0.0 {
+        weights = hosts.to_vec();
+    }
+    weights
 }
 
 impl Policy for LoadAware {
     fn answer(&mut self, now: f64, env: &Env<'_>) -> usize {
         self.now = now;
-        let all: Vec<usize> = (0..self.shares.len()).collect();
-        let pick = weighted_pick(&mut self.rng, &all, &self.shares);
-        if env.ready[pick] || !env.ready.iter().any(|&r| r) {
-            pick
+        let all: Vec<usize> = (0..self.weights.len()).collect();
+        if self.weights.iter().sum::<f64>() > 0.0 {
+            weighted_pick(&mut self.rng, &all, &self.weights)
         } else {
+            // Nothing healthy at the last recompute: Envoy's panic mode, every host.
             weighted_pick(&mut self.rng, &env.candidates(), &self.pods)
         }
     }
 
     fn tick(&mut self, now: f64, env: &Env<'_>) {
         self.now = now;
-        for (estimate, &reported) in self.utilization.iter_mut().zip(env.utilization) {
-            *estimate = (1.0 - Self::EWMA) * *estimate + Self::EWMA * reported;
-        }
-        self.recompute(env);
+        let healthy = self.outliers.healthy(env, now);
+        let hosts: Vec<f64> = (0..self.pods.len())
+            .map(|i| if healthy[i] { self.pods[i] } else { 0.0 })
+            .collect();
+        let fresh: Vec<Option<f64>> = (0..self.pods.len())
+            .map(|i| {
+                env.reports
+                    .get(i)
+                    .copied()
+                    .flatten()
+                    .filter(|r| r.age_s <= Self::EXPIRATION_S)
+                    .and_then(|r| r.utilization)
+            })
+            .collect();
+        self.weights = load_aware_weights(
+            &hosts,
+            &fresh,
+            &mut self.smoothed,
+            self.local,
+            Self::EWMA_ALPHA,
+            Self::VARIANCE_THRESHOLD,
+            Self::PROBE_FRACTION,
+        );
     }
 
     fn observe(&mut self, now: f64, export: usize, ok: bool) {
@@ -276,7 +320,8 @@ impl Policy for LoadAware {
     }
 
     fn shares(&self, _env: &Env<'_>) -> Option<Vec<f64>> {
-        Some(self.shares.clone())
+        let total: f64 = self.weights.iter().sum();
+        (total > 0.0).then(|| self.weights.iter().map(|w| w / total).collect())
     }
 }
 
@@ -297,5 +342,54 @@ mod tests {
         // Fully healthy: everything local, split by weight.
         let shares = spill(&levels, &[1.0, 1.0, 1.0], &weights);
         assert_eq!(shares, vec![0.5, 0.5, 0.0]);
+    }
+
+    fn weights(hosts: &[f64], fresh: &[Option<f64>], smoothed: &mut [Option<f64>]) -> Vec<f64> {
+        load_aware_weights(hosts, fresh, smoothed, Some(0), 0.3, 0.1, 0.03)
+    }
+
+    #[test]
+    fn load_aware_spills_by_headroom_once_local_is_past_the_band() {
+        // The proto documentation's example: local 0.7 against remotes 0.3 and 0.4 (average
+        // 0.35): 0.7 > 0.45, so weights are hosts × headroom, 3 : 7 : 6.
+        let mut smoothed = [None; 3];
+        let w = weights(
+            &[10.0, 10.0, 10.0],
+            &[Some(0.7), Some(0.3), Some(0.4)],
+            &mut smoothed,
+        );
+        let total: f64 = w.iter().sum();
+        let shares: Vec<f64> = w.iter().map(|x| x / total).collect();
+        assert!((shares[0] - 3.0 / 16.0).abs() < 1e-9, "{shares:?}");
+        assert!((shares[1] - 7.0 / 16.0).abs() < 1e-9, "{shares:?}");
+    }
+
+    #[test]
+    fn load_aware_stays_local_within_the_band_but_for_the_probe_share() {
+        // Local 0.44 is within 0.1 of the remotes' 0.35: all local, less 3 % split by hosts.
+        let mut smoothed = [None; 3];
+        let w = weights(
+            &[10.0, 10.0, 30.0],
+            &[Some(0.44), Some(0.3), Some(0.3667)],
+            &mut smoothed,
+        );
+        let total: f64 = w.iter().sum();
+        assert!((w[0] / total - 0.97).abs() < 1e-9, "{w:?}");
+        assert!((w[1] / total - 0.0075).abs() < 1e-9, "{w:?}");
+        assert!((w[2] / total - 0.0225).abs() < 1e-9, "{w:?}");
+    }
+
+    #[test]
+    fn load_aware_smooths_by_ewma_and_expired_localities_weigh_their_hosts() {
+        let mut smoothed = [None; 2];
+        weights(&[10.0, 10.0], &[Some(0.2), Some(0.2)], &mut smoothed);
+        assert_eq!(smoothed[0], Some(0.2), "the first sample is taken raw");
+        weights(&[10.0, 10.0], &[Some(1.0), Some(0.2)], &mut smoothed);
+        assert!((smoothed[0].unwrap() - (0.3 * 1.0 + 0.7 * 0.2)).abs() < 1e-12);
+        // One more report of 1.0 makes 0.3 + 0.7 × 0.44 = 0.608.
+        let w = weights(&[10.0, 10.0], &[Some(1.0), None], &mut smoothed);
+        assert!((smoothed[0].unwrap() - 0.608).abs() < 1e-9);
+        // The remote's report expired: it weighs its 10 hosts; local 10 × 0.392.
+        assert!((w[0] - 3.92).abs() < 1e-9 && w[1] == 10.0, "{w:?}");
     }
 }

@@ -4,6 +4,8 @@
 
 mod aviator;
 mod locality;
+mod orca;
+mod prequal;
 mod probing;
 mod round_robin;
 
@@ -19,9 +21,11 @@ pub use aviator::{Aviator, Variant};
 #[serde(rename_all = "kebab-case")]
 pub enum PolicyKind {
     Lighthouse,
+    RoundRobin,
     WrrPods,
     IstioFailover,
     EnvoyLoadAware,
+    GrpcWrr,
     P2c,
     Prequal,
     AviatorPerformance,
@@ -33,11 +37,13 @@ pub enum PolicyKind {
 
 impl PolicyKind {
     /// Every row the scenarios run by default.
-    pub const ALL: [PolicyKind; 9] = [
+    pub const ALL: [PolicyKind; 11] = [
         PolicyKind::Lighthouse,
+        PolicyKind::RoundRobin,
         PolicyKind::WrrPods,
         PolicyKind::IstioFailover,
         PolicyKind::EnvoyLoadAware,
+        PolicyKind::GrpcWrr,
         PolicyKind::P2c,
         PolicyKind::Prequal,
         PolicyKind::AviatorPerformance,
@@ -57,9 +63,11 @@ impl PolicyKind {
     pub fn name(self) -> &'static str {
         match self {
             PolicyKind::Lighthouse => "lighthouse",
+            PolicyKind::RoundRobin => "round-robin",
             PolicyKind::WrrPods => "wrr-pods",
             PolicyKind::IstioFailover => "istio-failover",
             PolicyKind::EnvoyLoadAware => "envoy-load-aware",
+            PolicyKind::GrpcWrr => "grpc-wrr",
             PolicyKind::P2c => "p2c-latency",
             PolicyKind::Prequal => "prequal",
             PolicyKind::AviatorPerformance => "aviator-performance",
@@ -78,18 +86,24 @@ impl PolicyKind {
     pub fn about(self) -> &'static str {
         match self {
             PolicyKind::Lighthouse => {
-                "Submariner Lighthouse: local export if ready, else round-robin; per lookup"
+                "Submariner Lighthouse: the local export while its endpoints are healthy, else smooth round-robin (all weights 1) over the ready, connected exports; per lookup"
+            }
+            PolicyKind::RoundRobin => {
+                "smooth round-robin (all weights 1) over the ready exports, no local preference; per lookup"
             }
             PolicyKind::WrrPods => "static weighted round-robin by ready pods; per lookup",
             PolicyKind::IstioFailover => {
                 "Istio locality failover (zone, region, provider, rest; overprovisioning 1.4; outlier detection); per request in a mesh"
             }
             PolicyKind::EnvoyLoadAware => {
-                "Envoy load-aware locality (local until 80 % busy, spill by headroom, 3 % remote probe share, EWMA 0.3 of load reports); per request in a mesh"
+                "Envoy load_aware_locality (its proto's defaults): load reports (~2 s old) smoothed by EWMA 0.3 every 1 s, expiring after 3 min; all local unless local utilisation exceeds the remote average by more than 0.1, else by host count x headroom; at least 3 % to remote localities; outlier detection; per request in a mesh"
+            }
+            PolicyKind::GrpcWrr => {
+                "gRPC weighted_round_robin (A58): weight = qps / (utilisation + eps/qps x 1.0) from the exporters' load reports, recomputed every 1 s, 10 s blackout, 3 min expiry, EDF with random initial deadlines; per request (a gRPC channel picks a subchannel per call)"
             }
             PolicyKind::P2c => "power of two choices on probed latency (RTT + service); per lookup",
             PolicyKind::Prequal => {
-                "Prequal hot/cold: probes of requests in flight per server and latency, max age 1 s, hot above the 0.6 quantile; per lookup"
+                "Prequal (NSDI 2024): pool of 16 probes of requests in flight per server and latency (the export's estimate + round trip), 3 async probes per lookup that bypass the queue, max age 1 s, each used at most twice, one removal per lookup alternating oldest and worst; hot above the pool's 0.84 RIF quantile; the coldest-latency cold export, ties at random; per lookup"
             }
             PolicyKind::AviatorPerformance => {
                 "Aviator, objective Performance: production probes, decide and optimizer; per lookup"
@@ -124,17 +138,28 @@ impl PolicyKind {
 
     /// Whether it picks per request (a sidecar mesh) rather than per DNS lookup.
     pub fn per_request(self) -> bool {
-        matches!(self, PolicyKind::IstioFailover | PolicyKind::EnvoyLoadAware)
+        matches!(
+            self,
+            PolicyKind::IstioFailover | PolicyKind::EnvoyLoadAware | PolicyKind::GrpcWrr
+        )
+    }
+
+    /// Whether its probes are load probes (requests in flight and latency, answered without
+    /// queueing behind real work, as Prequal's) rather than HTTP GETs through the queue.
+    pub fn load_probes(self) -> bool {
+        matches!(self, PolicyKind::Prequal)
     }
 
     pub fn build(self, context: Context<'_>) -> Box<dyn Policy> {
         match self {
             PolicyKind::Lighthouse => Box::new(round_robin::Lighthouse::new(context)),
+            PolicyKind::RoundRobin => Box::new(round_robin::RoundRobin::new(context)),
             PolicyKind::WrrPods => Box::new(round_robin::WeightedByPods::new(context)),
             PolicyKind::IstioFailover => Box::new(locality::Failover::new(context)),
             PolicyKind::EnvoyLoadAware => Box::new(locality::LoadAware::new(context)),
+            PolicyKind::GrpcWrr => Box::new(orca::GrpcWrr::new(context)),
             PolicyKind::P2c => Box::new(probing::TwoChoices::new(context)),
-            PolicyKind::Prequal => Box::new(probing::HotCold::new(context)),
+            PolicyKind::Prequal => Box::new(prequal::Prequal::new(context)),
             PolicyKind::AviatorPerformance => {
                 Box::new(Aviator::new(context, Objective::Performance, Variant::Full))
             }
@@ -197,6 +222,9 @@ pub struct Env<'a> {
     pub utilization: &'a [f64],
     /// Each exporter's last report on the broker, with its age; `None` before its first.
     pub reports: &'a [Option<LoadReport>],
+    /// Requests/s each export received over the window of that report (the qps an ORCA
+    /// report carries); `None` before its first.
+    pub served_rps: &'a [Option<f64>],
 }
 
 impl Env<'_> {
@@ -222,6 +250,8 @@ pub struct ProbeSample {
     pub get_ms: f64,
     /// Requests in the export when the probe arrived, per server.
     pub in_flight_per_server: f64,
+    /// The export's own latency estimate, ms, for a load probe; `None` for a GET.
+    pub latency_ms: Option<f64>,
 }
 
 pub trait Policy: Send {

@@ -1,6 +1,5 @@
-//! The lookup-by-lookup rules that measure: power of two choices on probed latency, and
-//! Prequal's hot/cold rule on probed requests-in-flight. Both answer each lookup from their
-//! freshest probes; neither keeps shares.
+//! Power of two choices on probed latency: it answers each lookup from its freshest probes and
+//! keeps no shares. (Prequal, the other rule that answers from probes, is in `prequal`.)
 
 use super::{Context, Env, Policy, ProbeSample};
 use crate::rng::{self, Stream};
@@ -89,73 +88,5 @@ impl Policy for TwoChoices {
             Some(old) => 0.7 * old + 0.3 * ms,
             None => ms,
         });
-    }
-}
-
-/// Prequal's hot/cold rule at the DNS level: each export probed every 0.5 s for its requests in
-/// flight (per server, since exports differ in size) and its latency; probes older than 1 s
-/// are dropped; exports above the 0.6 quantile of requests in flight are hot; the answer is
-/// the cold export with the lowest latency, or if all are hot the one with the fewest in
-/// flight.
-pub struct HotCold {
-    schedule: Schedule,
-    /// Latest successful probe per export: (time, in flight per server, latency ms).
-    pool: Vec<Option<(f64, f64, f64)>>,
-    rng: Stream,
-}
-
-impl HotCold {
-    const MAX_AGE_S: f64 = 1.0;
-    const HOT_QUANTILE: f64 = 0.6;
-
-    pub fn new(mut context: Context<'_>) -> Self {
-        let n = context.exports.len();
-        Self {
-            schedule: Schedule::new(n, 0.5, &mut context.rng),
-            pool: vec![None; n],
-            rng: context.rng,
-        }
-    }
-}
-
-impl Policy for HotCold {
-    fn answer(&mut self, now: f64, env: &Env<'_>) -> usize {
-        let ready = env.candidates();
-        let fresh: Vec<(usize, f64, f64)> = ready
-            .iter()
-            .filter_map(|&i| {
-                self.pool[i]
-                    .filter(|(t, _, _)| now - t <= Self::MAX_AGE_S)
-                    .map(|(_, rif, ms)| (i, rif, ms))
-            })
-            .collect();
-        if fresh.is_empty() {
-            return ready[rng::index(&mut self.rng, ready.len())];
-        }
-        let mut rifs: Vec<f64> = fresh.iter().map(|f| f.1).collect();
-        rifs.sort_by(f64::total_cmp);
-        let rank = ((Self::HOT_QUANTILE * rifs.len() as f64).ceil() as usize).clamp(1, rifs.len());
-        let threshold = rifs[rank - 1];
-        let cold = fresh
-            .iter()
-            .filter(|f| f.1 <= threshold)
-            .min_by(|a, b| a.2.total_cmp(&b.2));
-        match cold {
-            Some(c) => c.0,
-            None => fresh
-                .iter()
-                .min_by(|a, b| a.1.total_cmp(&b.1))
-                .map_or(ready[0], |f| f.0),
-        }
-    }
-
-    fn due_probes(&mut self, now: f64) -> Vec<usize> {
-        self.schedule.due(now, &mut self.rng)
-    }
-
-    fn probe_result(&mut self, now: f64, export: usize, sample: ProbeSample) {
-        self.pool[export] = sample
-            .ok
-            .then_some((now, sample.in_flight_per_server, sample.get_ms));
     }
 }
