@@ -124,8 +124,7 @@ pub fn migrate(
     shares: &[f64],
     figures: &[Figures],
     costs: &[Cost],
-    rate: f64,
-    full_gap: f64,
+    (rate, full_gap, band): (f64, f64, f64),
 ) -> Vec<f64> {
     let n = shares.len();
     let mut next = shares.to_vec();
@@ -139,11 +138,12 @@ pub fn migrate(
             continue;
         }
         for j in 0..n {
-            if j == i || !(costs[j].ms < costs[i].ms) {
+            // NS1's stabilize: within the band, the cheaper export is no better (noise).
+            if j == i || !(costs[j].ms < costs[i].ms * (1.0 - band)) {
                 continue;
             }
-            let step = closing_fraction((&figures[i], &costs[i]), (&figures[j], &costs[j]))
-                .unwrap_or_else(|| (costs[i].ms - costs[j].ms) / costs[i].ms / full_gap);
+            let step = closing_fraction((&figures[i], &costs[i]), (&figures[j], &costs[j]), band)
+                .unwrap_or_else(|| ((costs[i].ms - costs[j].ms) / costs[i].ms - band) / full_gap);
             let moved = shares[i] * rate * step.clamp(0.0, 1.0) / (n - 1) as f64;
             next[i] -= moved;
             next[j] += moved;
@@ -155,10 +155,10 @@ pub fn migrate(
 /// Bisection rounds for [`closing_fraction`]: precise to 1/1024 of the traffic.
 const BISECTION_ROUNDS: usize = 10;
 
-/// The fraction φ of the traffic at `from` that, moved to `to` by every cluster alike, makes
-/// the two cost the same: from's utilisation falls to u·(1-φ) and to's rises by φ·u·C_from/C_to.
-/// `None` without both utilisations.
-fn closing_fraction(from: (&Figures, &Cost), to: (&Figures, &Cost)) -> Option<f64> {
+/// The fraction φ of the traffic at `from` that, moved to `to` by every cluster alike, brings
+/// the two within `band` of each other: from's utilisation falls to u·(1-φ) and to's rises by
+/// φ·u·C_from/C_to. `None` without both utilisations.
+fn closing_fraction(from: (&Figures, &Cost), to: (&Figures, &Cost), band: f64) -> Option<f64> {
     let u = from.0.utilization?;
     let v = to.0.utilization?;
     let ratio = from.0.relative_capacity() / to.0.relative_capacity();
@@ -167,7 +167,7 @@ fn closing_fraction(from: (&Figures, &Cost), to: (&Figures, &Cost)) -> Option<f6
     let gap = |phi: f64| -> Option<f64> {
         let here = from.1.at(u * (1.0 - phi))? - from.1.at(u)? + from.1.ms;
         let there = to.1.at(v + phi * u * ratio)? - to.1.at(v)? + to.1.ms;
-        Some(here - there)
+        Some(here * (1.0 - band) - there)
     };
     if gap(1.0)? >= 0.0 {
         return Some(1.0);
@@ -237,17 +237,17 @@ mod tests {
         let shares = [0.5, 0.5];
         let f = [figures(None), figures(None)];
         // b is 20 % cheaper than a: at full_gap 0.4 half of the rate moves.
-        let next = migrate(&shares, &f, &[flat(100.0), flat(80.0)], 0.2, 0.4);
+        let next = migrate(&shares, &f, &[flat(100.0), flat(80.0)], (0.2, 0.4, 0.0));
         assert!(
             (next[0] - (0.5 - 0.5 * 0.2 * 0.5)).abs() < 1e-12,
             "{next:?}"
         );
         assert!((next.iter().sum::<f64>() - 1.0).abs() < 1e-12);
         // A gap wider than full_gap moves at the full rate, never more.
-        let next = migrate(&shares, &f, &[flat(100.0), flat(10.0)], 0.2, 0.4);
+        let next = migrate(&shares, &f, &[flat(100.0), flat(10.0)], (0.2, 0.4, 0.0));
         assert!((next[0] - 0.4).abs() < 1e-12, "{next:?}");
         // Equal costs: nothing moves.
-        let same = migrate(&shares, &f, &[flat(50.0), flat(50.0)], 1.0, 0.4);
+        let same = migrate(&shares, &f, &[flat(50.0), flat(50.0)], (1.0, 0.4, 0.0));
         assert_eq!(same, shares.to_vec());
     }
 
@@ -257,7 +257,7 @@ mod tests {
         let f = [figures(Some(0.9)), figures(Some(0.3))];
         let costs = costs(&policy, &f);
         assert!(costs[0].ms > costs[1].ms);
-        let next = migrate(&[0.5, 0.5], &f, &costs, 1.0, 0.4);
+        let next = migrate(&[0.5, 0.5], &f, &costs, (1.0, 0.4, 0.0));
         let phi = 2.0 * (0.5 - next[0]);
         // Two alike exports: the costs meet where the utilisations do, at 0.6 each, which takes
         // a third of the busy one's traffic.
@@ -268,7 +268,7 @@ mod tests {
     fn an_export_with_no_share_still_draws_traffic_when_it_is_cheaper() {
         let f = [figures(None), figures(None), figures(None)];
         let costs = [flat(100.0), flat(50.0), flat(200.0)];
-        let next = migrate(&[1.0, 0.0, 0.0], &f, &costs, 0.5, 0.5);
+        let next = migrate(&[1.0, 0.0, 0.0], &f, &costs, (0.5, 0.5, 0.0));
         assert!(next[1] > 0.0 && next[2] == 0.0, "{next:?}");
     }
 

@@ -105,6 +105,9 @@ pub struct Policy {
     /// Relative cost gap at which traffic migrates at the full rate; smaller gaps move in
     /// proportion.
     pub full_gap: f64,
+    /// NS1's stabilize band: an export is no better unless it is cheaper by more than this
+    /// fraction, and traffic moves only until the gap is within it (report noise moves nothing).
+    pub stabilize: f64,
     /// Seconds until a share change shows in the exporters' load reports (resolver caches,
     /// connection reuse, the report's own period): the rule predicts the load it has already
     /// caused but cannot see yet.
@@ -148,6 +151,7 @@ impl Default for Policy {
             migration_s: 5.0,
             full_gap: 0.5,
             propagation_s: 10.0,
+            stabilize: 0.05,
             target_utilization: 0.8,
             max_age_s: 30.0,
             report_expiry_s: 15.0,

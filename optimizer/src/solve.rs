@@ -56,7 +56,12 @@ pub fn solve_with(
             .collect()
     } else {
         let rate = (elapsed_s.max(0.0) / policy.migration_s.max(1e-9)).min(1.0);
-        let mut shares = flow::migrate(&from, &figures, &costs, rate, policy.full_gap);
+        let mut shares = flow::migrate(
+            &from,
+            &figures,
+            &costs,
+            (rate, policy.full_gap, policy.stabilize),
+        );
         flow::apply_floor(&mut shares, policy.min_share);
         shares
     };
