@@ -6,8 +6,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use std::collections::BTreeMap;
 
-use aviator_optimizer::Decision;
 use aviator_broker::probe::{Prober, TargetReport};
+use aviator_optimizer::Decision;
 use axum::Json;
 use axum::Router;
 use serde::{Deserialize, Serialize};

@@ -20,7 +20,8 @@ pub mod weights;
 pub use belief::ServiceBelief;
 pub use explain::{Bind, Decision, ExportDecision, Terms};
 pub use input::{
-    ExportInput, ExportState, LatencyTrend, LoadReport, Measurement, Objective, Policy, Probed, Problem, State,
+    ExportInput, ExportState, LatencyTrend, LoadReport, Measurement, Objective, Policy, Probed,
+    Problem, State,
 };
 pub use model::quantile;
 pub use solve::{solve, solve_with};

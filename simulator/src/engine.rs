@@ -28,7 +28,6 @@ const DEMAND_WINDOW_S: usize = 10;
 /// last one written, with its age.
 const REPORT_INTERVAL_S: f64 = 2.0;
 
-
 #[derive(Debug, Clone, Copy)]
 enum Event {
     Arrival {

@@ -9,8 +9,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use aviator_broker::broker::{AnyBroker, Broker, ClusterProfile, PeerBook};
-use aviator_broker::state::{ClusterSet, ServiceType};
 use aviator_broker::probe::{Prober, Target, TargetKey};
+use aviator_broker::state::{ClusterSet, ServiceType};
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 use tracing::{error, warn};

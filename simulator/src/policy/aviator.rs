@@ -11,11 +11,11 @@
 use std::time::{Duration, Instant};
 
 use aviator_broker::decide::decide;
+use aviator_broker::probe::{ProbeBook, ProbeSettings, Target, TargetKey};
 use aviator_broker::state::{
     Cluster, ClusterId, ClusterSet, DnsSettings, Export, Mode, Optimized, Policy as ServicePolicy,
     Port, ProbeSpec, Protocol, Service, ServiceType,
 };
-use aviator_broker::probe::{ProbeBook, ProbeSettings, Target, TargetKey};
 use aviator_optimizer::{Objective, State, draw};
 
 use super::{Context, Env, Policy, ProbeSample};
