@@ -59,7 +59,7 @@ pub struct ServiceModel {
     pub allocated_rps_per_server: f64,
 }
 
-/// Something that happens at a given time.
+/// Something that happens at a given time. Sites are indices into [`Scenario::sites`].
 #[derive(Debug, Clone, Copy, Serialize)]
 pub enum Change {
     /// Demand becomes this multiple of allocated capacity.
@@ -69,6 +69,20 @@ pub enum Change {
     Up(usize),
     /// The site's servers run at this fraction of their speed (an antagonist; 1 ends it).
     Slowdown(usize, f64),
+    /// Everything between the two sites is black-holed, both ways: requests, responses and
+    /// probes. The control plane does not see it (the gateways still say connected); clients
+    /// find out by timing out.
+    Partition(usize, usize),
+    /// A partition between the two sites ends.
+    Heal(usize, usize),
+    /// The round trip between the two sites becomes this, ms.
+    Rtt(usize, usize, f64),
+    /// The site's transfer prices become these (what requests are charged from now on).
+    Prices(usize, PriceTable),
+    /// The site's export runs this many servers from now on; added ones run at this speed.
+    /// A removed server finishes the request it is serving, then leaves (a terminating pod's
+    /// grace period), and takes no more.
+    Endpoints(usize, usize, f64),
 }
 
 /// A stretch of time the metrics are reported for.
