@@ -251,7 +251,7 @@ fn price_table(scenario: &Scenario, sites: &[usize], prices: &[PriceTable]) -> V
 impl<'a> Engine<'a> {
     fn new(scenario: &'a Scenario, kind: PolicyKind, seed: u64) -> Self {
         let sites = scenario.exporters();
-        let stream = |p| rng::stream(seed, scenario.name, p);
+        let stream = |p| rng::stream(seed, &scenario.name, p);
         let mut policy_rng = stream(Purpose::Policy);
         let exports: Vec<Export> = sites
             .iter()
@@ -278,7 +278,7 @@ impl<'a> Engine<'a> {
                     scenario,
                     group: g,
                     exports: sites.clone(),
-                    rng: rng::stream(rng::word(&mut policy_rng), scenario.name, Purpose::Policy),
+                    rng: rng::stream(rng::word(&mut policy_rng), &scenario.name, Purpose::Policy),
                 };
                 Group {
                     policy: kind.build(context),

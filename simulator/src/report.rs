@@ -64,117 +64,13 @@ impl ScenarioResult {
         ))
     }
 
+    /// The scenario's goals as this run measured them (see [`crate::goal`]).
     pub fn goals(&self) -> Vec<Goal> {
-        let name = self.scenario.name.to_owned();
-        let mut goals = Vec::new();
-        let aviator = self.run(PolicyKind::AviatorPerformance);
-        match self.scenario.name {
-            "ramp" => {
-                let (Some(av), Some(lh), Some(pq)) = (
-                    aviator,
-                    self.run(PolicyKind::Lighthouse),
-                    self.run(PolicyKind::Prequal),
-                ) else {
-                    return goals;
-                };
-                let high = |s: &Summary| -> Vec<WindowFigures> {
-                    s.windows
-                        .iter()
-                        .filter(|w| w.load.is_some_and(|l| l >= 0.9 - 1e-9))
-                        .cloned()
-                        .collect()
-                };
-                let ratios = |other: &Summary| -> f64 {
-                    high(av)
-                        .iter()
-                        .zip(high(other))
-                        .map(|(a, o)| a.p99_ms / o.p99_ms)
-                        .fold(0.0, f64::max)
-                };
-                let lh_ratio = ratios(lh);
-                let pq_ratio = ratios(pq);
-                goals.push(Goal {
-                    scenario: name.clone(),
-                    goal: "loads >= 0.9x: Aviator Performance p99 <= 0.5x Lighthouse's".into(),
-                    measured: format!("worst ratio {lh_ratio:.2}x"),
-                    figure: format!("{lh_ratio:.2}x"),
-                    met: lh_ratio <= 0.5,
-                });
-                goals.push(Goal {
-                    scenario: name,
-                    goal: "loads >= 0.9x: Aviator Performance p99 <= 1.1x Prequal's".into(),
-                    measured: format!("worst ratio {pq_ratio:.2}x"),
-                    figure: format!("{pq_ratio:.2}x"),
-                    met: pq_ratio <= 1.1,
-                });
-            }
-            "cost" => {
-                let (Some(cost), Some(lh)) = (
-                    self.run(PolicyKind::AviatorCost),
-                    self.run(PolicyKind::Lighthouse),
-                ) else {
-                    return goals;
-                };
-                let (c, l) = (&cost.windows[0], &lh.windows[0]);
-                let saving = 1.0 - c.usd_per_million / l.usd_per_million;
-                goals.push(Goal {
-                    scenario: name.clone(),
-                    goal: "Aviator Cost at least 40 % cheaper per request than Lighthouse".into(),
-                    measured: format!(
-                        "${:.2} vs ${:.2} per million: {:.0} % cheaper",
-                        c.usd_per_million,
-                        l.usd_per_million,
-                        saving * 100.0
-                    ),
-                    figure: format!("{:.0} %", saving * 100.0),
-                    met: saving >= 0.4,
-                });
-                goals.push(Goal {
-                    scenario: name,
-                    goal: format!(
-                        "Aviator Cost p99 within the {} ms SLO",
-                        self.scenario.slo_ms
-                    ),
-                    measured: format!("p99 {:.0} ms", c.p99_ms),
-                    figure: format!("{:.0} ms", c.p99_ms),
-                    met: c.p99_ms <= self.scenario.slo_ms,
-                });
-            }
-            "outage" => {
-                if let Some((drain, after)) = self.drain(PolicyKind::AviatorPerformance) {
-                    goals.push(Goal {
-                        scenario: name,
-                        goal: "under 1 % of requests to the dead cluster after 3 probe intervals"
-                            .into(),
-                        measured: format!("{:.2} % (drained in {drain:.0} s)", after * 100.0),
-                        figure: format!("{:.2} %", after * 100.0),
-                        met: after < 0.01,
-                    });
-                }
-            }
-            "herd" => {
-                for kind in [
-                    PolicyKind::AviatorPerformance,
-                    PolicyKind::AviatorCost,
-                    PolicyKind::AviatorMixed,
-                ] {
-                    if let Some(run) = self.run(kind) {
-                        goals.push(Goal {
-                            scenario: name.clone(),
-                            goal: format!(
-                                "{}: no share swings more than 10 points per minute once steady",
-                                kind.name()
-                            ),
-                            measured: format!("{:.1} points", run.swing_points_per_min),
-                            figure: format!("{:.1}", run.swing_points_per_min),
-                            met: run.swing_points_per_min <= 10.0,
-                        });
-                    }
-                }
-            }
-            _ => {}
-        }
-        goals
+        self.scenario
+            .goals
+            .iter()
+            .filter_map(|g| g.evaluate(self))
+            .collect()
     }
 
     /// The table of the scenario's main window, one row per policy.
@@ -226,7 +122,7 @@ impl ScenarioResult {
             }
             out.push('\n');
         }
-        if self.scenario.name == "ramp" {
+        if self.scenario.has_ramp() {
             out.push('\n');
             out.push_str(&self.ramp_table());
         }
@@ -234,11 +130,10 @@ impl ScenarioResult {
     }
 
     fn main_window<'s>(&self, run: &'s Summary) -> &'s WindowFigures {
-        // The ramp's main figures are those of its hardest step.
-        if self.scenario.name == "ramp" {
-            return run.windows.last().unwrap_or(&run.windows[0]);
-        }
-        &run.windows[0]
+        // A ramp's main figures are those of its hardest step.
+        run.windows
+            .get(self.scenario.main_window())
+            .unwrap_or(&run.windows[0])
     }
 
     /// p99 and failures by load, one row per policy.
@@ -280,7 +175,11 @@ impl Evaluation {
     pub fn text(&self) -> String {
         let mut out = String::new();
         for r in &self.results {
-            let _ = writeln!(out, "== {}: {}", r.scenario.name, r.scenario.about);
+            if r.scenario.about.is_empty() {
+                let _ = writeln!(out, "== {}", r.scenario.name);
+            } else {
+                let _ = writeln!(out, "== {}: {}", r.scenario.name, r.scenario.about);
+            }
             out.push_str(&r.table());
             out.push('\n');
         }
@@ -385,9 +284,15 @@ impl Evaluation {
             let _ = writeln!(out, "- `{}`: {}", kind.name(), kind.about());
         }
         for r in &self.results {
-            let _ = writeln!(out, "\n## {}\n\n{}.\n", r.scenario.name, r.scenario.about);
+            let _ = writeln!(out, "\n## {}\n", r.scenario.name);
+            if !r.scenario.about.is_empty() {
+                let _ = writeln!(out, "{}.\n", r.scenario.about);
+            }
             let _ = writeln!(out, "```text\n{}```", r.table());
-            if let Some((_, file)) = plots.iter().find(|(name, _)| *name == r.scenario.name) {
+            if let Some((_, file)) = plots
+                .iter()
+                .find(|(name, _)| *name == r.scenario.name.as_str())
+            {
                 let _ = writeln!(out, "\n![{}]({file})", r.scenario.name);
             }
         }
