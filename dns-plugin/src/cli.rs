@@ -141,9 +141,17 @@ pub struct DemoArgs {
 
 #[derive(Debug, Args)]
 pub struct SimulateArgs {
-    /// A scenario (ramp, outage, antagonist, cost, herd) or `all`.
-    #[arg(long, value_name = "NAME", default_value = "all")]
-    pub scenario: String,
+    /// A built-in scenario (ramp, outage, antagonist, cost, herd) or `all`; `all` is the
+    /// default unless scenario files are given.
+    #[arg(long, value_name = "NAME")]
+    pub scenario: Option<String>,
+    /// A scenario file (YAML: clusters, clients, load, RTT, prices, events, windows, policies,
+    /// goals; see the README); may be given more than once.
+    #[arg(long, value_name = "FILE")]
+    pub scenario_file: Vec<PathBuf>,
+    /// Print the file of the built-in scenario named by --scenario, a start for your own.
+    #[arg(long)]
+    pub print_scenario: bool,
     /// Seed of the random streams; a seed gives the same figures every time.
     #[arg(long, value_name = "N", default_value_t = 1)]
     pub seed: u64,

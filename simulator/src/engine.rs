@@ -6,7 +6,7 @@ use std::cmp::Ordering;
 use std::collections::BinaryHeap;
 
 use aviator_optimizer::LoadReport;
-use aviator_optimizer::cost::{Location, price_per_request};
+use aviator_optimizer::cost::{Location, PriceTable, price_per_request};
 
 use crate::dns::ClientSide;
 use crate::metrics::{Outcome, Recorder, Summary};
@@ -266,6 +266,12 @@ pub struct Engine<'a> {
     free: Vec<u32>,
     /// Price of a request from group g to export e, USD.
     price: Vec<Vec<f64>>,
+    /// Each site's transfer prices now (a price change replaces one).
+    prices: Vec<PriceTable>,
+    /// Round trip between sites now, ms (an RTT change replaces a pair).
+    rtt: Vec<Vec<f64>>,
+    /// Pairs of sites between which everything is black-holed (a partition).
+    cut: Vec<Vec<bool>>,
     load: f64,
     recorder: Recorder,
     arrivals: Stream,
@@ -279,14 +285,42 @@ pub struct Engine<'a> {
 pub fn run(scenario: &Scenario, kind: PolicyKind, seed: u64) -> Summary {
     let mut engine = Engine::new(scenario, kind, seed);
     engine.run();
-    let servers: Vec<usize> = engine.exports.iter().map(|e| e.station.servers()).collect();
-    engine.recorder.summarize(scenario, &servers)
+    engine.recorder.summarize(scenario)
+}
+
+/// The price of a request from each group to each export, under `prices` per site.
+fn price_table(scenario: &Scenario, sites: &[usize], prices: &[PriceTable]) -> Vec<Vec<f64>> {
+    let location = |s: usize| {
+        let site = &scenario.sites[s];
+        Location {
+            provider: Some(site.provider.to_owned()),
+            region: Some(site.region.to_owned()),
+            zone: Some(site.zone.to_owned()),
+        }
+    };
+    scenario
+        .groups
+        .iter()
+        .map(|g| {
+            sites
+                .iter()
+                .map(|&s| {
+                    price_per_request(
+                        (&location(g.site), &prices[g.site]),
+                        (&location(s), &prices[s]),
+                        scenario.service.request_bytes,
+                        scenario.service.response_bytes,
+                    )
+                })
+                .collect()
+        })
+        .collect()
 }
 
 impl<'a> Engine<'a> {
     fn new(scenario: &'a Scenario, kind: PolicyKind, seed: u64) -> Self {
         let sites = scenario.exporters();
-        let stream = |p| rng::stream(seed, scenario.name, p);
+        let stream = |p| rng::stream(seed, &scenario.name, p);
         let mut policy_rng = stream(Purpose::Policy);
         let exports: Vec<Export> = sites
             .iter()
@@ -315,7 +349,7 @@ impl<'a> Engine<'a> {
                     scenario,
                     group: g,
                     exports: sites.clone(),
-                    rng: rng::stream(rng::word(&mut policy_rng), scenario.name, Purpose::Policy),
+                    rng: rng::stream(rng::word(&mut policy_rng), &scenario.name, Purpose::Policy),
                 };
                 Group {
                     policy: kind.build(context),
@@ -325,31 +359,9 @@ impl<'a> Engine<'a> {
                 }
             })
             .collect();
-        let location = |s: usize| {
-            let site = &scenario.sites[s];
-            Location {
-                provider: Some(site.provider.to_owned()),
-                region: Some(site.region.to_owned()),
-                zone: Some(site.zone.to_owned()),
-            }
-        };
-        let price = scenario
-            .groups
-            .iter()
-            .map(|g| {
-                sites
-                    .iter()
-                    .map(|&s| {
-                        price_per_request(
-                            (&location(g.site), &scenario.sites[g.site].prices),
-                            (&location(s), &scenario.sites[s].prices),
-                            scenario.service.request_bytes,
-                            scenario.service.response_bytes,
-                        )
-                    })
-                    .collect()
-            })
-            .collect();
+        let prices: Vec<PriceTable> = scenario.sites.iter().map(|s| s.prices).collect();
+        let price = price_table(scenario, &sites, &prices);
+        let n = scenario.sites.len();
         Self {
             scenario,
             kind,
@@ -361,6 +373,9 @@ impl<'a> Engine<'a> {
             requests: Vec::new(),
             free: Vec::new(),
             price,
+            prices,
+            rtt: scenario.rtt_ms.clone(),
+            cut: vec![vec![false; n]; n],
             load: 0.0,
             recorder: Recorder::new(scenario, sites.len()),
             arrivals: stream(Purpose::Arrivals),
@@ -579,13 +594,18 @@ impl<'a> Engine<'a> {
     }
 
     fn rtt_ms(&self, group: usize, export: usize) -> f64 {
-        self.scenario.rtt_ms[self.scenario.groups[group].site][self.exports[export].site]
+        self.rtt[self.scenario.groups[group].site][self.exports[export].site]
+    }
+
+    /// Whether a partition black-holes everything between `group` and `export`.
+    fn cut(&self, group: usize, export: usize) -> bool {
+        self.cut[self.scenario.groups[group].site][self.exports[export].site]
     }
 
     fn probe(&mut self, group: usize, export: usize) {
         let now = self.now;
         let rtt_ms = self.rtt_ms(group, export);
-        if self.exports[export].down {
+        if self.exports[export].down || self.cut(group, export) {
             self.at(now + PROBE_TIMEOUT_S, Event::ProbeFailed { group, export });
             return;
         }
@@ -653,8 +673,9 @@ impl<'a> Engine<'a> {
     fn at_site(&mut self, id: u32) {
         let now = self.now;
         let r = self.requests[id as usize];
+        let cut = self.cut(r.group, r.export);
         let e = &mut self.exports[r.export];
-        if e.down {
+        if e.down || cut {
             // Black-holed: nothing comes back; the client finds out at its deadline.
             self.finish(id, Outcome::Timeout, r.deadline);
             return;
@@ -722,12 +743,17 @@ impl<'a> Engine<'a> {
             e.recent
                 .record(now, r.in_flight_at_arrival, (now - r.arrived) * 1e3);
             let back = now + self.rtt_ms(r.group, export) / 2e3;
-            let outcome = if back <= r.deadline {
+            // A response into a partition never arrives.
+            let outcome = if back <= r.deadline && !self.cut(r.group, export) {
                 Outcome::Ok((back - r.sent) * 1e3)
             } else {
                 Outcome::Timeout
             };
-            self.finish(job.id, outcome, back.min(r.deadline));
+            let noticed = match outcome {
+                Outcome::Ok(_) => back,
+                _ => r.deadline,
+            };
+            self.finish(job.id, outcome, noticed);
         }
     }
 
@@ -826,6 +852,49 @@ impl<'a> Engine<'a> {
             Change::Slowdown(site, factor) => {
                 if let Some(export) = index_of(site, &self.exports) {
                     self.exports[export].station.set_slowdown(factor);
+                }
+            }
+            Change::Partition(a, b) | Change::Heal(a, b) => {
+                let cut = matches!(change, Change::Partition(..));
+                self.cut[a][b] = cut;
+                self.cut[b][a] = cut;
+            }
+            Change::Rtt(a, b, ms) => {
+                self.rtt[a][b] = ms;
+                self.rtt[b][a] = ms;
+            }
+            Change::Prices(site, table) => {
+                self.prices[site] = table;
+                let sites: Vec<usize> = self.exports.iter().map(|e| e.site).collect();
+                self.price = price_table(self.scenario, &sites, &self.prices);
+            }
+            Change::Endpoints(site, count, speed) => {
+                let Some(export) = index_of(site, &self.exports) else {
+                    return;
+                };
+                let now = self.now;
+                let limit = count * self.scenario.service.queue_per_server;
+                let e = &mut self.exports[export];
+                let before = e.station.busy_s();
+                let resized = e.station.resize(count, speed, limit, now);
+                let busy = e.station.busy_s() - before;
+                let epoch = e.epoch;
+                if !resized.started.is_empty() {
+                    self.recorder.busy(now, export, busy);
+                }
+                for (server, done_at) in resized.started {
+                    self.at(
+                        done_at,
+                        Event::Done {
+                            export,
+                            server,
+                            epoch,
+                        },
+                    );
+                }
+                for job in resized.expired {
+                    let deadline = self.requests[job.id as usize].deadline;
+                    self.finish(job.id, Outcome::Timeout, deadline);
                 }
             }
         }

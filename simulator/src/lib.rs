@@ -3,12 +3,13 @@
 //! the production optimizer and control-loop logic run beside the policies users would
 //! otherwise have.
 //!
-//! [`scenario`] says what happens; [`engine`] runs one policy through one scenario on common
+//! [`scenario`] says what happens (a file, or a built-in one); [`goal`] what to check; [`engine`] runs one policy through one scenario on common
 //! random numbers; [`metrics`] measures; [`report`] compares and checks the goals; [`plot`]
 //! draws. Everything is deterministic for a seed.
 
 pub mod dns;
 pub mod engine;
+pub mod goal;
 pub mod metrics;
 pub mod plot;
 pub mod policy;

@@ -3,7 +3,7 @@
 
 use serde::Serialize;
 
-use crate::scenario::{Scenario, Window};
+use crate::scenario::{Change, Scenario, Window};
 
 /// How one request ended.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -103,7 +103,8 @@ impl Recorder {
     }
 
     /// The figures of the run.
-    pub fn summarize(mut self, scenario: &Scenario, servers: &[usize]) -> Summary {
+    pub fn summarize(mut self, scenario: &Scenario) -> Summary {
+        let servers = servers_by_second(scenario, self.seconds.len());
         let windows = self
             .windows
             .iter()
@@ -111,14 +112,21 @@ impl Recorder {
             .map(|(w, acc)| {
                 acc.latencies_ms.sort_by(f32::total_cmp);
                 let q = |q: f64| quantile(&acc.latencies_ms, q);
+                let seconds = w.start as usize..(w.end as usize).min(self.seconds.len());
                 let utilization: Vec<f64> = (0..self.exports)
                     .map(|e| {
-                        let busy: f64 = self.seconds
-                            [w.start as usize..(w.end as usize).min(self.seconds.len())]
+                        let busy: f64 = self.seconds[seconds.clone()]
                             .iter()
                             .map(|s| s.busy_s[e])
                             .sum();
-                        busy / (servers[e] as f64 * (w.end - w.start)).max(1e-9)
+                        // The servers in service, on average over the window.
+                        let counts = &servers[seconds.clone()];
+                        let mean = if counts.is_empty() {
+                            servers.first().map_or(1, |s| s[e]) as f64
+                        } else {
+                            counts.iter().map(|s| s[e] as f64).sum::<f64>() / counts.len() as f64
+                        };
+                        busy / (mean * (w.end - w.start)).max(1e-9)
                     })
                     .collect();
                 let spread = utilization
@@ -242,6 +250,37 @@ impl Recorder {
         }
         smallest
     }
+}
+
+/// The servers each export has in service in each second, as the scenario's endpoint changes
+/// set them (a change counts from the first whole second after it).
+fn servers_by_second(scenario: &Scenario, seconds: usize) -> Vec<Vec<usize>> {
+    let exporters = scenario.exporters();
+    let mut now: Vec<usize> = exporters
+        .iter()
+        .map(|&s| scenario.sites[s].speeds.len())
+        .collect();
+    let mut changes: Vec<(f64, usize, usize)> = scenario
+        .schedule
+        .iter()
+        .filter_map(|&(t, c)| match c {
+            Change::Endpoints(site, count, _) => exporters
+                .iter()
+                .position(|&s| s == site)
+                .map(|e| (t, e, count)),
+            _ => None,
+        })
+        .collect();
+    changes.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let mut changes = changes.into_iter().peekable();
+    (0..seconds)
+        .map(|k| {
+            while let Some((_, e, count)) = changes.next_if(|c| c.0 <= k as f64) {
+                now[e] = count;
+            }
+            now.clone()
+        })
+        .collect()
 }
 
 /// Nearest-rank quantile of sorted values.

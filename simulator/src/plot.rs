@@ -7,6 +7,7 @@ use plotters::prelude::*;
 
 use crate::policy::PolicyKind;
 use crate::report::ScenarioResult;
+use crate::scenario::Change;
 
 #[derive(Debug, thiserror::Error)]
 #[error("cannot draw {path}: {message}")]
@@ -37,11 +38,34 @@ const COLORS: [RGBColor; 12] = [
     RGBColor(0, 0, 139),
 ];
 
-/// Writes the plot belonging to `result`'s scenario, if it has one. Returns whether it did.
+/// Writes the plot belonging to `result`'s scenario, if it has one: p99 against load for a
+/// ramp; each export's share over time when something breaks or moves (an outage, a partition,
+/// a change of RTT, price or endpoints; a slowdown alone draws none, as before files). Returns
+/// whether it did.
 pub fn draw(result: &ScenarioResult, path: &Path) -> Result<bool, PlotError> {
-    match result.scenario.name {
-        "ramp" => p99_against_load(result, path).map(|()| true),
-        "outage" => shares_over_time(result, PolicyKind::AviatorPerformance, path).map(|()| true),
+    let scenario = &result.scenario;
+    if scenario.has_ramp() {
+        return p99_against_load(result, path).map(|()| true);
+    }
+    let outage = scenario.schedule.iter().any(|(_, c)| {
+        matches!(
+            c,
+            Change::Down(_)
+                | Change::Partition(..)
+                | Change::Rtt(..)
+                | Change::Prices(..)
+                | Change::Endpoints(..)
+        )
+    });
+    // Aviator's shares, or the first policy's when it was not run.
+    let kind = result
+        .runs
+        .iter()
+        .map(|(k, _)| *k)
+        .find(|&k| k == PolicyKind::AviatorPerformance)
+        .or(result.runs.first().map(|(k, _)| *k));
+    match kind {
+        Some(kind) if outage => shares_over_time(result, kind, path).map(|()| true),
         _ => Ok(false),
     }
 }
@@ -61,6 +85,10 @@ fn p99_against_load(result: &ScenarioResult, path: &Path) -> Result<(), PlotErro
             })
             .unwrap_or_default()
     };
+    let loads = result.scenario.windows.iter().filter_map(|w| w.load);
+    let (low, high) = loads.fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), l| {
+        (lo.min(l), hi.max(l))
+    });
     let top = result
         .runs
         .iter()
@@ -68,11 +96,14 @@ fn p99_against_load(result: &ScenarioResult, path: &Path) -> Result<(), PlotErro
         .map(|(_, y)| y)
         .fold(10.0, f64::max);
     let mut chart = ChartBuilder::on(&root)
-        .caption("p99 latency against load (ramp)", ("sans-serif", 22))
+        .caption(
+            format!("p99 latency against load ({})", result.scenario.name),
+            ("sans-serif", 22),
+        )
         .margin(12)
         .x_label_area_size(40)
         .y_label_area_size(60)
-        .build_cartesian_2d(0.45f64..1.55f64, (5.0f64..top * 1.2).log_scale())
+        .build_cartesian_2d(low - 0.05..high + 0.05, (5.0f64..top * 1.2).log_scale())
         .map_err(|e| fail(e.to_string()))?;
     chart
         .configure_mesh()
@@ -121,8 +152,9 @@ fn shares_over_time(
     let mut chart = ChartBuilder::on(&root)
         .caption(
             format!(
-                "{}: share of requests per export over time (outage)",
-                kind.name()
+                "{}: share of requests per export over time ({})",
+                kind.name(),
+                result.scenario.name
             ),
             ("sans-serif", 22),
         )

@@ -5,6 +5,11 @@
 //!
 //! The station knows nothing of events: the engine tells it what arrives and which server
 //! finished, and it says what to schedule next.
+//!
+//! Its servers can be added and removed while it runs ([`Station::resize`]). A removed server
+//! finishes the job it is serving, as a terminating pod finishes its in-flight request within
+//! its grace period, and takes no more; its slot stays (so the engine's pending completion
+//! still names it) and is the first reused when servers are added again.
 
 use std::collections::VecDeque;
 
@@ -34,6 +39,10 @@ pub enum Admit {
 #[derive(Debug, Clone)]
 pub struct Station {
     speeds: Vec<f64>,
+    /// Whether each server slot is in service (a removed one only finishes its job).
+    active: Vec<bool>,
+    /// Servers in service.
+    servers: usize,
     running: Vec<Option<Job>>,
     queue: VecDeque<Job>,
     queue_limit: usize,
@@ -48,6 +57,8 @@ impl Station {
         let k = speeds.len();
         Self {
             speeds,
+            active: vec![true; k],
+            servers: k,
             running: vec![None; k],
             queue: VecDeque::new(),
             queue_limit,
@@ -56,8 +67,9 @@ impl Station {
         }
     }
 
+    /// Servers in service.
     pub fn servers(&self) -> usize {
-        self.speeds.len()
+        self.servers
     }
 
     /// Requests in the system: running and queued (Prequal's requests-in-flight).
@@ -77,7 +89,7 @@ impl Station {
     pub fn arrive(&mut self, job: Job, now: f64) -> Admit {
         // The fastest idle server takes it: what a least-loaded proxy in front of the pods does.
         let idle = (0..self.speeds.len())
-            .filter(|&s| self.running[s].is_none())
+            .filter(|&s| self.active[s] && self.running[s].is_none())
             .max_by(|&a, &b| self.speeds[a].total_cmp(&self.speeds[b]));
         match idle {
             Some(server) => Admit::Started {
@@ -98,6 +110,14 @@ impl Station {
         let finished = self.running[server].take();
         let mut expired = Vec::new();
         let mut next = None;
+        if !self.active[server] {
+            // Removed: it leaves once its job is done.
+            return Completion {
+                finished,
+                expired: Vec::new(),
+                next: None,
+            };
+        }
         while let Some(job) = self.queue.pop_front() {
             if job.deadline <= now {
                 expired.push(job);
@@ -120,12 +140,68 @@ impl Station {
         lost
     }
 
+    /// From `now` on, `count` servers are in service and up to `queue_limit` jobs may wait:
+    /// removed servers (the last ones) finish their jobs and take no more; added ones run at
+    /// `speed`, reusing removed slots first, and start on queued jobs at once. Returns the jobs
+    /// started, with their servers and finish times, and those dropped from the queue because
+    /// their clients had given up.
+    pub fn resize(&mut self, count: usize, speed: f64, queue_limit: usize, now: f64) -> Resized {
+        self.queue_limit = queue_limit;
+        for s in (0..self.speeds.len()).rev() {
+            if self.servers <= count {
+                break;
+            }
+            if self.active[s] {
+                self.active[s] = false;
+                self.servers -= 1;
+            }
+        }
+        for s in 0..self.speeds.len() {
+            if self.servers >= count {
+                break;
+            }
+            if !self.active[s] {
+                self.active[s] = true;
+                self.speeds[s] = speed;
+                self.servers += 1;
+            }
+        }
+        while self.servers < count {
+            self.speeds.push(speed);
+            self.active.push(true);
+            self.running.push(None);
+            self.servers += 1;
+        }
+        let mut resized = Resized::default();
+        for server in 0..self.speeds.len() {
+            if !self.active[server] || self.running[server].is_some() {
+                continue;
+            }
+            while let Some(job) = self.queue.pop_front() {
+                if job.deadline <= now {
+                    resized.expired.push(job);
+                    continue;
+                }
+                resized.started.push((server, self.start(server, job, now)));
+                break;
+            }
+        }
+        resized
+    }
+
     fn start(&mut self, server: usize, job: Job, now: f64) -> f64 {
         let service_s = job.work_ms / 1e3 / (self.speeds[server] * self.slowdown);
         self.busy_s += service_s;
         self.running[server] = Some(job);
         now + service_s
     }
+}
+
+/// What a resize set going: jobs started (server, finish time) and jobs expired in the queue.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Resized {
+    pub started: Vec<(usize, f64)>,
+    pub expired: Vec<Job>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -250,5 +326,45 @@ mod tests {
         );
         assert_eq!(s.fail().len(), 1);
         assert_eq!(s.in_flight(), 0);
+    }
+
+    #[test]
+    fn a_removed_server_finishes_its_job_and_an_added_one_takes_the_queue() {
+        let job = |id| Job {
+            id,
+            work_ms: 10.0,
+            deadline: 9.0,
+        };
+        let mut s = Station::new(vec![1.0, 1.0], 4);
+        assert!(matches!(
+            s.arrive(job(0), 0.0),
+            Admit::Started { server: 1, .. }
+        ));
+        assert!(matches!(
+            s.arrive(job(1), 0.0),
+            Admit::Started { server: 0, .. }
+        ));
+        assert_eq!(s.arrive(job(2), 0.0), Admit::Queued);
+        // Down to one server: the last (server 1) leaves once its job is done.
+        assert_eq!(s.resize(1, 1.0, 4, 0.001), Resized::default());
+        assert_eq!(s.servers(), 1);
+        assert_eq!(s.in_flight(), 3);
+        let c = s.complete(1, 0.01);
+        assert_eq!(c.finished.map(|j| j.id), Some(0));
+        assert_eq!(c.next, None, "a removed server takes no more");
+        let c = s.complete(0, 0.01);
+        assert_eq!(c.next.map(|(j, _)| j.id), Some(2));
+        // Arrivals now queue behind the one server in service.
+        assert_eq!(s.arrive(job(3), 0.011), Admit::Queued);
+        // Three servers: slot 1 comes back, slot 2 is new, at speed 2; both start at once.
+        let r = s.resize(3, 2.0, 12, 0.012);
+        assert_eq!(s.servers(), 3);
+        assert_eq!(r.started.len(), 1);
+        assert_eq!(r.started[0].0, 1);
+        assert!((r.started[0].1 - 0.017).abs() < 1e-12, "10 ms at speed 2");
+        assert!(matches!(
+            s.arrive(job(4), 0.013),
+            Admit::Started { server: 2, .. }
+        ));
     }
 }

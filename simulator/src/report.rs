@@ -64,176 +64,13 @@ impl ScenarioResult {
         ))
     }
 
-    /// The step change of a scenario meant to move the shares (the herd's), if any.
-    fn step(&self) -> Option<f64> {
-        let until = self.scenario.steady_until_s;
-        self.scenario
-            .schedule
-            .iter()
-            .find(|(t, _)| (*t - until).abs() < 1e-9)
-            .map(|(t, _)| *t)
-    }
-
+    /// The scenario's goals as this run measured them (see [`crate::goal`]).
     pub fn goals(&self) -> Vec<Goal> {
-        let name = self.scenario.name.to_owned();
-        let mut goals = Vec::new();
-        let mut push = |goal: String, measured: String, figure: String, met: bool| {
-            goals.push(Goal {
-                scenario: name.clone(),
-                goal,
-                measured,
-                figure,
-                met,
-            });
-        };
-        let aviator = self.run(PolicyKind::AviatorPerformance);
-        let whole = |s: &Summary| s.windows[0].clone();
-        match self.scenario.name {
-            "ramp" => {
-                let (Some(av), Some(lh), Some(pq)) = (
-                    aviator,
-                    self.run(PolicyKind::Lighthouse),
-                    self.run(PolicyKind::Prequal),
-                ) else {
-                    return goals;
-                };
-                let high = |s: &Summary| -> Vec<WindowFigures> {
-                    s.windows
-                        .iter()
-                        .filter(|w| w.load.is_some_and(|l| l >= 0.9 - 1e-9))
-                        .cloned()
-                        .collect()
-                };
-                let worst = |other: &Summary| -> f64 {
-                    high(av)
-                        .iter()
-                        .zip(high(other))
-                        .map(|(a, o)| a.p99_ms / o.p99_ms)
-                        .fold(0.0, f64::max)
-                };
-                for (other, bound, label) in [(lh, 0.5, "Lighthouse"), (pq, 1.0, "Prequal")] {
-                    let ratio = worst(other);
-                    push(
-                        format!("loads >= 0.9x: Aviator Performance p99 <= {bound:.1}x {label}'s"),
-                        format!("worst ratio {ratio:.2}x"),
-                        format!("{ratio:.2}x"),
-                        ratio <= bound,
-                    );
-                }
-            }
-            "antagonist" => {
-                let (Some(av), Some(pq), Some(envoy)) = (
-                    aviator,
-                    self.run(PolicyKind::Prequal),
-                    self.run(PolicyKind::EnvoyLoadAware),
-                ) else {
-                    return goals;
-                };
-                let better = whole(pq).p99_ms.min(whole(envoy).p99_ms);
-                let ratio = whole(av).p99_ms / better;
-                push(
-                    "Aviator Performance p99 <= 1.1x the better of Prequal's and Envoy load-aware's"
-                        .into(),
-                    format!("{:.0} ms vs {better:.0} ms: {ratio:.2}x", whole(av).p99_ms),
-                    format!("{ratio:.2}x"),
-                    ratio <= 1.1,
-                );
-            }
-            "cost" => {
-                let (Some(cost), Some(lh)) = (
-                    self.run(PolicyKind::AviatorCost),
-                    self.run(PolicyKind::Lighthouse),
-                ) else {
-                    return goals;
-                };
-                let (c, l) = (whole(cost), whole(lh));
-                let saving = 1.0 - c.usd_per_million / l.usd_per_million;
-                push(
-                    "Aviator Cost at least 40 % cheaper per request than Lighthouse".into(),
-                    format!(
-                        "${:.2} vs ${:.2} per million: {:.0} % cheaper",
-                        c.usd_per_million,
-                        l.usd_per_million,
-                        saving * 100.0
-                    ),
-                    format!("{:.0} %", saving * 100.0),
-                    saving >= 0.4,
-                );
-                push(
-                    format!(
-                        "Aviator Cost p99 within the {} ms SLO",
-                        self.scenario.slo_ms
-                    ),
-                    format!("p99 {:.0} ms", c.p99_ms),
-                    format!("{:.0} ms", c.p99_ms),
-                    c.p99_ms <= self.scenario.slo_ms,
-                );
-            }
-            "outage" => {
-                let (Some((export, down, up)), Some(av), Some(lh)) =
-                    (self.outage(), aviator, self.run(PolicyKind::Lighthouse))
-                else {
-                    return goals;
-                };
-                let worst = av.worst_second_sent_to(export, down + 3.0, up);
-                push(
-                    "from 3 s after the failure, under 1 % of each second's requests to the dead cluster"
-                        .into(),
-                    format!(
-                        "worst second {:.2} % (drained in {:.0} s)",
-                        worst * 100.0,
-                        av.drain_s(export, down, up)
-                    ),
-                    format!("{:.2} %", worst * 100.0),
-                    worst < 0.01,
-                );
-                let failed = |s: &Summary| {
-                    s.windows
-                        .iter()
-                        .find(|w| w.label == "outage")
-                        .map_or(f64::NAN, |w| w.error_rate + w.timeout_rate)
-                };
-                let (a, l) = (failed(av), failed(lh));
-                push(
-                    "errors during the outage <= 0.5x Lighthouse's".into(),
-                    format!("{:.3} % vs {:.3} %", a * 100.0, l * 100.0),
-                    format!("{:.3} %", a * 100.0),
-                    a <= 0.5 * l + 1e-12,
-                );
-            }
-            "herd" => {
-                for kind in [
-                    PolicyKind::AviatorPerformance,
-                    PolicyKind::AviatorCost,
-                    PolicyKind::AviatorMixed,
-                ] {
-                    if let Some(run) = self.run(kind) {
-                        push(
-                            format!(
-                                "{}: no share swings more than 10 points per minute once steady",
-                                kind.name()
-                            ),
-                            format!("{:.1} points", run.swing_points_per_min),
-                            format!("{:.1}", run.swing_points_per_min),
-                            run.swing_points_per_min <= 10.0,
-                        );
-                    }
-                }
-                if let (Some(at), Some(av)) = (self.step(), aviator)
-                    && let Some((moved, settled)) = av.settling(at, 30.0, 5.0)
-                {
-                    push(
-                        "aviator-performance: after the capacity step, shares move >= 5 points and settle within 5 points of the new split in 30 s"
-                            .into(),
-                        format!("moved {moved:.0} points, settled in {settled:.0} s"),
-                        format!("{moved:.0} pt / {settled:.0} s"),
-                        moved >= 5.0 && settled <= 30.0,
-                    );
-                }
-            }
-            _ => {}
-        }
-        goals
+        self.scenario
+            .goals
+            .iter()
+            .filter_map(|g| g.evaluate(self))
+            .collect()
     }
 
     /// The table of the scenario's main window, one row per policy.
@@ -285,7 +122,7 @@ impl ScenarioResult {
             }
             out.push('\n');
         }
-        if self.scenario.name == "ramp" {
+        if self.scenario.has_ramp() {
             out.push('\n');
             out.push_str(&self.ramp_table());
         }
@@ -293,11 +130,10 @@ impl ScenarioResult {
     }
 
     fn main_window<'s>(&self, run: &'s Summary) -> &'s WindowFigures {
-        // The ramp's main figures are those of its hardest step.
-        if self.scenario.name == "ramp" {
-            return run.windows.last().unwrap_or(&run.windows[0]);
-        }
-        &run.windows[0]
+        // A ramp's main figures are those of its hardest step.
+        run.windows
+            .get(self.scenario.main_window())
+            .unwrap_or(&run.windows[0])
     }
 
     /// p99 and failures by load, one row per policy.
@@ -339,7 +175,11 @@ impl Evaluation {
     pub fn text(&self) -> String {
         let mut out = String::new();
         for r in &self.results {
-            let _ = writeln!(out, "== {}: {}", r.scenario.name, r.scenario.about);
+            if r.scenario.about.is_empty() {
+                let _ = writeln!(out, "== {}", r.scenario.name);
+            } else {
+                let _ = writeln!(out, "== {}: {}", r.scenario.name, r.scenario.about);
+            }
             out.push_str(&r.table());
             out.push('\n');
         }
@@ -444,9 +284,15 @@ impl Evaluation {
             let _ = writeln!(out, "- `{}`: {}", kind.name(), kind.about());
         }
         for r in &self.results {
-            let _ = writeln!(out, "\n## {}\n\n{}.\n", r.scenario.name, r.scenario.about);
+            let _ = writeln!(out, "\n## {}\n", r.scenario.name);
+            if !r.scenario.about.is_empty() {
+                let _ = writeln!(out, "{}.\n", r.scenario.about);
+            }
             let _ = writeln!(out, "```text\n{}```", r.table());
-            if let Some((_, file)) = plots.iter().find(|(name, _)| *name == r.scenario.name) {
+            if let Some((_, file)) = plots
+                .iter()
+                .find(|(name, _)| *name == r.scenario.name.as_str())
+            {
                 let _ = writeln!(out, "\n![{}]({file})", r.scenario.name);
             }
         }

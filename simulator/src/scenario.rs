@@ -1,5 +1,7 @@
 //! The scenarios: who runs where, how fast, at what price and distance, who sends how much, and
-//! what goes wrong when. Each one is a headline experiment of reference §4 made concrete.
+//! what goes wrong when. Each one is a file ([`parse`], [`load`]); the built-in ones, each a
+//! headline experiment of reference §4 made concrete, are the files under
+//! `simulator/scenarios/`, embedded in the binary.
 //!
 //! Load is measured, as in Prequal, against *allocated* capacity: servers × the rate each is
 //! provisioned for. Servers are faster than their allocation by different amounts (spare CPU on
@@ -7,14 +9,29 @@
 //! differently in each cluster. That difference is what separates policies that learn from
 //! those that count pods.
 
+mod error;
+mod raw;
+mod validate;
+mod write;
+
+use std::collections::BTreeSet;
+use std::path::Path;
+use std::sync::Mutex;
+
 use aviator_optimizer::cost::{PriceRow, PriceTable};
 use serde::Serialize;
 
 use crate::dns::DnsModel;
+use crate::goal::GoalSpec;
 use crate::policy::PolicyKind;
 
-/// One cluster.
-#[derive(Debug, Clone, Serialize)]
+pub use error::{FieldError, ScenarioError};
+pub use validate::MAX_DURATION_S;
+pub use write::to_yaml;
+
+/// One cluster. Its names are `&'static str` because the policies hold them so; a file's are
+/// interned ([`intern`]), kept once each for the life of the process.
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Site {
     pub name: &'static str,
     pub provider: &'static str,
@@ -34,7 +51,7 @@ impl Site {
 }
 
 /// Client pods in one cluster and their part of the demand.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Group {
     pub site: usize,
     /// Fraction of the total demand sent from here.
@@ -44,7 +61,7 @@ pub struct Group {
     pub nodes: usize,
 }
 
-#[derive(Debug, Clone, Copy, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct ServiceModel {
     /// Mean service time on a reference server, ms; lognormal.
     pub mean_work_ms: f64,
@@ -59,8 +76,8 @@ pub struct ServiceModel {
     pub allocated_rps_per_server: f64,
 }
 
-/// Something that happens at a given time.
-#[derive(Debug, Clone, Copy, Serialize)]
+/// Something that happens at a given time. Sites are indices into [`Scenario::sites`].
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub enum Change {
     /// Demand becomes this multiple of allocated capacity.
     Load(f64),
@@ -69,10 +86,24 @@ pub enum Change {
     Up(usize),
     /// The site's servers run at this fraction of their speed (an antagonist; 1 ends it).
     Slowdown(usize, f64),
+    /// Everything between the two sites is black-holed, both ways: requests, responses and
+    /// probes. The control plane does not see it (the gateways still say connected); clients
+    /// find out by timing out.
+    Partition(usize, usize),
+    /// A partition between the two sites ends.
+    Heal(usize, usize),
+    /// The round trip between the two sites becomes this, ms.
+    Rtt(usize, usize, f64),
+    /// The site's transfer prices become these (what requests are charged from now on).
+    Prices(usize, PriceTable),
+    /// The site's export runs this many servers from now on; added ones run at this speed.
+    /// A removed server finishes the request it is serving, then leaves (a terminating pod's
+    /// grace period), and takes no more.
+    Endpoints(usize, usize, f64),
 }
 
 /// A stretch of time the metrics are reported for.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Window {
     pub label: String,
     pub start: f64,
@@ -81,10 +112,11 @@ pub struct Window {
     pub load: Option<f64>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Scenario {
-    pub name: &'static str,
-    pub about: &'static str,
+    /// Also seeds the random streams: the same name and seed give the same traffic.
+    pub name: String,
+    pub about: String,
     pub sites: Vec<Site>,
     /// Round trip between sites, ms (symmetric).
     pub rtt_ms: Vec<Vec<f64>>,
@@ -101,16 +133,20 @@ pub struct Scenario {
     pub windows: Vec<Window>,
     /// From here on the system counts as steady, for flapping and starvation.
     pub steady_from_s: f64,
-    /// Until here (a change meant to move the shares, whose settling is measured apart).
+    /// Until here (a change meant to move the shares comes then, and its settling is measured
+    /// apart).
     pub steady_until_s: f64,
     /// The load an operator plans for, and so declares as each cluster's `demandRps`, where
     /// Aviator is not told its measured demand.
     pub planned_load: f64,
     pub policies: Vec<PolicyKind>,
+    /// What the report checks.
+    pub goals: Vec<GoalSpec>,
 }
 
 impl Scenario {
-    /// Requests per second at 1.0x load: the sum of the servers' allocations.
+    /// Requests per second at 1.0x load: the sum of the servers' allocations (as the scenario
+    /// starts: endpoint changes do not move it).
     pub fn allocated_rps(&self) -> f64 {
         let servers: usize = self.sites.iter().map(|s| s.speeds.len()).sum();
         servers as f64 * self.service.allocated_rps_per_server
@@ -121,108 +157,174 @@ impl Scenario {
             .filter(|&i| self.sites[i].exports())
             .collect()
     }
+
+    /// The window the main table shows: the first, or a ramp's hardest step when every window
+    /// is a step.
+    pub fn main_window(&self) -> usize {
+        if !self.windows.is_empty() && self.windows.iter().all(|w| w.load.is_some()) {
+            self.windows.len() - 1
+        } else {
+            0
+        }
+    }
+
+    /// Whether its windows are the steps of a load ramp (it then has a table of them, and a
+    /// plot of p99 against load).
+    pub fn has_ramp(&self) -> bool {
+        self.windows.iter().any(|w| w.load.is_some())
+    }
 }
 
 pub const NAMES: [&str; 5] = ["ramp", "outage", "antagonist", "cost", "herd"];
 
-/// The scenario called `name`.
+/// The built-in scenarios' files, by name.
+const BUILTIN: [(&str, &str); 5] = [
+    ("ramp", include_str!("../scenarios/ramp.yaml")),
+    ("outage", include_str!("../scenarios/outage.yaml")),
+    ("antagonist", include_str!("../scenarios/antagonist.yaml")),
+    ("cost", include_str!("../scenarios/cost.yaml")),
+    ("herd", include_str!("../scenarios/herd.yaml")),
+];
+
+/// The file of the built-in scenario called `name`.
+pub fn builtin_file(name: &str) -> Option<&'static str> {
+    BUILTIN.iter().find(|(n, _)| *n == name).map(|(_, f)| *f)
+}
+
+/// The built-in scenario called `name`.
 pub fn by_name(name: &str) -> Option<Scenario> {
-    Some(match name {
-        "ramp" => ramp(),
-        "outage" => outage(),
-        "antagonist" => antagonist(),
-        "cost" => cost(),
-        "herd" => herd(),
+    builtin(name)?.ok()
+}
+
+/// The built-in scenario called `name`, or why its embedded file does not load (a bug the
+/// tests catch).
+pub fn builtin(name: &str) -> Option<Result<Scenario, ScenarioError>> {
+    let file = builtin_file(name)?;
+    Some(parse(
+        file,
+        Path::new(&format!("simulator/scenarios/{name}.yaml")),
+    ))
+}
+
+/// Reads and validates a scenario file.
+pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
+    let text = std::fs::read_to_string(path).map_err(|error| ScenarioError::Read {
+        file: path.to_owned(),
+        error,
+    })?;
+    parse(&text, path)
+}
+
+/// Validates scenario YAML; `file` is used only to name it in errors.
+pub fn parse(text: &str, file: &Path) -> Result<Scenario, ScenarioError> {
+    let invalid = |errors| ScenarioError::Invalid {
+        file: file.to_owned(),
+        errors,
+    };
+    let value: serde_yaml_ng::Value = serde_yaml_ng::from_str(text).map_err(|error| {
+        let location = error.location();
+        ScenarioError::Syntax {
+            file: file.to_owned(),
+            line: location.as_ref().map_or(0, |l| l.line()),
+            column: location.as_ref().map_or(0, |l| l.column()),
+            message: error.to_string(),
+        }
+    })?;
+    let whole = |message: &str| {
+        invalid(vec![FieldError {
+            path: String::new(),
+            message: message.to_owned(),
+        }])
+    };
+    if value.is_null() {
+        return Err(whole(
+            "the file is empty: a scenario declares at least name, duration, clusters, clients and load",
+        ));
+    }
+    if !value.is_mapping() {
+        return Err(whole(
+            "a scenario is a mapping of its sections (name, duration, clusters, clients, load, ...)",
+        ));
+    }
+    let raw: raw::RawScenario = serde_path_to_error::deserialize(value).map_err(|error| {
+        invalid(vec![FieldError {
+            path: match error.path().to_string().as_str() {
+                "." => String::new(),
+                path => path.to_owned(),
+            },
+            message: error.into_inner().to_string(),
+        }])
+    })?;
+    validate::validate(raw).map_err(invalid)
+}
+
+/// A provider's list prices, first volume tier, typical US/EU source regions, from
+/// `shared/data/egress-prices.yaml`: AWS bills inter-zone traffic out and in and inter-region
+/// at the source; GCP bills each direction as egress at its source (its figures are per GiB);
+/// Azure's inter-zone transfer is free. Another provider is reached over the internet, at the
+/// sender's internet rate.
+pub fn list_prices(provider: &str) -> Option<PriceTable> {
+    Some(match provider {
+        "aws" => PriceTable {
+            egress: PriceRow {
+                intra_zone: 0.0,
+                inter_zone: 0.01,
+                inter_region: 0.02,
+                inter_continent: 0.02,
+                internet: 0.09,
+            },
+            ingress: PriceRow {
+                inter_zone: 0.01,
+                ..PriceRow::default()
+            },
+        },
+        "gcp" => PriceTable {
+            egress: PriceRow {
+                intra_zone: 0.0,
+                inter_zone: 0.01,
+                inter_region: 0.02,
+                // Estimated in the dataset (Northern America to Europe).
+                inter_continent: 0.05,
+                internet: 0.12,
+            },
+            ingress: PriceRow::default(),
+        },
+        "azure" => PriceTable {
+            egress: PriceRow {
+                intra_zone: 0.0,
+                inter_zone: 0.0,
+                inter_region: 0.02,
+                // Unsourced in the dataset: an estimate.
+                inter_continent: 0.05,
+                internet: 0.087,
+            },
+            ingress: PriceRow::default(),
+        },
         _ => return None,
     })
 }
 
-fn aws() -> PriceTable {
-    // shared/data/egress-prices.yaml: inter-zone is billed out and in, inter-region at source.
-    PriceTable {
-        egress: PriceRow {
-            intra_zone: 0.0,
-            inter_zone: 0.01,
-            inter_region: 0.02,
-            inter_continent: 0.02,
-            internet: 0.09,
-        },
-        ingress: PriceRow {
-            inter_zone: 0.01,
-            ..PriceRow::default()
-        },
-    }
-}
-
-fn gcp() -> PriceTable {
-    PriceTable {
-        egress: PriceRow {
-            intra_zone: 0.0,
-            inter_zone: 0.01,
-            inter_region: 0.02,
-            inter_continent: 0.05,
-            internet: 0.12,
-        },
-        ingress: PriceRow::default(),
-    }
-}
-
 /// `n` servers around `speed`, ±15 %: no two pods are quite alike.
-fn servers(n: usize, speed: f64) -> Vec<f64> {
+pub(crate) fn spread_speeds(n: usize, speed: f64) -> Vec<f64> {
     const SPREAD: [f64; 4] = [0.85, 1.05, 0.95, 1.15];
     (0..n).map(|i| speed * SPREAD[i % SPREAD.len()]).collect()
 }
 
-fn site(
-    name: &'static str,
-    provider: &'static str,
-    region: &'static str,
-    zone: &'static str,
-    speeds: Vec<f64>,
-) -> Site {
-    let prices = if provider == "gcp" { gcp() } else { aws() };
-    Site {
-        name,
-        provider,
-        region,
-        zone,
-        prices,
-        speeds,
+/// `s`, kept for the life of the process; each distinct string is kept once, however many
+/// files are loaded.
+pub(crate) fn intern(s: &str) -> &'static str {
+    static KEPT: Mutex<BTreeSet<&'static str>> = Mutex::new(BTreeSet::new());
+    let mut kept = KEPT.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(&s) = kept.get(s) {
+        return s;
     }
+    let s: &'static str = Box::leak(s.to_owned().into_boxed_str());
+    kept.insert(s);
+    s
 }
 
-/// Round trips from a rule: same site, same region, else by the pair's listed figure.
-fn rtt_matrix(sites: &[Site], between_regions: &[(&str, &str, f64)]) -> Vec<Vec<f64>> {
-    let n = sites.len();
-    let mut m = vec![vec![0.0; n]; n];
-    for i in 0..n {
-        for j in 0..n {
-            let (a, b) = (&sites[i], &sites[j]);
-            m[i][j] = if i == j {
-                0.2
-            } else if a.region == b.region && a.provider == b.provider {
-                1.0
-            } else {
-                between_regions
-                    .iter()
-                    .find(|(x, y, _)| {
-                        (*x == a.region && *y == b.region) || (*x == b.region && *y == a.region)
-                    })
-                    .map_or(100.0, |(_, _, ms)| *ms)
-            };
-        }
-    }
-    m
-}
-
-const REGIONS: [(&str, &str, f64); 4] = [
-    ("us-east-1", "us-west-2", 62.0),
-    ("us-east-1", "eu-west-1", 72.0),
-    ("us-west-2", "eu-west-1", 130.0),
-    ("us-east-1", "us-east4", 4.0),
-];
-
-fn service() -> ServiceModel {
+/// The service model a file starts from.
+pub(crate) fn default_service() -> ServiceModel {
     ServiceModel {
         mean_work_ms: 20.0,
         work_cv: 1.0,
@@ -234,7 +336,8 @@ fn service() -> ServiceModel {
     }
 }
 
-fn dns() -> DnsModel {
+/// The client model a file starts from.
+pub(crate) fn default_dns() -> DnsModel {
     DnsModel {
         ttl_s: 5.0,
         resolver_min_ttl_s: 5.0,
@@ -244,239 +347,51 @@ fn dns() -> DnsModel {
     }
 }
 
-fn group(site: usize, demand: f64) -> Group {
-    Group {
-        site,
-        demand,
-        pods: 24,
-        nodes: 8,
+/// Round trips from a rule: same site, same region (and provider), else by the pair of
+/// regions' listed figure, else a default.
+#[derive(Debug, Clone)]
+pub(crate) struct RttRule {
+    pub same_cluster: f64,
+    pub same_region: f64,
+    pub otherwise: f64,
+    pub regions: Vec<(String, String, f64)>,
+}
+
+impl Default for RttRule {
+    fn default() -> Self {
+        Self {
+            same_cluster: 0.2,
+            same_region: 1.0,
+            otherwise: 100.0,
+            regions: Vec::new(),
+        }
     }
 }
 
-fn whole(label: &str, start: f64, end: f64) -> Window {
-    Window {
-        label: label.to_owned(),
-        start,
-        end,
-        load: None,
+impl RttRule {
+    pub fn matrix(&self, sites: &[&Site]) -> Vec<Vec<f64>> {
+        let n = sites.len();
+        let mut m = vec![vec![0.0; n]; n];
+        for i in 0..n {
+            for j in 0..n {
+                let (a, b) = (sites[i], sites[j]);
+                m[i][j] = if i == j {
+                    self.same_cluster
+                } else if a.region == b.region && a.provider == b.provider {
+                    self.same_region
+                } else {
+                    self.regions
+                        .iter()
+                        .find(|(x, y, _)| {
+                            (x == a.region && y == b.region) || (x == b.region && y == a.region)
+                        })
+                        .map_or(self.otherwise, |(_, _, ms)| *ms)
+                };
+            }
+        }
+        m
     }
 }
 
-/// Prequal's load ramp: 0.5x to 1.5x of allocated capacity in steps of 0.1, each held 40 s and
-/// measured after 10 s of settling. Four clusters in three regions; the second zone of
-/// us-east-1 runs older, slower instances, and its clients send more than it can serve.
-fn ramp() -> Scenario {
-    let sites = vec![
-        site("use1-a", "aws", "us-east-1", "use1-az1", servers(12, 1.0)),
-        site("use1-b", "aws", "us-east-1", "use1-az2", servers(8, 0.7)),
-        site("usw2-a", "aws", "us-west-2", "usw2-az1", servers(12, 1.2)),
-        site("euw1-a", "aws", "eu-west-1", "euw1-az1", servers(8, 1.0)),
-    ];
-    let rtt_ms = rtt_matrix(&sites, &REGIONS);
-    let step_s = 40.0;
-    let loads: Vec<f64> = (0..11).map(|i| 0.5 + 0.1 * f64::from(i)).collect();
-    let schedule = loads
-        .iter()
-        .enumerate()
-        .map(|(i, &l)| (i as f64 * step_s, Change::Load(l)))
-        .collect();
-    let windows = loads
-        .iter()
-        .enumerate()
-        .map(|(i, &l)| Window {
-            label: format!("{l:.1}x"),
-            start: i as f64 * step_s + 10.0,
-            end: (i + 1) as f64 * step_s,
-            load: Some(l),
-        })
-        .collect();
-    Scenario {
-        name: "ramp",
-        about: "load from 0.5x to 1.5x of allocated capacity; 4 clusters in 3 regions, one zone slow and over-subscribed by its own clients",
-        sites,
-        rtt_ms,
-        groups: vec![
-            group(0, 0.40),
-            group(1, 0.30),
-            group(2, 0.15),
-            group(3, 0.15),
-        ],
-        service: service(),
-        dns: dns(),
-        control_plane_delay_s: 10.0,
-        slo_ms: 250.0,
-        schedule,
-        duration_s: step_s * loads.len() as f64,
-        windows,
-        steady_from_s: 10.0,
-        steady_until_s: f64::INFINITY,
-        planned_load: 1.0,
-        policies: PolicyKind::ALL.to_vec(),
-    }
-}
-
-/// A remote cluster fails for 90 s and comes back. Clients in two zones of us-east-1, exports
-/// there and in us-west-2.
-fn outage() -> Scenario {
-    let sites = vec![
-        site("use1-a", "aws", "us-east-1", "use1-az1", servers(10, 1.0)),
-        site("use1-b", "aws", "us-east-1", "use1-az2", servers(10, 1.0)),
-        site("usw2-a", "aws", "us-west-2", "usw2-az1", servers(10, 1.0)),
-    ];
-    let rtt_ms = rtt_matrix(&sites, &REGIONS);
-    Scenario {
-        name: "outage",
-        about: "usw2-a fails at 60 s and recovers at 150 s; load 1.0x",
-        sites,
-        rtt_ms,
-        groups: vec![group(0, 0.5), group(1, 0.5)],
-        service: service(),
-        dns: dns(),
-        control_plane_delay_s: 10.0,
-        slo_ms: 250.0,
-        schedule: vec![
-            (0.0, Change::Load(1.0)),
-            (60.0, Change::Down(2)),
-            (150.0, Change::Up(2)),
-        ],
-        duration_s: 240.0,
-        windows: vec![
-            whole("all", 10.0, 240.0),
-            whole("before", 10.0, 60.0),
-            whole("outage", 60.0, 150.0),
-            whole("after", 150.0, 240.0),
-        ],
-        steady_from_s: 10.0,
-        steady_until_s: f64::INFINITY,
-        planned_load: 1.0,
-        policies: PolicyKind::ALL.to_vec(),
-    }
-}
-
-/// One cluster's capacity halves (a noisy neighbour), then the trouble moves to another.
-fn antagonist() -> Scenario {
-    let sites = vec![
-        site("use1-a", "aws", "us-east-1", "use1-az1", servers(10, 1.0)),
-        site("use1-b", "aws", "us-east-1", "use1-az2", servers(10, 1.0)),
-        site("use1-c", "aws", "us-east-1", "use1-az3", servers(10, 1.0)),
-    ];
-    let rtt_ms = rtt_matrix(&sites, &REGIONS);
-    Scenario {
-        name: "antagonist",
-        about: "use1-a runs at half speed from 60 s to 150 s, then use1-b until 240 s; load 1.2x",
-        sites,
-        rtt_ms,
-        groups: vec![
-            group(0, 1.0 / 3.0),
-            group(1, 1.0 / 3.0),
-            group(2, 1.0 / 3.0),
-        ],
-        service: service(),
-        dns: dns(),
-        control_plane_delay_s: 10.0,
-        slo_ms: 250.0,
-        schedule: vec![
-            (0.0, Change::Load(1.2)),
-            (60.0, Change::Slowdown(0, 0.5)),
-            (150.0, Change::Slowdown(0, 1.0)),
-            (150.0, Change::Slowdown(1, 0.5)),
-            (240.0, Change::Slowdown(1, 1.0)),
-        ],
-        duration_s: 300.0,
-        windows: vec![
-            whole("all", 10.0, 300.0),
-            whole("a slow", 60.0, 150.0),
-            whole("b slow", 150.0, 240.0),
-        ],
-        steady_from_s: 10.0,
-        steady_until_s: f64::INFINITY,
-        planned_load: 1.2,
-        policies: PolicyKind::ALL.to_vec(),
-    }
-}
-
-/// A cheap far cluster against an expensive near one: the client in AWS us-east-1, the near
-/// export in GCP us-east4 (4 ms, but internet-priced egress), the far one in AWS us-west-2.
-fn cost() -> Scenario {
-    let sites = vec![
-        site("front", "aws", "us-east-1", "use1-az1", Vec::new()),
-        site("gcp-use4", "gcp", "us-east4", "use4-a", servers(16, 1.0)),
-        site("usw2-a", "aws", "us-west-2", "usw2-az1", servers(16, 1.0)),
-    ];
-    let rtt_ms = rtt_matrix(&sites, &REGIONS);
-    Scenario {
-        name: "cost",
-        about: "one client cluster; near export 4 ms away at internet egress, far export 62 ms away at inter-region prices; load 0.6x",
-        sites,
-        rtt_ms,
-        groups: vec![group(0, 1.0)],
-        service: ServiceModel {
-            response_bytes: 100_000.0,
-            ..service()
-        },
-        dns: dns(),
-        control_plane_delay_s: 10.0,
-        slo_ms: 250.0,
-        schedule: vec![(0.0, Change::Load(0.6))],
-        duration_s: 180.0,
-        windows: vec![whole("all", 20.0, 180.0)],
-        steady_from_s: 20.0,
-        steady_until_s: f64::INFINITY,
-        planned_load: 0.6,
-        policies: PolicyKind::ALL.to_vec(),
-    }
-}
-
-/// Eight client clusters, each running its own Aviator, against the same three exports.
-fn herd() -> Scenario {
-    let mut sites = vec![
-        site("use1-x", "aws", "us-east-1", "use1-az1", servers(12, 1.0)),
-        site("use1-y", "aws", "us-east-1", "use1-az2", servers(12, 0.8)),
-        site("usw2-z", "aws", "us-west-2", "usw2-az1", servers(12, 1.2)),
-    ];
-    const CLIENTS: [(&str, &str, &str); 8] = [
-        ("c1", "us-east-1", "use1-az1"),
-        ("c2", "us-east-1", "use1-az2"),
-        ("c3", "us-east-1", "use1-az3"),
-        ("c4", "us-east-1", "use1-az4"),
-        ("c5", "us-east-1", "use1-az5"),
-        ("c6", "us-west-2", "usw2-az1"),
-        ("c7", "us-west-2", "usw2-az2"),
-        ("c8", "us-west-2", "usw2-az3"),
-    ];
-    for (name, region, zone) in CLIENTS {
-        sites.push(site(name, "aws", region, zone, Vec::new()));
-    }
-    let rtt_ms = rtt_matrix(&sites, &REGIONS);
-    let groups = (3..11)
-        .map(|s| Group {
-            pods: 12,
-            nodes: 4,
-            ..group(s, 1.0 / 8.0)
-        })
-        .collect();
-    Scenario {
-        name: "herd",
-        about: "8 client clusters, each deciding alone, share 3 exports; load 1.3x; all start cold together, measured once steady (120 s to 360 s); at 360 s use1-x drops to half speed",
-        sites,
-        rtt_ms,
-        groups,
-        service: service(),
-        dns: dns(),
-        control_plane_delay_s: 10.0,
-        slo_ms: 250.0,
-        schedule: vec![(0.0, Change::Load(1.3)), (360.0, Change::Slowdown(0, 0.5))],
-        duration_s: 480.0,
-        // All eight start cold at once; the first two minutes are their convergence. At 360 s
-        // one export's capacity halves: the shares must move, and settle.
-        windows: vec![
-            whole("all", 120.0, 360.0),
-            whole("start-up", 0.0, 120.0),
-            whole("after the step", 360.0, 480.0),
-        ],
-        steady_from_s: 120.0,
-        steady_until_s: 360.0,
-        planned_load: 1.3,
-        policies: PolicyKind::ALL.to_vec(),
-    }
-}
+#[cfg(test)]
+mod tests;

@@ -1,5 +1,5 @@
 //! `aviator simulate`: runs the policy evaluation and prints it, draws its plots, or writes the
-//! evaluation report.
+//! evaluation report; on the built-in scenarios or on scenario files.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -16,12 +16,25 @@ const TIME_GOAL_S: f64 = 60.0;
 const ROBUSTNESS_SEEDS: std::ops::RangeInclusive<u64> = 1..=8;
 
 pub fn simulate(args: &SimulateArgs) -> anyhow::Result<ExitCode> {
-    let names: Vec<&str> = if args.scenario == "all" {
-        scenario::NAMES.to_vec()
-    } else {
-        vec![args.scenario.as_str()]
+    if args.print_scenario {
+        let name = args.scenario.as_deref().unwrap_or_default();
+        let file = scenario::builtin_file(name).with_context(|| {
+            format!(
+                "--print-scenario prints a built-in scenario's file: use --scenario with one of {}",
+                scenario::NAMES.join(", ")
+            )
+        })?;
+        print!("{file}");
+        return Ok(ExitCode::SUCCESS);
+    }
+    // The built-ins unless only files are given.
+    let names: Vec<&str> = match args.scenario.as_deref() {
+        Some("all") => scenario::NAMES.to_vec(),
+        Some(name) => vec![name],
+        None if args.scenario_file.is_empty() => scenario::NAMES.to_vec(),
+        None => Vec::new(),
     };
-    let scenarios = names
+    let mut scenarios = names
         .iter()
         .map(|name| {
             scenario::by_name(name).with_context(|| {
@@ -32,6 +45,17 @@ pub fn simulate(args: &SimulateArgs) -> anyhow::Result<ExitCode> {
             })
         })
         .collect::<anyhow::Result<Vec<_>>>()?;
+    for file in &args.scenario_file {
+        let loaded = scenario::load(file)?;
+        if scenarios.iter().any(|s| s.name == loaded.name) {
+            bail!(
+                "{}: another scenario is also called \"{}\": give each its own name",
+                file.display(),
+                loaded.name
+            );
+        }
+        scenarios.push(loaded);
+    }
     if let Some(seeds) = &args.seeds {
         let across: Vec<(u64, Vec<aviator_sim::report::Goal>)> = seeds
             .clone()
@@ -61,12 +85,19 @@ pub fn simulate(args: &SimulateArgs) -> anyhow::Result<ExitCode> {
                 (name, file.unwrap_or_default())
             })
             .collect();
-        let command = format!(
-            "cargo run --release -- simulate --scenario {} --seed {} --report {}",
-            args.scenario,
+        let mut command = String::from("cargo run --release -- simulate");
+        let all = args.scenario_file.is_empty().then_some("all");
+        if let Some(name) = args.scenario.as_deref().or(all) {
+            command.push_str(&format!(" --scenario {name}"));
+        }
+        for file in &args.scenario_file {
+            command.push_str(&format!(" --scenario-file {}", file.display()));
+        }
+        command.push_str(&format!(
+            " --seed {} --report {}",
             args.seed,
             report.display()
-        );
+        ));
         let across_seeds: Vec<(u64, Vec<aviator_sim::report::Goal>)> = ROBUSTNESS_SEEDS
             .map(|seed| {
                 let goals = if seed == args.seed {
@@ -115,13 +146,14 @@ fn draw<'e>(
 ) -> anyhow::Result<Vec<(&'e str, PathBuf)>> {
     let mut drawn = Vec::new();
     for result in &evaluation.results {
+        let name = result.scenario.name.as_str();
         let target = if per_scenario {
-            suffixed(path, result.scenario.name)
+            suffixed(path, name)
         } else {
             path.to_path_buf()
         };
         if aviator_sim::plot::draw(result, &target)? {
-            drawn.push((result.scenario.name, target));
+            drawn.push((name, target));
         }
     }
     Ok(drawn)
