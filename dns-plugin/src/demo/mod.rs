@@ -1,13 +1,15 @@
 //! `aviator demo`: Aviator against round-robin on one machine, so a newcomer can see it work.
 //!
-//! In one process, on 127.0.0.0/8, it starts three simulated clusters (real HTTP services with
-//! their own network delay, service time, concurrency limit and price), Aviator itself in
+//! In one process, on 127.0.0.0/8, it starts three simulated clusters (real HTTP services behind
+//! relays that delay their bytes by the cluster's network round trip, with their own service
+//! time, concurrency limit and price), Aviator itself in
 //! `Optimized` mode, and a load generator that resolves through Aviator's DNS and sends real
 //! requests. A scripted scenario ramps the load, slows one cluster, fails another and brings it
 //! back. The same scenario then runs under plain round-robin, and the two are compared.
 
 mod cluster;
 mod load;
+mod relay;
 mod report;
 
 use std::collections::HashMap;
@@ -146,6 +148,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     let prices = prices(&clusterset_text(&clusters, policies[1].1))?;
     let mut runs = Vec::new();
     for (label, policy) in policies {
+        drain(&clusters).await;
         for c in &clusters {
             c.switches().set_slow(1.0);
             c.switches().set_failing(false);
@@ -205,6 +208,19 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         println!("{}", verdict(&runs));
     }
     Ok(())
+}
+
+/// Waits until no cluster has a request in flight, so a run does not inherit the queues the
+/// one before it built (the clients' timeouts end them; this bounds the wait if one lingers).
+async fn drain(clusters: &[SimCluster]) {
+    let give_up = tokio::time::Instant::now() + 2 * load::TIMEOUT;
+    while clusters.iter().any(|c| c.in_flight() > 0) {
+        if tokio::time::Instant::now() >= give_up {
+            tracing::warn!("requests are still in flight from the last run; starting anyway");
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 }
 
 fn demo_serve_args(config: std::path::PathBuf) -> ServeArgs {
