@@ -29,6 +29,13 @@ pub struct Sample {
     pub cluster: Option<usize>,
 }
 
+impl Sample {
+    /// Seconds since the run started, when the request ended.
+    pub fn finished(&self) -> f64 {
+        self.at + self.latency_ms / 1000.0
+    }
+}
+
 #[derive(Clone)]
 pub struct LoadGen {
     dns: SocketAddr,
