@@ -35,7 +35,8 @@ pub enum Command {
     /// Ask a running aviator why it answers a service the way it does: per cluster, the RTT,
     /// latency, price, capacity, health, share and reason.
     Explain(ExplainArgs),
-    /// Run Aviator against round-robin on simulated clusters on this machine, and compare.
+    /// Run Aviator against Lighthouse and plain round-robin on simulated clusters on this
+    /// machine, and compare.
     Demo(DemoArgs),
     /// Evaluate the policies side by side in a discrete-event simulation (Lighthouse, static
     /// WRR, Istio and Envoy locality, P2C, Prequal, Aviator's three objectives).
@@ -130,7 +131,7 @@ pub struct ExplainArgs {
 
 #[derive(Debug, Args)]
 pub struct DemoArgs {
-    /// Seconds each policy runs the scenario (two runs in all).
+    /// Seconds each policy runs the scenario (three runs in all).
     #[arg(long, value_name = "S", default_value_t = 30,
           value_parser = clap::value_parser!(u64).range(5..=3600))]
     pub duration: u64,

@@ -1,12 +1,12 @@
-//! `aviator demo`, run as a newcomer would (shortened): it finishes, compares both policies on
-//! the same scenario, and its numbers add up.
+//! `aviator demo`, run as a newcomer would (shortened): it runs Aviator and both baselines on the
+//! same scenario, and its numbers add up.
 
 use std::process::Command;
 
 use crate::support::process::binary;
 
 #[test]
-fn the_demo_runs_both_policies_and_reports_comparable_numbers() {
+fn the_demo_runs_aviator_and_both_baselines_and_reports_comparable_numbers() {
     let out = Command::new(binary())
         .args(["demo", "--duration", "6", "--json", "--log-level", "warn"])
         .output()
@@ -15,24 +15,21 @@ fn the_demo_runs_both_policies_and_reports_comparable_numbers() {
     assert!(out.status.success(), "{stderr}");
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON summary");
     let runs = json["runs"].as_array().expect("runs");
-    assert_eq!(runs.len(), 2);
-    assert!(runs[0]["policy"].as_str().unwrap().starts_with("Aviator"));
-    assert!(
-        runs[1]["policy"]
-            .as_str()
-            .unwrap()
-            .starts_with("round-robin")
-    );
-    // The same open-loop schedule drives both runs.
+    let policies: Vec<&str> = runs.iter().map(|r| r["policy"].as_str().unwrap()).collect();
+    assert_eq!(runs.len(), 3, "{policies:?}");
+    assert!(policies[0].starts_with("Aviator"), "{policies:?}");
+    assert!(policies[1].starts_with("Lighthouse"), "{policies:?}");
+    assert!(policies[2].starts_with("round-robin"), "{policies:?}");
+
+    // The same open-loop schedule drives every run.
     let requests: Vec<u64> = runs
         .iter()
         .map(|r| r["requests"].as_u64().unwrap())
         .collect();
     assert!(requests[0] > 500, "{requests:?}");
-    assert!(
-        requests[0].abs_diff(requests[1]) <= requests[0] / 50,
-        "{requests:?}"
-    );
+    for r in &requests[1..] {
+        assert!(requests[0].abs_diff(*r) <= requests[0] / 50, "{requests:?}");
+    }
     for run in runs {
         let split: f64 = run["split"]
             .as_array()
@@ -42,9 +39,33 @@ fn the_demo_runs_both_policies_and_reports_comparable_numbers() {
             .sum();
         assert!((split - 1.0).abs() < 0.01, "split sums to {split}");
         assert!(run["p99Ms"].as_f64().unwrap() >= run["p50Ms"].as_f64().unwrap());
+        let errors = run["errors"].as_u64().unwrap() as f64;
+        let rate = run["errorRate"].as_f64().unwrap();
+        assert!((errors / run["requests"].as_f64().unwrap() - rate).abs() < 1e-9);
     }
+    // Lighthouse answers with the local cluster whenever it is ready, and it always is.
+    let east = runs[1]["split"][0].clone();
+    assert_eq!(east[0], "east");
+    assert!(east[1].as_f64().unwrap() > 0.99, "{east}");
     // Round-robin keeps sending a third of the traffic to the failed cluster.
-    assert!(runs[1]["errorRate"].as_f64().unwrap() > 0.0);
-    // The live table went to stderr, one line per second.
+    assert!(runs[2]["errorRate"].as_f64().unwrap() > 0.0);
+    // Aviator's figures over each baseline's, in order.
+    let vs = json["vs_baselines"].as_array().expect("vs_baselines");
+    assert_eq!(vs.len(), 2);
+    assert_eq!(vs[0]["baseline"], runs[1]["policy"]);
+    assert_eq!(vs[1]["baseline"], runs[2]["policy"]);
+    let p99 = runs[0]["p99Ms"].as_f64().unwrap() / runs[2]["p99Ms"].as_f64().unwrap();
+    assert!((vs[1]["p99"].as_f64().unwrap() - p99).abs() < 1e-9);
+
+    // The live table went to stderr, one line per second of each run.
+    let seconds = stderr
+        .lines()
+        .filter(|l| {
+            l.split_whitespace()
+                .next()
+                .is_some_and(|w| w.parse::<u32>().is_ok())
+        })
+        .count();
+    assert_eq!(seconds, 3 * 6, "{stderr}");
     assert!(stderr.contains("central fails"), "{stderr}");
 }

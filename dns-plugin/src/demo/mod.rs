@@ -1,11 +1,13 @@
-//! `aviator demo`: Aviator against round-robin on one machine, so a newcomer can see it work.
+//! `aviator demo`: Aviator against Lighthouse and plain round-robin on one machine, so a newcomer
+//! can see it work.
 //!
 //! In one process, on 127.0.0.0/8, it starts three simulated clusters (real HTTP services behind
 //! relays that delay their bytes by the cluster's network round trip, with their own service
-//! time, concurrency limit and price), Aviator itself in
-//! `Optimized` mode, and a load generator that resolves through Aviator's DNS and sends real
-//! requests. A scripted scenario ramps the load, slows one cluster, fails another and brings it
-//! back. The same scenario then runs under plain round-robin, and the two are compared.
+//! time, concurrency limit and price), Aviator itself, and a load generator that resolves through
+//! Aviator's DNS and sends real requests. A scripted scenario ramps the load, slows one cluster,
+//! fails another and brings it back. It runs three times, on the same clusters and schedule:
+//! under Aviator's `Optimized` mode, under Lighthouse's behaviour (the local cluster whenever it is
+//! ready, else round-robin) and under plain round-robin; then Aviator is compared with both.
 
 mod cluster;
 mod load;
@@ -28,7 +30,7 @@ use crate::app::serve;
 use crate::cli::{DemoArgs, ServeArgs};
 use cluster::{Profile, SimCluster};
 use load::LoadGen;
-use report::Summary;
+use report::{Ratios, Summary};
 
 const NAME: &str = "app.demo.svc.clusterset.local.";
 const REQUEST_BYTES: f64 = 1_000.0;
@@ -114,13 +116,49 @@ fn clusterset_text(clusters: &[SimCluster], policy: &str) -> String {
     text
 }
 
+/// A policy the scenario runs under.
+struct Policy {
+    label: &'static str,
+    /// The clusterset's `policy:` for the service.
+    yaml: String,
+    /// Plain round-robin: the baseline whose p50 Aviator's is held to.
+    plain_round_robin: bool,
+}
+
+fn policies() -> Vec<Policy> {
+    vec![
+        Policy {
+            label: "Aviator (Optimized/Performance)",
+            yaml: format!(
+                "{{ mode: Optimized, objective: Performance, preferLocal: false, probePath: /work, demandRps: 420, damping: 0.3, capacityPerEndpointRps: {SLOT_RPS}, requestBytes: {REQUEST_BYTES}, responseBytes: {RESPONSE_BYTES} }}"
+            ),
+            plain_round_robin: false,
+        },
+        // What Submariner's Lighthouse does: the local cluster answers whenever its export is
+        // ready; round-robin over the others only when it is not. It does not probe.
+        Policy {
+            label: "Lighthouse (local first)",
+            yaml: "{ mode: RoundRobin, preferLocal: true }".to_owned(),
+            plain_round_robin: false,
+        },
+        Policy {
+            label: "round-robin",
+            yaml: "{ mode: RoundRobin, preferLocal: false }".to_owned(),
+            plain_round_robin: true,
+        },
+    ]
+}
+
 #[derive(Serialize)]
 struct Outcome {
     duration_s: u64,
     runs: Vec<Summary>,
+    /// Aviator's figures over each baseline's.
+    vs_baselines: Vec<Ratios>,
 }
 
 pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
+    let args = &args;
     let d = args.duration as f64;
     let stop_backends = CancellationToken::new();
     let mut clusters = Vec::new();
@@ -135,26 +173,17 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     let names: Vec<&str> = clusters.iter().map(|c| c.profile.name).collect();
     let dir = std::env::temp_dir().join(format!("aviator-demo-{}", std::process::id()));
     std::fs::create_dir_all(&dir)?;
-    let optimized = format!(
-        "{{ mode: Optimized, objective: Performance, preferLocal: false, probePath: /work, demandRps: 420, damping: 0.3, capacityPerEndpointRps: {SLOT_RPS}, requestBytes: {REQUEST_BYTES}, responseBytes: {RESPONSE_BYTES} }}"
-    );
-    let policies = [
-        ("Aviator (Optimized/Performance)", optimized.as_str()),
-        (
-            "round-robin (Lighthouse)",
-            "{ mode: RoundRobin, preferLocal: false }",
-        ),
-    ];
-    let prices = prices(&clusterset_text(&clusters, policies[1].1))?;
+    let policies = policies();
+    let prices = prices(&clusterset_text(&clusters, &policies[0].yaml))?;
     let mut runs = Vec::new();
-    for (label, policy) in policies {
+    for policy in &policies {
         drain(&clusters).await;
         for c in &clusters {
             c.switches().set_slow(1.0);
             c.switches().set_failing(false);
         }
         let config = dir.join("clusterset.yaml");
-        std::fs::write(&config, clusterset_text(&clusters, policy))?;
+        std::fs::write(&config, clusterset_text(&clusters, &policy.yaml))?;
         let shutdown = CancellationToken::new();
         let running = serve::start(demo_serve_args(config), shutdown.clone()).await?;
         let targets: HashMap<IpAddr, (usize, u16)> = clusters
@@ -164,9 +193,10 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
             .collect();
         let load = LoadGen::new(running.dns_addr, NAME, targets)?;
         say(
-            &args,
+            args,
             &format!(
-                "\n== {label}: {} s, DNS on {}\n{}",
+                "\n== {}: {} s, DNS on {}\n{}",
+                policy.label,
                 args.duration,
                 running.dns_addr,
                 report::header(&names)
@@ -189,24 +219,31 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         let _ = printer.await;
         script.abort();
         let samples = load.samples.lock().map(|s| s.clone()).unwrap_or_default();
-        runs.push(report::summarise(label, &samples, &names, &prices));
+        runs.push(report::summarise(policy.label, &samples, &names, &prices));
         shutdown.cancel();
         running.wait().await?;
     }
     stop_backends.cancel();
     let _ = std::fs::remove_dir_all(&dir);
 
+    let against: Vec<(Ratios, bool)> = runs
+        .iter()
+        .zip(&policies)
+        .skip(1)
+        .map(|(baseline, p)| (report::ratios(&runs[0], baseline), p.plain_round_robin))
+        .collect();
     if args.json {
         println!(
             "{}",
             serde_json::to_string_pretty(&Outcome {
                 duration_s: args.duration,
-                runs
+                runs,
+                vs_baselines: against.into_iter().map(|(r, _)| r).collect(),
             })?
         );
     } else {
         println!("\n{}", report::table(&runs));
-        println!("{}", verdict(&runs));
+        print!("{}", report::verdict(&runs[0], &against));
     }
     Ok(())
 }
@@ -319,23 +356,4 @@ fn say(args: &DemoArgs, text: &str) {
     } else {
         println!("{text}");
     }
-}
-
-fn verdict(runs: &[Summary]) -> String {
-    let [aviator, rr] = runs else {
-        return String::new();
-    };
-    format!(
-        "Aviator vs round-robin on the same scenario (latency of the successful requests): p99 {:.1} ms vs {:.1} ms ({:.2}x), p50 {:.1} vs {:.1} ms, \
-         errors {:.2} % vs {:.2} %, transfer ${:.3} vs ${:.3} per million requests.",
-        aviator.p99_ms,
-        rr.p99_ms,
-        aviator.p99_ms / rr.p99_ms.max(1e-9),
-        aviator.p50_ms,
-        rr.p50_ms,
-        aviator.error_rate * 100.0,
-        rr.error_rate * 100.0,
-        aviator.usd_per_million,
-        rr.usd_per_million
-    )
 }

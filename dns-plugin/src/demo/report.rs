@@ -1,4 +1,5 @@
-//! The demo's numbers: a line per second while it runs, and a summary per policy at the end.
+//! The demo's numbers: a line per second while it runs, a summary per policy at the end, and
+//! Aviator's figures as ratios of each baseline's.
 //!
 //! Latency percentiles are of the requests that succeeded; failures are counted apart. Mixing
 //! them would let a policy whose errors are fast (a 503 after one round trip) look quick, and
@@ -69,6 +70,72 @@ pub fn summarise(policy: &str, samples: &[Sample], clusters: &[&str], prices: &[
             .map(|(name, &n)| ((*name).to_owned(), n as f64 / requests as f64))
             .collect(),
     }
+}
+
+/// Aviator's figures over one baseline's (below 1: Aviator's are lower).
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Ratios {
+    pub baseline: String,
+    pub p50: f64,
+    pub p99: f64,
+    pub p999: f64,
+    /// Error rates; 1 when neither policy had an error, infinite (`null` in JSON) when only
+    /// Aviator had.
+    pub errors: f64,
+}
+
+pub fn ratios(aviator: &Summary, baseline: &Summary) -> Ratios {
+    Ratios {
+        baseline: baseline.policy.clone(),
+        p50: ratio(aviator.p50_ms, baseline.p50_ms),
+        p99: ratio(aviator.p99_ms, baseline.p99_ms),
+        p999: ratio(aviator.p999_ms, baseline.p999_ms),
+        errors: ratio(aviator.error_rate, baseline.error_rate),
+    }
+}
+
+fn ratio(ours: f64, theirs: f64) -> f64 {
+    match (ours, theirs) {
+        (0.0, 0.0) => 1.0,
+        (_, 0.0) => f64::INFINITY,
+        _ => ours / theirs,
+    }
+}
+
+/// The goal the demo is held to (issue 13): against every baseline a p99 at most 0.8x and
+/// errors at most 0.5x, and a p50 at most 1.1x plain round-robin's.
+pub const GOAL_P99: f64 = 0.8;
+pub const GOAL_ERRORS: f64 = 0.5;
+pub const GOAL_P50_VS_ROUND_ROBIN: f64 = 1.1;
+
+/// One line per baseline: Aviator's ratios, and whether each meets the goal.
+pub fn verdict(aviator: &Summary, against: &[(Ratios, bool)]) -> String {
+    let mark = |ok: bool| if ok { "ok" } else { "MISSED" };
+    let mut out = format!(
+        "{} against each baseline (Aviator / baseline):\n",
+        aviator.policy
+    );
+    for (r, is_round_robin) in against {
+        let mut line = format!(
+            "  vs {:<26} p99 {:>5.2}x ({}, goal <= {GOAL_P99}x)   errors {:>5.2}x ({}, goal <= {GOAL_ERRORS}x)   p50 {:>5.2}x",
+            r.baseline,
+            r.p99,
+            mark(r.p99 <= GOAL_P99),
+            r.errors,
+            mark(r.errors <= GOAL_ERRORS),
+            r.p50,
+        );
+        if *is_round_robin {
+            line.push_str(&format!(
+                " ({}, goal <= {GOAL_P50_VS_ROUND_ROBIN}x)",
+                mark(r.p50 <= GOAL_P50_VS_ROUND_ROBIN)
+            ));
+        }
+        out.push_str(&line);
+        out.push('\n');
+    }
+    out
 }
 
 pub fn header(clusters: &[&str]) -> String {
@@ -142,7 +209,7 @@ pub fn table(summaries: &[Summary]) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::{Sample, percentile, summarise};
+    use super::{Sample, percentile, ratio, summarise};
 
     fn sample(latency_ms: f64, ok: bool) -> Sample {
         Sample {
@@ -166,5 +233,12 @@ mod tests {
         assert_eq!(summary.errors, 100);
         assert_eq!(summary.error_rate, 0.5);
         assert_eq!(summary.p999_ms, 100.0);
+    }
+
+    #[test]
+    fn ratios_of_zero_errors_are_even_or_infinite() {
+        assert_eq!(ratio(0.0, 0.0), 1.0);
+        assert_eq!(ratio(0.01, 0.0), f64::INFINITY);
+        assert_eq!(ratio(0.01, 0.04), 0.25);
     }
 }
