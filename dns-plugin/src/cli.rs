@@ -131,13 +131,20 @@ pub struct ExplainArgs {
 
 #[derive(Debug, Args)]
 pub struct DemoArgs {
-    /// Seconds each policy runs the scenario (three runs in all).
-    #[arg(long, value_name = "S", default_value_t = 30,
-          value_parser = clap::value_parser!(u64).range(5..=3600))]
+    /// Seconds each policy runs the scenario (three runs in all), at least 20: shorter runs
+    /// would measure Aviator's reaction times rather than the policies.
+    #[arg(long, value_name = "S", default_value_t = 30, value_parser = demo_duration)]
     pub duration: u64,
     /// Print the summary as JSON on stdout (the live table goes to stderr).
     #[arg(long)]
     pub json: bool,
+}
+
+fn demo_duration(text: &str) -> Result<u64, String> {
+    let seconds = text
+        .parse::<u64>()
+        .map_err(|e| format!("not a number of seconds: {e}"))?;
+    crate::demo::check_duration(seconds)
 }
 
 #[derive(Debug, Args)]

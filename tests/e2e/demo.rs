@@ -1,14 +1,34 @@
-//! `aviator demo`, run as a newcomer would (shortened): it runs Aviator and both baselines on the
-//! same scenario, and its numbers add up.
+//! `aviator demo`, run as a newcomer would (at its shortest): it refuses a run too short to mean
+//! anything, runs Aviator and both baselines on the same scenario, and its numbers add up.
 
 use std::process::Command;
 
 use crate::support::process::binary;
 
+/// The shortest run the demo accepts, seconds (`aviator_dns::demo::MIN_DURATION_S`).
+const MIN_DURATION_S: u64 = 20;
+
+#[test]
+fn the_demo_refuses_a_duration_too_short_for_its_scenario_and_says_why() {
+    let out = Command::new(binary())
+        .args(["demo", "--duration", "10"])
+        .output()
+        .expect("run the demo");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert!(stderr.contains("--duration"), "{stderr}");
+    assert!(
+        stderr.contains(&format!("at least {MIN_DURATION_S} s")),
+        "{stderr}"
+    );
+    assert!(stderr.contains("outage"), "{stderr}");
+}
+
 #[test]
 fn the_demo_runs_aviator_and_both_baselines_and_reports_comparable_numbers() {
     let out = Command::new(binary())
-        .args(["demo", "--duration", "6", "--json", "--log-level", "warn"])
+        .args(["demo", "--duration", &MIN_DURATION_S.to_string(), "--json"])
+        .args(["--log-level", "warn"])
         .output()
         .expect("run the demo");
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -26,7 +46,7 @@ fn the_demo_runs_aviator_and_both_baselines_and_reports_comparable_numbers() {
         .iter()
         .map(|r| r["requests"].as_u64().unwrap())
         .collect();
-    assert!(requests[0] > 500, "{requests:?}");
+    assert!(requests[0] > 3000, "{requests:?}");
     for r in &requests[1..] {
         assert!(requests[0].abs_diff(*r) <= requests[0] / 50, "{requests:?}");
     }
@@ -66,6 +86,6 @@ fn the_demo_runs_aviator_and_both_baselines_and_reports_comparable_numbers() {
                 .is_some_and(|w| w.parse::<u32>().is_ok())
         })
         .count();
-    assert_eq!(seconds, 3 * 6, "{stderr}");
+    assert_eq!(seconds as u64, 3 * MIN_DURATION_S, "{stderr}");
     assert!(stderr.contains("central fails"), "{stderr}");
 }

@@ -32,6 +32,34 @@ use cluster::{Profile, SimCluster};
 use load::LoadGen;
 use report::{Ratios, Summary};
 
+/// The shortest run in which the scenario means anything, seconds. Its shortest phase, central's
+/// outage, lasts 20 % of the run and must outlast twice what Aviator takes to react to it (three
+/// failed probes 250 ms apart, a 250 ms tick, then the clients' 1 s DNS TTL: about 2 s); west's
+/// slowdown lasts 25 % and must fill the 5 s that the overload rule's window of 20 probes spans.
+/// Both come to 20 s. Shorter, the figures measure the reaction times, not the policies.
+pub const MIN_DURATION_S: u64 = 20;
+/// The longest run accepted, seconds.
+pub const MAX_DURATION_S: u64 = 3600;
+
+/// Accepts a `--duration` the scenario means something in, or says why not.
+pub fn check_duration(seconds: u64) -> Result<u64, String> {
+    if seconds < MIN_DURATION_S {
+        return Err(format!(
+            "{seconds} s is too short: the demo needs at least {MIN_DURATION_S} s per policy. \
+             Central's outage lasts 20 % of the run and must last at least twice the ~2 s \
+             Aviator takes to notice it (three failed probes, a tick, the clients' 1 s DNS \
+             TTL), and west's slowdown lasts 25 % and must fill the overload rule's 5 s window \
+             of probes; shorter runs measure reaction times, not the policies"
+        ));
+    }
+    if seconds > MAX_DURATION_S {
+        return Err(format!(
+            "{seconds} s is too long: at most {MAX_DURATION_S} s per policy"
+        ));
+    }
+    Ok(seconds)
+}
+
 const NAME: &str = "app.demo.svc.clusterset.local.";
 const REQUEST_BYTES: f64 = 1_000.0;
 const RESPONSE_BYTES: f64 = 20_000.0;
@@ -158,6 +186,7 @@ struct Outcome {
 }
 
 pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
+    check_duration(args.duration).map_err(|why| anyhow::anyhow!("--duration {why}"))?;
     let args = &args;
     let d = args.duration as f64;
     let stop_backends = CancellationToken::new();
