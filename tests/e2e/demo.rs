@@ -1,5 +1,6 @@
 //! `aviator demo`, run as a newcomer would (at its shortest): it refuses a run too short to mean
-//! anything, runs Aviator and both baselines on the same scenario, and its numbers add up.
+//! anything, runs Aviator and both baselines on the same scenario, keeps its logs out of the live
+//! table, and its numbers add up.
 
 use std::process::Command;
 
@@ -26,9 +27,11 @@ fn the_demo_refuses_a_duration_too_short_for_its_scenario_and_says_why() {
 
 #[test]
 fn the_demo_runs_aviator_and_both_baselines_and_reports_comparable_numbers() {
+    // At the default log level, so that Aviator's own logs (it ejects the failed cluster) would
+    // show up in the live table if they were not kept out of it.
     let out = Command::new(binary())
         .args(["demo", "--duration", &MIN_DURATION_S.to_string(), "--json"])
-        .args(["--log-level", "warn"])
+        .args(["--log-level", "info"])
         .output()
         .expect("run the demo");
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -77,7 +80,7 @@ fn the_demo_runs_aviator_and_both_baselines_and_reports_comparable_numbers() {
     let p99 = runs[0]["p99Ms"].as_f64().unwrap() / runs[2]["p99Ms"].as_f64().unwrap();
     assert!((vs[1]["p99"].as_f64().unwrap() - p99).abs() < 1e-9);
 
-    // The live table went to stderr, one line per second of each run.
+    // The live table went to stderr, one line per second of each run, and nothing broke into it.
     let seconds = stderr
         .lines()
         .filter(|l| {
@@ -88,4 +91,24 @@ fn the_demo_runs_aviator_and_both_baselines_and_reports_comparable_numbers() {
         .count();
     assert_eq!(seconds as u64, 3 * MIN_DURATION_S, "{stderr}");
     assert!(stderr.contains("central fails"), "{stderr}");
+    for line in stderr.lines() {
+        for level in ["TRACE", "DEBUG", "INFO", "WARN", "ERROR"] {
+            assert!(
+                !line.contains(level),
+                "a log line in the table: {line}\n{stderr}"
+            );
+        }
+    }
+    // What was logged went to the file the demo names.
+    if let Some(line) = stderr.lines().find(|l| l.contains("logged")) {
+        let path = line
+            .rsplit(" to ")
+            .next()
+            .unwrap()
+            .trim_end_matches('.')
+            .to_owned();
+        let logged = std::fs::read_to_string(&path).expect("the demo's log file");
+        assert!(!logged.is_empty(), "{path}");
+        let _ = std::fs::remove_file(path);
+    }
 }

@@ -11,6 +11,7 @@
 
 mod cluster;
 mod load;
+mod logs;
 mod relay;
 mod report;
 
@@ -30,6 +31,7 @@ use crate::app::serve;
 use crate::cli::{DemoArgs, ServeArgs};
 use cluster::{Profile, SimCluster};
 use load::LoadGen;
+use logs::LogFile;
 use report::{Ratios, Summary};
 
 /// The shortest run in which the scenario means anything, seconds. Its shortest phase, central's
@@ -185,9 +187,39 @@ struct Outcome {
     vs_baselines: Vec<Ratios>,
 }
 
+/// Runs the demo on a runtime of its own, whose logs go to a file rather than across the table.
 pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     check_duration(args.duration).map_err(|why| anyhow::anyhow!("--duration {why}"))?;
-    let args = &args;
+    let path = std::env::temp_dir().join(format!("aviator-demo-{}.log", std::process::id()));
+    let log = LogFile::create(&path)
+        .with_context(|| format!("cannot create the demo's log file {}", path.display()))?;
+    let (done, finished) = tokio::sync::oneshot::channel();
+    std::thread::Builder::new()
+        .name("demo".to_owned())
+        .spawn(move || {
+            let result = (|| {
+                let runtime = log.runtime()?;
+                let _to_file = log.on_this_thread();
+                runtime.block_on(demo(&args))
+            })();
+            let _ = done.send((result, log));
+        })
+        .context("cannot start the demo's thread")?;
+    let (result, log) = finished.await.context("the demo's thread panicked")?;
+    match log.lines() {
+        0 => {
+            let _ = std::fs::remove_file(log.path());
+        }
+        n => eprintln!(
+            "The demo and its Aviator instances logged {n} {} of warnings or errors to {}.",
+            if n == 1 { "line" } else { "lines" },
+            log.path().display()
+        ),
+    }
+    result
+}
+
+async fn demo(args: &DemoArgs) -> anyhow::Result<()> {
     let d = args.duration as f64;
     let stop_backends = CancellationToken::new();
     let mut clusters = Vec::new();
