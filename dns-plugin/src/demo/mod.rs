@@ -234,6 +234,17 @@ async fn demo(args: &DemoArgs) -> anyhow::Result<()> {
     let names: Vec<&str> = clusters.iter().map(|c| c.profile.name).collect();
     let dir = std::env::temp_dir().join(format!("aviator-demo-{}", std::process::id()));
     std::fs::create_dir_all(&dir)?;
+    if let Some(limit) = open_file_limit().filter(|&limit| limit < PEAK_DESCRIPTORS) {
+        say(
+            args,
+            &format!(
+                "Note: this process may hold only {limit} files open (ulimit -n), and the \
+                 Lighthouse run needs about {PEAK_DESCRIPTORS} at its peak: its figures will \
+                 include sockets that could not be opened. Run `ulimit -n 8192` first for a \
+                 fair comparison."
+            ),
+        );
+    }
     let policies = policies();
     let prices = prices(&clusterset_text(&clusters, &policies[0].yaml))?;
     let mut runs = Vec::new();
@@ -307,6 +318,18 @@ async fn demo(args: &DemoArgs) -> anyhow::Result<()> {
         print!("{}", report::verdict(&runs[0], &against));
     }
     Ok(())
+}
+
+/// Descriptors the demo holds open at its peak, in the Lighthouse run: about 840 requests in
+/// flight to the overloaded local cluster (2 s until the clients time out, at 420 requests/s),
+/// with four sockets each (the client's, the relay's two, the server's), and some to spare.
+const PEAK_DESCRIPTORS: u64 = 4096;
+
+/// The soft limit on open files, where the system says (Linux); `None` if unknown or unlimited.
+fn open_file_limit() -> Option<u64> {
+    let limits = std::fs::read_to_string("/proc/self/limits").ok()?;
+    let line = limits.lines().find(|l| l.starts_with("Max open files"))?;
+    line.split_whitespace().nth(3)?.parse().ok()
 }
 
 /// Waits until no cluster has a request in flight, so a run does not inherit the queues the
