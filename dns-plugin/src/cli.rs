@@ -35,7 +35,8 @@ pub enum Command {
     /// Ask a running aviator why it answers a service the way it does: per cluster, the RTT,
     /// latency, price, capacity, health, share and reason.
     Explain(ExplainArgs),
-    /// Run Aviator against round-robin on simulated clusters on this machine, and compare.
+    /// Run Aviator against Lighthouse and plain round-robin on simulated clusters on this
+    /// machine, and compare.
     Demo(DemoArgs),
     /// Evaluate the policies side by side in a discrete-event simulation (Lighthouse, static
     /// WRR, Istio and Envoy locality, P2C, Prequal, Aviator's three objectives).
@@ -130,13 +131,20 @@ pub struct ExplainArgs {
 
 #[derive(Debug, Args)]
 pub struct DemoArgs {
-    /// Seconds each policy runs the scenario (two runs in all).
-    #[arg(long, value_name = "S", default_value_t = 30,
-          value_parser = clap::value_parser!(u64).range(5..=3600))]
+    /// Seconds each policy runs the scenario (three runs in all), at least 20: shorter runs
+    /// would measure Aviator's reaction times rather than the policies.
+    #[arg(long, value_name = "S", default_value_t = 30, value_parser = demo_duration)]
     pub duration: u64,
     /// Print the summary as JSON on stdout (the live table goes to stderr).
     #[arg(long)]
     pub json: bool,
+}
+
+fn demo_duration(text: &str) -> Result<u64, String> {
+    let seconds = text
+        .parse::<u64>()
+        .map_err(|e| format!("not a number of seconds: {e}"))?;
+    crate::demo::check_duration(seconds)
 }
 
 #[derive(Debug, Args)]

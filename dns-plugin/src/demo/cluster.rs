@@ -1,10 +1,10 @@
-//! A simulated cluster: a real HTTP service on its own loopback address, with a network delay
-//! injected in user space, a lognormal service time, a concurrency limit (so requests really
+//! A simulated cluster: a real HTTP service behind a delaying relay on its own loopback address
+//! (the network), with a lognormal service time, a concurrency limit (so requests really
 //! queue), and switches to slow it down or make it fail.
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use axum::Router;
@@ -15,12 +15,15 @@ use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 
+use super::relay;
+
 /// How a simulated cluster behaves.
 #[derive(Debug, Clone)]
 pub struct Profile {
     pub name: &'static str,
     pub ip: IpAddr,
-    /// Round trip added to every request, ms (half before, half after the service).
+    /// Round trip of the network in front of it, ms: the relay delays each direction by half,
+    /// and a new connection's handshake by one more.
     pub rtt_ms: f64,
     /// Mean service time, ms (lognormal, coefficient of variation about 1).
     pub service_ms: f64,
@@ -30,9 +33,11 @@ pub struct Profile {
 
 pub struct SimCluster {
     pub profile: Profile,
+    /// The relay's address: the cluster's address as clients (and Aviator's probes) see it.
     pub addr: SocketAddr,
     slow_factor: Arc<AtomicU64>,
     failing: Arc<AtomicBool>,
+    in_flight: Arc<AtomicUsize>,
 }
 
 /// A handle on a cluster's behaviour that the scenario can hold.
@@ -59,19 +64,42 @@ struct Behaviour {
     slots: Arc<Semaphore>,
     slow_factor: Arc<AtomicU64>,
     failing: Arc<AtomicBool>,
+    in_flight: Arc<AtomicUsize>,
+}
+
+/// Counts a request as in flight for as long as its handler lives (a client that gives up
+/// drops the handler, and so the count, with its connection).
+struct InFlight(Arc<AtomicUsize>);
+
+impl InFlight {
+    fn new(count: &Arc<AtomicUsize>) -> Self {
+        count.fetch_add(1, Ordering::SeqCst);
+        Self(count.clone())
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
 impl SimCluster {
     pub async fn start(profile: Profile, shutdown: CancellationToken) -> anyhow::Result<Self> {
+        // The service itself, on another port of the same address; only the relay talks to it.
         let listener = TcpListener::bind((profile.ip, 0)).await?;
-        let addr = listener.local_addr()?;
+        let service = listener.local_addr()?;
+        let rtt = Duration::from_secs_f64(profile.rtt_ms / 1000.0);
+        let addr = relay::start(profile.ip, service, rtt, shutdown.clone()).await?;
         let slow_factor = Arc::new(AtomicU64::new(1.0f64.to_bits()));
         let failing = Arc::new(AtomicBool::new(false));
+        let in_flight = Arc::new(AtomicUsize::new(0));
         let behaviour = Behaviour {
             slots: Arc::new(Semaphore::new(profile.slots)),
             profile: profile.clone(),
             slow_factor: slow_factor.clone(),
             failing: failing.clone(),
+            in_flight: in_flight.clone(),
         };
         let app = Router::new()
             .route("/work", get(work))
@@ -86,6 +114,7 @@ impl SimCluster {
             addr,
             slow_factor,
             failing,
+            in_flight,
         })
     }
 
@@ -95,24 +124,25 @@ impl SimCluster {
             failing: self.failing.clone(),
         }
     }
+
+    /// Requests being served or waiting for a slot.
+    pub fn in_flight(&self) -> usize {
+        self.in_flight.load(Ordering::SeqCst)
+    }
 }
 
+/// The service: no network delay here (the relay adds it), only queueing and service time.
 async fn work(State(b): State<Behaviour>) -> (StatusCode, &'static str) {
-    let half_rtt = Duration::from_secs_f64(b.profile.rtt_ms / 2000.0);
-    tokio::time::sleep(half_rtt).await;
+    let _in_flight = InFlight::new(&b.in_flight);
     if b.failing.load(Ordering::SeqCst) {
-        tokio::time::sleep(half_rtt).await;
         return (StatusCode::SERVICE_UNAVAILABLE, "down\n");
     }
-    {
-        let Ok(_slot) = b.slots.acquire().await else {
-            return (StatusCode::SERVICE_UNAVAILABLE, "closed\n");
-        };
-        let factor = f64::from_bits(b.slow_factor.load(Ordering::SeqCst));
-        let ms = lognormal(b.profile.service_ms * factor);
-        tokio::time::sleep(Duration::from_secs_f64(ms / 1000.0)).await;
-    }
-    tokio::time::sleep(half_rtt).await;
+    let Ok(_slot) = b.slots.acquire().await else {
+        return (StatusCode::SERVICE_UNAVAILABLE, "closed\n");
+    };
+    let factor = f64::from_bits(b.slow_factor.load(Ordering::SeqCst));
+    let ms = lognormal(b.profile.service_ms * factor);
+    tokio::time::sleep(Duration::from_secs_f64(ms / 1000.0)).await;
     (StatusCode::OK, "ok\n")
 }
 
@@ -129,6 +159,55 @@ fn lognormal(mean: f64) -> f64 {
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
+    use aviator_optimizer::probe::http_get;
+    use tokio_util::sync::CancellationToken;
+
+    use super::{Profile, SimCluster};
+
+    #[tokio::test]
+    async fn a_request_pays_the_round_trip_and_a_new_connection_its_handshake_too() {
+        let rtt = Duration::from_millis(100);
+        // Under the timer's resolution, so what is measured is the network, not the service.
+        let service = Duration::from_micros(100);
+        let profile = Profile {
+            name: "west",
+            ip: "127.0.0.1".parse().expect("ip"),
+            rtt_ms: rtt.as_secs_f64() * 1e3,
+            service_ms: service.as_secs_f64() * 1e3,
+            slots: 1,
+        };
+        let shutdown = CancellationToken::new();
+        let cluster = SimCluster::start(profile, shutdown.clone())
+            .await
+            .expect("cluster");
+        let client = aviator_optimizer::probe::http_client(Duration::from_secs(5)).expect("client");
+        let url = format!("http://{}/work", cluster.addr);
+        let timeout = Duration::from_secs(5);
+        // The relay may aim up to half a millisecond early in each direction.
+        let early = Duration::from_millis(1);
+        let first = http_get(&client, &url, timeout).await.expect("first GET");
+        assert!(
+            first >= 2 * rtt - early,
+            "a new connection's GET took {first:?}"
+        );
+        let again = http_get(&client, &url, timeout).await.expect("second GET");
+        assert!(again >= rtt - early, "a GET took {again:?}");
+        assert!(
+            again < 2 * rtt - early,
+            "a reused connection's GET took {again:?}"
+        );
+        // A failing cluster answers at once, and the answer still crosses the network.
+        cluster.switches().set_failing(true);
+        let started = tokio::time::Instant::now();
+        let failed = http_get(&client, &url, timeout).await;
+        assert!(failed.is_err(), "{failed:?}");
+        assert!(started.elapsed() >= rtt - early, "{:?}", started.elapsed());
+        assert_eq!(cluster.in_flight(), 0);
+        shutdown.cancel();
+    }
+
     #[test]
     fn lognormal_has_the_requested_mean() {
         fastrand::seed(3);

@@ -29,6 +29,13 @@ pub struct Sample {
     pub cluster: Option<usize>,
 }
 
+impl Sample {
+    /// Seconds since the run started, when the request ended.
+    pub fn finished(&self) -> f64 {
+        self.at + self.latency_ms / 1000.0
+    }
+}
+
 #[derive(Clone)]
 pub struct LoadGen {
     dns: SocketAddr,
@@ -62,8 +69,11 @@ impl LoadGen {
         self.started.elapsed().as_secs_f64()
     }
 
-    /// Sends requests at `rate(t)` per second until `until` seconds have passed.
+    /// Sends requests at `rate(t)` per second until `until` seconds have passed, then waits for
+    /// every one of them to end (each is bounded: the DNS query's timeout, then [`TIMEOUT`]), so
+    /// the samples count every request sent, the slowest too.
     pub async fn run(&self, rate: impl Fn(f64) -> f64, until: f64) {
+        let mut in_flight = tokio::task::JoinSet::new();
         let mut tick = tokio::time::interval(Duration::from_millis(10));
         let mut owed = 0.0;
         let mut next_client = 0usize;
@@ -75,11 +85,12 @@ impl LoadGen {
                 let this = self.clone();
                 let client = next_client % CLIENTS;
                 next_client += 1;
-                tokio::spawn(async move { this.request(client).await });
+                in_flight.spawn(async move { this.request(client).await });
             }
+            // Reap the requests that are done, so the set holds only those in flight.
+            while in_flight.try_join_next().is_some() {}
         }
-        // Let requests in flight finish (or time out) before the numbers are read.
-        tokio::time::sleep(TIMEOUT).await;
+        while in_flight.join_next().await.is_some() {}
     }
 
     async fn request(&self, client: usize) {

@@ -1,13 +1,18 @@
-//! `aviator demo`: Aviator against round-robin on one machine, so a newcomer can see it work.
+//! `aviator demo`: Aviator against Lighthouse and plain round-robin on one machine, so a newcomer
+//! can see it work.
 //!
-//! In one process, on 127.0.0.0/8, it starts three simulated clusters (real HTTP services with
-//! their own network delay, service time, concurrency limit and price), Aviator itself in
-//! `Optimized` mode, and a load generator that resolves through Aviator's DNS and sends real
-//! requests. A scripted scenario ramps the load, slows one cluster, fails another and brings it
-//! back. The same scenario then runs under plain round-robin, and the two are compared.
+//! In one process, on 127.0.0.0/8, it starts three simulated clusters (real HTTP services behind
+//! relays that delay their bytes by the cluster's network round trip, with their own service
+//! time, concurrency limit and price), Aviator itself, and a load generator that resolves through
+//! Aviator's DNS and sends real requests. A scripted scenario ramps the load, slows one cluster,
+//! fails another and brings it back. It runs three times, on the same clusters and schedule:
+//! under Aviator's `Optimized` mode, under Lighthouse's behaviour (the local cluster whenever it is
+//! ready, else round-robin) and under plain round-robin; then Aviator is compared with both.
 
 mod cluster;
 mod load;
+mod logs;
+mod relay;
 mod report;
 
 use std::collections::HashMap;
@@ -26,13 +31,40 @@ use crate::app::serve;
 use crate::cli::{DemoArgs, ServeArgs};
 use cluster::{Profile, SimCluster};
 use load::LoadGen;
-use report::Summary;
+use logs::LogFile;
+use report::{Ratios, Summary};
+
+/// The shortest run in which the scenario means anything, seconds. Its shortest phase, central's
+/// outage, lasts 20 % of the run and must outlast twice what Aviator takes to react to it (three
+/// failed probes 250 ms apart, a 250 ms tick, then the clients' 1 s DNS TTL: about 2 s); west's
+/// slowdown lasts 25 % and must fill the 5 s that the overload rule's window of 20 probes spans.
+/// Both come to 20 s. Shorter, the figures measure the reaction times, not the policies.
+pub const MIN_DURATION_S: u64 = 20;
+/// The longest run accepted, seconds.
+pub const MAX_DURATION_S: u64 = 3600;
+
+/// Accepts a `--duration` the scenario means something in, or says why not.
+pub fn check_duration(seconds: u64) -> Result<u64, String> {
+    if seconds < MIN_DURATION_S {
+        return Err(format!(
+            "{seconds} s is too short: the demo needs at least {MIN_DURATION_S} s per policy. \
+             Central's outage lasts 20 % of the run and must last at least twice the ~2 s \
+             Aviator takes to notice it (three failed probes, a tick, the clients' 1 s DNS \
+             TTL), and west's slowdown lasts 25 % and must fill the overload rule's 5 s window \
+             of probes; shorter runs measure reaction times, not the policies"
+        ));
+    }
+    if seconds > MAX_DURATION_S {
+        return Err(format!(
+            "{seconds} s is too long: at most {MAX_DURATION_S} s per policy"
+        ));
+    }
+    Ok(seconds)
+}
 
 const NAME: &str = "app.demo.svc.clusterset.local.";
 const REQUEST_BYTES: f64 = 1_000.0;
 const RESPONSE_BYTES: f64 = 20_000.0;
-/// Per-endpoint capacity declared to Aviator: one slot serves 1 / 10 ms = 100 requests/s.
-const SLOT_RPS: f64 = 100.0;
 
 fn profiles() -> Vec<Profile> {
     let ip = |last| IpAddr::V4(Ipv4Addr::new(127, 0, 0, last));
@@ -112,13 +144,80 @@ fn clusterset_text(clusters: &[SimCluster], policy: &str) -> String {
     text
 }
 
+/// A policy the scenario runs under.
+struct Policy {
+    label: &'static str,
+    /// The clusterset's `policy:` for the service.
+    yaml: String,
+    /// Plain round-robin: the baseline whose p50 Aviator's is held to.
+    plain_round_robin: bool,
+}
+
+fn policies() -> Vec<Policy> {
+    vec![
+        Policy {
+            label: "Aviator (Optimized/Performance)",
+            yaml: format!(
+                "{{ mode: Optimized, objective: Performance, preferLocal: false, probePath: /work, requestBytes: {REQUEST_BYTES}, responseBytes: {RESPONSE_BYTES} }}"
+            ),
+            plain_round_robin: false,
+        },
+        // What Submariner's Lighthouse does: the local cluster answers whenever its export is
+        // ready; round-robin over the others only when it is not. It does not probe.
+        Policy {
+            label: "Lighthouse (local first)",
+            yaml: "{ mode: RoundRobin, preferLocal: true }".to_owned(),
+            plain_round_robin: false,
+        },
+        Policy {
+            label: "round-robin",
+            yaml: "{ mode: RoundRobin, preferLocal: false }".to_owned(),
+            plain_round_robin: true,
+        },
+    ]
+}
+
 #[derive(Serialize)]
 struct Outcome {
     duration_s: u64,
     runs: Vec<Summary>,
+    /// Aviator's figures over each baseline's.
+    vs_baselines: Vec<Ratios>,
 }
 
+/// Runs the demo on a runtime of its own, whose logs go to a file rather than across the table.
 pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
+    check_duration(args.duration).map_err(|why| anyhow::anyhow!("--duration {why}"))?;
+    let path = std::env::temp_dir().join(format!("aviator-demo-{}.log", std::process::id()));
+    let log = LogFile::create(&path)
+        .with_context(|| format!("cannot create the demo's log file {}", path.display()))?;
+    let (done, finished) = tokio::sync::oneshot::channel();
+    std::thread::Builder::new()
+        .name("demo".to_owned())
+        .spawn(move || {
+            let result = (|| {
+                let runtime = log.runtime()?;
+                let _to_file = log.on_this_thread();
+                runtime.block_on(demo(&args))
+            })();
+            let _ = done.send((result, log));
+        })
+        .context("cannot start the demo's thread")?;
+    let (result, log) = finished.await.context("the demo's thread panicked")?;
+    match log.lines() {
+        0 => {
+            let _ = std::fs::remove_file(log.path());
+        }
+        n => eprintln!(
+            "The demo and its Aviator instances logged {n} {} of warnings or errors to {}.",
+            if n == 1 { "line" } else { "lines" },
+            log.path().display()
+        ),
+    }
+    result
+}
+
+async fn demo(args: &DemoArgs) -> anyhow::Result<()> {
     let d = args.duration as f64;
     let stop_backends = CancellationToken::new();
     let mut clusters = Vec::new();
@@ -133,25 +232,28 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     let names: Vec<&str> = clusters.iter().map(|c| c.profile.name).collect();
     let dir = std::env::temp_dir().join(format!("aviator-demo-{}", std::process::id()));
     std::fs::create_dir_all(&dir)?;
-    let optimized = format!(
-        "{{ mode: Optimized, objective: Performance, preferLocal: false, probePath: /work, demandRps: 420, damping: 0.3, capacityPerEndpointRps: {SLOT_RPS}, requestBytes: {REQUEST_BYTES}, responseBytes: {RESPONSE_BYTES} }}"
-    );
-    let policies = [
-        ("Aviator (Optimized/Performance)", optimized.as_str()),
-        (
-            "round-robin (Lighthouse)",
-            "{ mode: RoundRobin, preferLocal: false }",
-        ),
-    ];
-    let prices = prices(&clusterset_text(&clusters, policies[1].1))?;
+    if let Some(limit) = open_file_limit().filter(|&limit| limit < PEAK_DESCRIPTORS) {
+        say(
+            args,
+            &format!(
+                "Note: this process may hold only {limit} files open (ulimit -n), and the \
+                 Lighthouse run needs about {PEAK_DESCRIPTORS} at its peak: its figures will \
+                 include sockets that could not be opened. Run `ulimit -n 8192` first for a \
+                 fair comparison."
+            ),
+        );
+    }
+    let policies = policies();
+    let prices = prices(&clusterset_text(&clusters, &policies[0].yaml))?;
     let mut runs = Vec::new();
-    for (label, policy) in policies {
+    for policy in &policies {
+        drain(&clusters).await;
         for c in &clusters {
             c.switches().set_slow(1.0);
             c.switches().set_failing(false);
         }
         let config = dir.join("clusterset.yaml");
-        std::fs::write(&config, clusterset_text(&clusters, policy))?;
+        std::fs::write(&config, clusterset_text(&clusters, &policy.yaml))?;
         let shutdown = CancellationToken::new();
         let running = serve::start(demo_serve_args(config), shutdown.clone()).await?;
         let targets: HashMap<IpAddr, (usize, u16)> = clusters
@@ -161,9 +263,10 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
             .collect();
         let load = LoadGen::new(running.dns_addr, NAME, targets)?;
         say(
-            &args,
+            args,
             &format!(
-                "\n== {label}: {} s, DNS on {}\n{}",
+                "\n== {}: {} s, DNS on {}\n{}",
+                policy.label,
                 args.duration,
                 running.dns_addr,
                 report::header(&names)
@@ -182,29 +285,62 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
             .collect();
         let script = tokio::spawn(scenario(d, switches));
         load.run(|t| rate(t, d), d).await;
-        printer.abort();
+        // It ends with the run's last second, before the load generator's drain does.
+        let _ = printer.await;
         script.abort();
         let samples = load.samples.lock().map(|s| s.clone()).unwrap_or_default();
-        runs.push(report::summarise(label, &samples, &names, &prices));
+        runs.push(report::summarise(policy.label, &samples, &names, &prices));
         shutdown.cancel();
         running.wait().await?;
     }
     stop_backends.cancel();
     let _ = std::fs::remove_dir_all(&dir);
 
+    let against: Vec<(Ratios, bool)> = runs
+        .iter()
+        .zip(&policies)
+        .skip(1)
+        .map(|(baseline, p)| (report::ratios(&runs[0], baseline), p.plain_round_robin))
+        .collect();
     if args.json {
         println!(
             "{}",
             serde_json::to_string_pretty(&Outcome {
                 duration_s: args.duration,
-                runs
+                runs,
+                vs_baselines: against.into_iter().map(|(r, _)| r).collect(),
             })?
         );
     } else {
         println!("\n{}", report::table(&runs));
-        println!("{}", verdict(&runs));
+        print!("{}", report::verdict(&runs[0], &against));
     }
     Ok(())
+}
+
+/// Descriptors the demo holds open at its peak, in the Lighthouse run: about 840 requests in
+/// flight to the overloaded local cluster (2 s until the clients time out, at 420 requests/s),
+/// with four sockets each (the client's, the relay's two, the server's), and some to spare.
+const PEAK_DESCRIPTORS: u64 = 4096;
+
+/// The soft limit on open files, where the system says (Linux); `None` if unknown or unlimited.
+fn open_file_limit() -> Option<u64> {
+    let limits = std::fs::read_to_string("/proc/self/limits").ok()?;
+    let line = limits.lines().find(|l| l.starts_with("Max open files"))?;
+    line.split_whitespace().nth(3)?.parse().ok()
+}
+
+/// Waits until no cluster has a request in flight, so a run does not inherit the queues the
+/// one before it built (the clients' timeouts end them; this bounds the wait if one lingers).
+async fn drain(clusters: &[SimCluster]) {
+    let give_up = tokio::time::Instant::now() + 2 * load::TIMEOUT;
+    while clusters.iter().any(|c| c.in_flight() > 0) {
+        if tokio::time::Instant::now() >= give_up {
+            tracing::warn!("requests are still in flight from the last run; starting anyway");
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 }
 
 fn demo_serve_args(config: std::path::PathBuf) -> ServeArgs {
@@ -270,18 +406,17 @@ async fn scenario(d: f64, clusters: HashMap<&'static str, cluster::Switches>) {
 
 async fn live_table(load: LoadGen, d: f64, names: Vec<String>, prices: Vec<f64>, json: bool) {
     let names: Vec<&str> = names.iter().map(String::as_str).collect();
-    let mut tick = tokio::time::interval(Duration::from_secs(1));
-    tick.tick().await;
-    loop {
-        tick.tick().await;
-        let t = load.elapsed().floor();
-        if t > d {
-            return;
-        }
+    // One line per second of the run, each printed once its second is over (an interval timer
+    // that fires late catches up in a burst, and would print a second twice or skip one).
+    for second in 1..=(d as u64) {
+        let t = second as f64;
+        tokio::time::sleep(Duration::from_secs_f64((t - load.elapsed()).max(0.0))).await;
         let samples = load.samples.lock().map(|s| s.clone()).unwrap_or_default();
+        // The requests that ended in the last second: a timeout counts when it happens, not
+        // two seconds late (or never, in a line printed before it).
         let window: Vec<&load::Sample> = samples
             .iter()
-            .filter(|s| s.at >= t - 1.0 && s.at < t)
+            .filter(|s| (t - 1.0..t).contains(&s.finished()))
             .collect();
         let events: Vec<&str> = EVENTS
             .iter()
@@ -303,23 +438,4 @@ fn say(args: &DemoArgs, text: &str) {
     } else {
         println!("{text}");
     }
-}
-
-fn verdict(runs: &[Summary]) -> String {
-    let [aviator, rr] = runs else {
-        return String::new();
-    };
-    format!(
-        "Aviator vs round-robin on the same scenario: p99 {:.1} ms vs {:.1} ms ({:.2}x), p50 {:.1} vs {:.1} ms, \
-         errors {:.2} % vs {:.2} %, transfer ${:.3} vs ${:.3} per million requests.",
-        aviator.p99_ms,
-        rr.p99_ms,
-        aviator.p99_ms / rr.p99_ms.max(1e-9),
-        aviator.p50_ms,
-        rr.p50_ms,
-        aviator.error_rate * 100.0,
-        rr.error_rate * 100.0,
-        aviator.usd_per_million,
-        rr.usd_per_million
-    )
 }
