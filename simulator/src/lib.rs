@@ -10,6 +10,7 @@
 pub mod dns;
 pub mod engine;
 pub mod goal;
+pub mod markdown;
 pub mod metrics;
 pub mod plot;
 pub mod policy;
