@@ -1,6 +1,8 @@
 //! The broker the clusters share: each publishes a small profile of itself (location, transfer
-//! prices, export capacity) and reads everyone else's. Prices must be shared because a request's
-//! response pays the *exporting* cluster's egress, which only that cluster knows.
+//! prices, export capacity, its own report of each export's load) and reads everyone else's.
+//! Prices must be shared because a request's response pays the *exporting* cluster's egress,
+//! which only that cluster knows; load reports because only the exporter sees everyone's
+//! traffic at its export.
 //!
 //! [`Broker`] is the seam: the file backend here is the standalone default, and the Kubernetes
 //! backend slots in behind the same trait. [`PeerBook`] keeps the last good copy of every
@@ -14,7 +16,7 @@ mod profile;
 pub use book::PeerBook;
 pub use file::FileBroker;
 pub use kube::KubeBroker;
-pub use profile::{ClusterProfile, ExportCapacity};
+pub use profile::{ClusterProfile, ExportCapacity, ExportReport, unix_now};
 
 use std::future::Future;
 use std::path::PathBuf;

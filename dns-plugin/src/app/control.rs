@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use aviator_broker::broker::{AnyBroker, Broker, ClusterProfile, PeerBook};
+use aviator_broker::broker::{AnyBroker, Broker, ClusterProfile, PeerBook, unix_now};
 use aviator_broker::probe::{Prober, Target, TargetKey};
 use aviator_broker::state::{ClusterSet, ServiceType};
 use tokio::sync::watch;
@@ -80,8 +80,9 @@ impl Control {
                 ::metrics::gauge!(metrics::BROKER_AGE).set(age);
             }
             let mut set = (*base).clone();
+            let now_unix = unix_now();
             for profile in book.profiles() {
-                profile.apply(&mut set);
+                profile.apply(&mut set, now_unix);
             }
             self.apply_probes(&mut set, &mut last_lookup);
             self.publish(&set);
@@ -166,7 +167,7 @@ async fn broker_round(
     book: &mut PeerBook,
     was_failing: bool,
 ) -> bool {
-    if let Some(profile) = ClusterProfile::local(set)
+    if let Some(profile) = ClusterProfile::local(set, unix_now())
         && let Err(error) = broker.publish(&profile).await
         && !was_failing
     {
