@@ -6,6 +6,7 @@
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
 
 use futures::StreamExt;
 use kube::Api;
@@ -22,6 +23,11 @@ use aviator_optimizer::cost::{PriceRow, PriceTable};
 
 /// The field manager of every write, shared by all replicas of all clusters.
 pub const FIELD_MANAGER: &str = "aviator";
+
+/// The shortest time between two writes of our ClusterCost. Every server-side apply is a write
+/// to etcd (a new resourceVersion, since the load report's `measuredAt` always changes) and a
+/// full object sent down every peer's watch: with N clusters, N/2 writes a second at this bound.
+pub const MIN_PUBLISH_INTERVAL: Duration = Duration::from_secs(2);
 
 pub struct KubeBroker {
     api: Api<ClusterCost>,
@@ -134,6 +140,10 @@ impl Broker for KubeBroker {
             .collect();
         profiles.sort_by(|a, b| a.cluster.cmp(&b.cluster));
         Ok((profiles, Vec::new()))
+    }
+
+    fn min_publish_interval(&self) -> Duration {
+        MIN_PUBLISH_INTERVAL
     }
 }
 

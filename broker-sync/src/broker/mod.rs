@@ -20,6 +20,7 @@ pub use profile::{ClusterProfile, ExportCapacity, ExportReport, unix_now};
 
 use std::future::Future;
 use std::path::PathBuf;
+use std::time::Duration;
 
 /// Why the broker could not be read or written.
 #[derive(Debug, thiserror::Error)]
@@ -49,6 +50,11 @@ pub trait Broker: Send + Sync + 'static {
     fn fetch(
         &self,
     ) -> impl Future<Output = Result<(Vec<ClusterProfile>, Vec<BrokerError>), BrokerError>> + Send;
+    /// The shortest time between two publications the backend should see: what a write costs
+    /// it. Nothing for a file.
+    fn min_publish_interval(&self) -> Duration {
+        Duration::ZERO
+    }
 }
 
 /// The broker in use: chosen at start-up, one of the backends.
@@ -69,6 +75,13 @@ impl Broker for AnyBroker {
         match self {
             AnyBroker::File(b) => b.fetch().await,
             AnyBroker::Kube(b) => b.fetch().await,
+        }
+    }
+
+    fn min_publish_interval(&self) -> Duration {
+        match self {
+            AnyBroker::File(b) => b.min_publish_interval(),
+            AnyBroker::Kube(b) => b.min_publish_interval(),
         }
     }
 }
