@@ -3,16 +3,17 @@
 //! a new snapshot, and publishes it to the DNS path; every 2 s or so it also publishes this
 //! cluster's profile. It is the only writer of the snapshot after start-up.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
+use arc_swap::ArcSwap;
 use aviator_broker::broker::{AnyBroker, Broker, ClusterProfile, PeerBook, unix_now};
 use aviator_broker::probe::{Prober, Target, TargetKey, TargetReport};
 use aviator_broker::report;
-use aviator_broker::state::{ClusterSet, ServiceType};
+use aviator_broker::state::{ClusterSet, LoadReport, ServiceType};
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 use tracing::{error, warn};
@@ -37,7 +38,13 @@ pub struct Control {
     pub broker_stale_after: Duration,
     /// Set while the peers' prices are stale, for the policies' Degraded condition.
     pub broker_stale: Arc<AtomicBool>,
+    /// The load reports in force at the last rebuild, for `/debug/weights`.
+    pub reports: Arc<ReportCell>,
 }
+
+/// Load reports by service (`namespace/name`), then by exporting cluster.
+pub type Reports = BTreeMap<String, BTreeMap<String, LoadReport>>;
+pub type ReportCell = ArcSwap<Reports>;
 
 /// How often this cluster publishes its profile (and so its load reports), ± [`PUBLISH_JITTER`]:
 /// well within the optimizer's report expiry (15 s), so a few lost writes do not expire them.
@@ -118,6 +125,7 @@ impl Control {
             for profile in book.profiles() {
                 profile.apply(&mut set, now_unix);
             }
+            self.reports.store(Arc::new(reports_of(&set)));
             self.publish(&set);
         }
     }
@@ -195,6 +203,26 @@ impl Control {
             }
         }
     }
+}
+
+/// The load report of every export that has one, for `/debug/weights`.
+fn reports_of(set: &ClusterSet) -> Reports {
+    set.services
+        .iter()
+        .filter_map(|service| {
+            let by_cluster: BTreeMap<String, LoadReport> = service
+                .exports
+                .iter()
+                .filter_map(|e| Some((e.cluster.to_string(), e.load?)))
+                .collect();
+            (!by_cluster.is_empty()).then(|| {
+                (
+                    format!("{}/{}", service.namespace, service.name),
+                    by_cluster,
+                )
+            })
+        })
+        .collect()
 }
 
 /// One broker round: publish our profile if one is given, read the peers'. Returns whether the
@@ -355,5 +383,15 @@ services:
             assert!(kube >= Duration::from_secs(2), "{kube:?}");
             assert!(kube <= Duration::from_millis(2500), "{kube:?}");
         }
+    }
+
+    #[test]
+    fn debug_reports_list_every_export_with_a_report() {
+        let set = aviator_broker::clusterset::parse(LOCAL, Path::new("set.yaml")).unwrap();
+        let reports = reports_of(&set);
+        assert_eq!(reports.len(), 1);
+        let s = &reports["n/s"];
+        assert_eq!(s.len(), 1);
+        assert_eq!(s["east"].utilization, Some(0.5));
     }
 }
