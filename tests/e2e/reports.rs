@@ -69,10 +69,9 @@ fn a_peer_sees_the_exporters_own_report_and_its_age_grows_when_it_stops() {
     });
     let fresh = report(&east, "west");
     let age = fresh["ageS"].as_f64().unwrap();
-    // Written every 2 s ± 25 %, read every tick.
-    assert!((0.0..3.5).contains(&age), "{fresh}");
-    // West measured the latency from inside its own cluster; east's own probe of it agrees
-    // on the service time, and each cluster reports its own export too.
+    // Written every 2 s ± 25 %, read every tick: well within the 15 s expiry.
+    assert!((0.0..6.0).contains(&age), "{fresh}");
+    // Each cluster reports its own export too, from its own probes of it.
     assert!(
         report(&east, "east")["latencyMs"].as_f64().is_some(),
         "{}",
@@ -88,7 +87,8 @@ fn a_peer_sees_the_exporters_own_report_and_its_age_grows_when_it_stops() {
     std::thread::sleep(Duration::from_secs(4));
     let stale = report(&east, "west");
     assert_eq!(stale["utilization"], 0.7, "{stale}");
-    assert!(stale["ageS"].as_f64().unwrap() > 4.0, "{stale}");
+    // At least the 4 s of silence, less a tick for the rebuild that shows it.
+    assert!(stale["ageS"].as_f64().unwrap() > 3.5, "{stale}");
     eventually("the silent exporter's report to keep ageing", || {
         report(&east, "west")["ageS"].as_f64().unwrap() > 5.0
     });
