@@ -10,4 +10,5 @@ pub mod clusterset;
 pub mod decide;
 pub mod kubernetes;
 pub mod probe;
+pub mod report;
 pub mod state;

@@ -1,4 +1,5 @@
-//! The admin HTTP endpoint: Prometheus `/metrics`, liveness `/healthz` and readiness `/readyz`.
+//! The admin HTTP endpoint: Prometheus `/metrics`, liveness `/healthz`, readiness `/readyz`, and
+//! `/debug/weights` (decisions, probes and load reports).
 
 use std::future::Future;
 use std::sync::Arc;
@@ -12,8 +13,9 @@ use axum::Json;
 use axum::Router;
 use serde::{Deserialize, Serialize};
 
-use crate::app::control::reports_by_service;
+use crate::app::control::{ReportCell, reports_by_service};
 use crate::handler::SnapshotCell;
+use aviator_optimizer::LoadReport;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::get;
@@ -28,6 +30,7 @@ pub struct AdminState {
     ready: Arc<AtomicBool>,
     cell: Arc<SnapshotCell>,
     prober: Arc<Prober>,
+    reports: Arc<ReportCell>,
 }
 
 impl AdminState {
@@ -36,12 +39,14 @@ impl AdminState {
         ready: Arc<AtomicBool>,
         cell: Arc<SnapshotCell>,
         prober: Arc<Prober>,
+        reports: Arc<ReportCell>,
     ) -> Self {
         Self {
             metrics,
             ready,
             cell,
             prober,
+            reports,
         }
     }
 }
@@ -78,7 +83,8 @@ async fn readiness(State(state): State<AdminState>) -> (StatusCode, &'static str
     }
 }
 
-/// `/debug/weights`: per service, the optimizer's decision and what the probes measured.
+/// `/debug/weights`: per service, the optimizer's decision, what the probes measured, and the
+/// exporters' load reports in force (each cluster's own for its local export).
 #[derive(Serialize, Deserialize, Default)]
 pub struct Weights {
     pub services: BTreeMap<String, ServiceWeights>,
@@ -88,6 +94,9 @@ pub struct Weights {
 pub struct ServiceWeights {
     pub decision: Option<Decision>,
     pub probes: BTreeMap<String, TargetReport>,
+    /// By exporting cluster, with each report's age at the last rebuild.
+    #[serde(default)]
+    pub reports: BTreeMap<String, LoadReport>,
 }
 
 async fn weights(State(state): State<AdminState>) -> Json<Weights> {
@@ -102,6 +111,9 @@ async fn weights(State(state): State<AdminState>) -> Json<Weights> {
     }
     for (service, reports) in reports_by_service(&state.prober) {
         out.services.entry(service).or_default().probes = reports.into_iter().collect();
+    }
+    for (service, reports) in state.reports.load().iter() {
+        out.services.entry(service.clone()).or_default().reports = reports.clone();
     }
     Json(out)
 }

@@ -10,6 +10,7 @@ mod kubernetes;
 mod live;
 mod protocol;
 mod reload;
+mod reports;
 mod selection;
 mod simulate;
 mod solve;

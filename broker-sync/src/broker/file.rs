@@ -90,6 +90,7 @@ impl Broker for FileBroker {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::broker::{ExportCapacity, ExportReport};
 
     fn profile(cluster: &str) -> ClusterProfile {
         ClusterProfile {
@@ -124,6 +125,38 @@ mod tests {
                 .unwrap()
                 .all(|e| { !e.unwrap().file_name().to_string_lossy().ends_with(".tmp") })
         );
+    }
+
+    /// What one cluster publishes, load reports included, is what the other reads back.
+    #[tokio::test]
+    async fn a_profile_with_load_reports_round_trips() {
+        let dir = tempfile::tempdir().unwrap();
+        let east = FileBroker::new(dir.path(), "east");
+        let west = FileBroker::new(dir.path(), "west");
+        let mut published = profile("west");
+        published.exports = vec![
+            ExportCapacity {
+                namespace: "shop".into(),
+                name: "cart".into(),
+                ready_endpoints: 6,
+                load: Some(ExportReport {
+                    utilization: Some(0.625),
+                    latency_ms: Some(11.25),
+                    error_rate: None,
+                    measured_at: 1_750_000_000.5,
+                }),
+            },
+            ExportCapacity {
+                namespace: "shop".into(),
+                name: "web".into(),
+                ready_endpoints: 2,
+                load: None,
+            },
+        ];
+        west.publish(&published).await.unwrap();
+        let (seen, errors) = east.fetch().await.unwrap();
+        assert!(errors.is_empty(), "{errors:?}");
+        assert_eq!(seen, [published]);
     }
 
     #[tokio::test]

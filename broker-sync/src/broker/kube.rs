@@ -6,6 +6,7 @@
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
 
 use futures::StreamExt;
 use kube::Api;
@@ -13,14 +14,20 @@ use kube::api::{Patch, PatchParams};
 use kube::runtime::WatchStreamExt;
 use kube::runtime::watcher::{self, Event};
 
-use super::{Broker, BrokerError, ClusterProfile, ExportCapacity};
+use super::{Broker, BrokerError, ClusterProfile, ExportCapacity, ExportReport};
 use crate::kubernetes::crd::{
-    ClusterCost, ClusterCostSpec, ExportCapacitySpec, PriceRowSpec, PriceTableSpec,
+    ClusterCost, ClusterCostSpec, ExportCapacitySpec, ExportReportSpec, PriceRowSpec,
+    PriceTableSpec,
 };
 use aviator_optimizer::cost::{PriceRow, PriceTable};
 
 /// The field manager of every write, shared by all replicas of all clusters.
 pub const FIELD_MANAGER: &str = "aviator";
+
+/// The shortest time between two writes of our ClusterCost. Every server-side apply is a write
+/// to etcd (a new resourceVersion, since the load report's `measuredAt` always changes) and a
+/// full object sent down every peer's watch: with N clusters, N/2 writes a second at this bound.
+pub const MIN_PUBLISH_INTERVAL: Duration = Duration::from_secs(2);
 
 pub struct KubeBroker {
     api: Api<ClusterCost>,
@@ -134,6 +141,10 @@ impl Broker for KubeBroker {
         profiles.sort_by(|a, b| a.cluster.cmp(&b.cluster));
         Ok((profiles, Vec::new()))
     }
+
+    fn min_publish_interval(&self) -> Duration {
+        MIN_PUBLISH_INTERVAL
+    }
 }
 
 fn row_to_spec(row: PriceRow) -> PriceRowSpec {
@@ -173,6 +184,12 @@ pub fn to_spec(profile: &ClusterProfile) -> ClusterCostSpec {
                 namespace: e.namespace.clone(),
                 name: e.name.clone(),
                 ready_endpoints: e.ready_endpoints,
+                load: e.load.map(|r| ExportReportSpec {
+                    utilization: r.utilization,
+                    latency_ms: r.latency_ms,
+                    error_rate: r.error_rate,
+                    measured_at: r.measured_at,
+                }),
             })
             .collect(),
     }
@@ -195,7 +212,57 @@ pub fn from_spec(spec: ClusterCostSpec) -> ClusterProfile {
                 namespace: e.namespace,
                 name: e.name,
                 ready_endpoints: e.ready_endpoints,
+                load: e.load.map(|r| ExportReport {
+                    utilization: r.utilization,
+                    latency_ms: r.latency_ms,
+                    error_rate: r.error_rate,
+                    measured_at: r.measured_at,
+                }),
             })
             .collect(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The ClusterCost carries the load reports both ways, and one written before they existed
+    /// still reads.
+    #[test]
+    fn a_profile_survives_the_cluster_cost_object() {
+        let profile = ClusterProfile {
+            cluster: "west".into(),
+            provider: Some("aws".into()),
+            region: None,
+            zone: None,
+            prices: None,
+            exports: vec![ExportCapacity {
+                namespace: "shop".into(),
+                name: "cart".into(),
+                ready_endpoints: 3,
+                load: Some(ExportReport {
+                    utilization: None,
+                    latency_ms: Some(7.5),
+                    error_rate: None,
+                    measured_at: 1_750_000_000.25,
+                }),
+            }],
+        };
+        let object = ClusterCost::new("west", to_spec(&profile));
+        let json = serde_json::to_value(&object).unwrap();
+        let load = &json["spec"]["exports"][0]["load"];
+        assert_eq!(load["latencyMs"], 7.5);
+        assert_eq!(load["measuredAt"], 1_750_000_000.25);
+        assert!(load.get("utilization").is_none(), "{load}");
+        let read: ClusterCost = serde_json::from_value(json).unwrap();
+        assert_eq!(from_spec(read.spec), profile);
+
+        let old: ClusterCostSpec = serde_json::from_value(serde_json::json!({
+            "cluster": "west",
+            "exports": [{ "namespace": "shop", "name": "cart", "readyEndpoints": 3 }],
+        }))
+        .unwrap();
+        assert_eq!(from_spec(old).exports[0].load, None);
     }
 }

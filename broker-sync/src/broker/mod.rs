@@ -1,6 +1,8 @@
 //! The broker the clusters share: each publishes a small profile of itself (location, transfer
-//! prices, export capacity) and reads everyone else's. Prices must be shared because a request's
-//! response pays the *exporting* cluster's egress, which only that cluster knows.
+//! prices, export capacity, its own report of each export's load) and reads everyone else's.
+//! Prices must be shared because a request's response pays the *exporting* cluster's egress,
+//! which only that cluster knows; load reports because only the exporter sees everyone's
+//! traffic at its export.
 //!
 //! [`Broker`] is the seam: the file backend here is the standalone default, and the Kubernetes
 //! backend slots in behind the same trait. [`PeerBook`] keeps the last good copy of every
@@ -14,10 +16,11 @@ mod profile;
 pub use book::PeerBook;
 pub use file::FileBroker;
 pub use kube::KubeBroker;
-pub use profile::{ClusterProfile, ExportCapacity};
+pub use profile::{ClusterProfile, ExportCapacity, ExportReport, unix_now};
 
 use std::future::Future;
 use std::path::PathBuf;
+use std::time::Duration;
 
 /// Why the broker could not be read or written.
 #[derive(Debug, thiserror::Error)]
@@ -47,6 +50,11 @@ pub trait Broker: Send + Sync + 'static {
     fn fetch(
         &self,
     ) -> impl Future<Output = Result<(Vec<ClusterProfile>, Vec<BrokerError>), BrokerError>> + Send;
+    /// The shortest time between two publications the backend should see: what a write costs
+    /// it. Nothing for a file.
+    fn min_publish_interval(&self) -> Duration {
+        Duration::ZERO
+    }
 }
 
 /// The broker in use: chosen at start-up, one of the backends.
@@ -67,6 +75,13 @@ impl Broker for AnyBroker {
         match self {
             AnyBroker::File(b) => b.fetch().await,
             AnyBroker::Kube(b) => b.fetch().await,
+        }
+    }
+
+    fn min_publish_interval(&self) -> Duration {
+        match self {
+            AnyBroker::File(b) => b.min_publish_interval(),
+            AnyBroker::Kube(b) => b.min_publish_interval(),
         }
     }
 }

@@ -141,8 +141,8 @@ pub struct ClusterShare {
     pub reason: String,
 }
 
-/// One cluster's profile in the broker namespace: where it is, what transfer costs it, and
-/// how many endpoints each of its exports has ready. Written by that cluster only (server-side
+/// One cluster's profile in the broker namespace: where it is, what transfer costs it, how
+/// many endpoints each of its exports has ready, and its own report of each export's load. Written by that cluster only (server-side
 /// apply, one field manager), read by all the others.
 #[derive(CustomResource, Deserialize, Serialize, Clone, Debug, PartialEq, JsonSchema)]
 #[kube(
@@ -199,6 +199,29 @@ pub struct ExportCapacitySpec {
     pub namespace: String,
     pub name: String,
     pub ready_endpoints: u32,
+    /// The exporting cluster's report of the export's load; absent when it knows nothing.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub load: Option<ExportReportSpec>,
+}
+
+/// What the exporting cluster measured of one export, and when.
+#[derive(Deserialize, Serialize, Clone, Copy, Debug, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ExportReportSpec {
+    /// Busy fraction of the export's servers, 0 to 1.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 0.0, max = 1.0))]
+    pub utilization: Option<f64>,
+    /// Mean service latency measured inside the exporting cluster, ms.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 0.0))]
+    pub latency_ms: Option<f64>,
+    /// Fraction of requests the export failed, 0 to 1.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 0.0, max = 1.0))]
+    pub error_rate: Option<f64>,
+    /// When it was measured: UNIX time, seconds.
+    pub measured_at: f64,
 }
 
 /// Both CRDs as one multi-document YAML, as `aviator crd` prints it and `deploy/crds` holds it.

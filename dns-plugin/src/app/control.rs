@@ -1,16 +1,19 @@
-//! The control loop: every tick it gathers the clusterset (file), the peers' profiles (broker)
-//! and the probes' figures, runs the optimizer by building a new snapshot, and publishes it to
-//! the DNS path. It is the only writer of the snapshot after start-up.
+//! The control loop: every tick it gathers the clusterset (file), the probes' figures, this
+//! cluster's own load reports and the peers' profiles (broker), runs the optimizer by building
+//! a new snapshot, and publishes it to the DNS path; every 2 s or so it also publishes this
+//! cluster's profile. It is the only writer of the snapshot after start-up.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use aviator_broker::broker::{AnyBroker, Broker, ClusterProfile, PeerBook};
-use aviator_broker::probe::{Prober, Target, TargetKey};
-use aviator_broker::state::{ClusterSet, ServiceType};
+use arc_swap::ArcSwap;
+use aviator_broker::broker::{AnyBroker, Broker, ClusterProfile, PeerBook, unix_now};
+use aviator_broker::probe::{Prober, Target, TargetKey, TargetReport};
+use aviator_broker::report;
+use aviator_broker::state::{ClusterSet, LoadReport, ServiceType};
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 use tracing::{error, warn};
@@ -35,6 +38,24 @@ pub struct Control {
     pub broker_stale_after: Duration,
     /// Set while the peers' prices are stale, for the policies' Degraded condition.
     pub broker_stale: Arc<AtomicBool>,
+    /// The load reports in force at the last rebuild, for `/debug/weights`.
+    pub reports: Arc<ReportCell>,
+}
+
+/// Load reports by service (`namespace/name`), then by exporting cluster.
+pub type Reports = BTreeMap<String, BTreeMap<String, LoadReport>>;
+pub type ReportCell = ArcSwap<Reports>;
+
+/// How often this cluster publishes its profile (and so its load reports), ± [`PUBLISH_JITTER`]:
+/// well within the optimizer's report expiry (15 s), so a few lost writes do not expire them.
+const PUBLISH_EVERY: Duration = Duration::from_secs(2);
+const PUBLISH_JITTER: f64 = 0.25;
+
+/// When to publish next, from `now`: jittered so clusters started together do not write in
+/// lockstep, and never sooner than the backend's own bound (a Kubernetes broker: 2 s).
+fn next_publication(now: Instant, min: Duration, unit: f64) -> Instant {
+    let jitter = 1.0 + PUBLISH_JITTER * (2.0 * unit - 1.0);
+    now + PUBLISH_EVERY.mul_f64(jitter).max(min)
 }
 
 impl Control {
@@ -44,22 +65,40 @@ impl Control {
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut book = PeerBook::default();
         let mut next_broker_round = Instant::now();
+        let mut next_publish = Instant::now();
         let mut broker_failing = false;
         loop {
+            // Publications have their own deadline, so their cadence does not depend on the tick.
+            let publish_at = tokio::time::Instant::from_std(next_publish);
             tokio::select! {
                 () = shutdown.cancelled() => return,
                 _ = tick.tick() => {}
                 changed = self.config.changed() => if changed.is_err() { return },
+                () = tokio::time::sleep_until(publish_at), if self.broker.is_some() => {}
             }
             let base = self.config.borrow_and_update().clone();
             let now = Instant::now();
+            let now_unix = unix_now();
+            let mut set = (*base).clone();
+            // This cluster's own measurements first: what it publishes of its exports.
+            let probes = self.apply_probes(&mut set, &mut last_lookup);
+            report::measure_own(&mut set, &probes);
             if let Some(broker) = &self.broker
-                && now >= next_broker_round
+                && (now >= next_broker_round || now >= next_publish)
             {
-                // Jittered, so clusters started together do not read and write in lockstep.
+                // Reads are cheap (a directory, or the watch's cache) and follow the tick, with
+                // jitter, so clusters started together do not read in lockstep; writes follow
+                // their own, slower cadence.
                 next_broker_round = now + self.tick.mul_f64(0.5 + fastrand::f64());
+                let profile = (now >= next_publish)
+                    .then(|| {
+                        next_publish =
+                            next_publication(now, broker.min_publish_interval(), fastrand::f64());
+                        ClusterProfile::local(&set, now_unix)
+                    })
+                    .flatten();
                 // A broker that hangs (or a client that retries) must not stall the loop.
-                let round = broker_round(broker, &base, &mut book, broker_failing);
+                let round = broker_round(broker, profile.as_ref(), &mut book, broker_failing);
                 broker_failing = match tokio::time::timeout(BROKER_TIMEOUT, round).await {
                     Ok(failing) => failing,
                     Err(_) => {
@@ -79,18 +118,25 @@ impl Control {
                 let age = book.age(now).map_or(f64::INFINITY, |a| a.as_secs_f64());
                 ::metrics::gauge!(metrics::BROKER_AGE).set(age);
             }
-            let mut set = (*base).clone();
+            // The peers' last good copies, aged to now (after the round, which may have taken a
+            // while): a peer that stopped writing has reports that grow older every rebuild
+            // until the optimizer counts them unknown.
+            let now_unix = unix_now();
             for profile in book.profiles() {
-                profile.apply(&mut set);
+                profile.apply(&mut set, now_unix);
             }
-            self.apply_probes(&mut set, &mut last_lookup);
+            self.reports.store(Arc::new(reports_of(&set)));
             self.publish(&set);
         }
     }
 
     /// Points the prober at the current exports, tells it which services are in demand, and
-    /// folds what it measured into the state.
-    fn apply_probes(&self, set: &mut ClusterSet, last_lookup: &mut HashMap<String, Instant>) {
+    /// folds what it measured into the state. Returns what it measured.
+    fn apply_probes(
+        &self,
+        set: &mut ClusterSet,
+        last_lookup: &mut HashMap<String, Instant>,
+    ) -> HashMap<TargetKey, TargetReport> {
         self.prober.set_targets(probe_targets(set));
         if let Some(current) = self.cell.load_full() {
             let now = Instant::now();
@@ -129,6 +175,7 @@ impl Control {
                     .set(f64::from(u8::from(report.ejected)));
             }
         }
+        reports
     }
 
     fn publish(&self, set: &ClusterSet) {
@@ -158,16 +205,36 @@ impl Control {
     }
 }
 
-/// One broker round: publish our profile, read the peers'. Returns whether the broker is
-/// failing, so a lasting outage is logged once, not every tick.
+/// The load report of every export that has one, for `/debug/weights`.
+fn reports_of(set: &ClusterSet) -> Reports {
+    set.services
+        .iter()
+        .filter_map(|service| {
+            let by_cluster: BTreeMap<String, LoadReport> = service
+                .exports
+                .iter()
+                .filter_map(|e| Some((e.cluster.to_string(), e.load?)))
+                .collect();
+            (!by_cluster.is_empty()).then(|| {
+                (
+                    format!("{}/{}", service.namespace, service.name),
+                    by_cluster,
+                )
+            })
+        })
+        .collect()
+}
+
+/// One broker round: publish our profile if one is given, read the peers'. Returns whether the
+/// broker is failing, so a lasting outage is logged once, not every tick.
 async fn broker_round(
     broker: &AnyBroker,
-    set: &ClusterSet,
+    profile: Option<&ClusterProfile>,
     book: &mut PeerBook,
     was_failing: bool,
 ) -> bool {
-    if let Some(profile) = ClusterProfile::local(set)
-        && let Err(error) = broker.publish(&profile).await
+    if let Some(profile) = profile
+        && let Err(error) = broker.publish(profile).await
         && !was_failing
     {
         warn!(%error, "cannot publish this cluster's profile to the broker");
@@ -189,9 +256,10 @@ async fn broker_round(
     }
 }
 
-/// What to probe: the ClusterSetIP exports of services whose policy turns probing on. RTT goes
-/// to the first address (IPv4 first) and the first TCP port; a probe path adds an HTTP GET for
-/// service latency.
+/// What to probe: the ClusterSetIP exports of services whose policy turns probing on, the local
+/// export included (its service latency, measured from inside this cluster, is what this
+/// cluster reports of it to the others). RTT goes to the first address (IPv4 first) and the
+/// first TCP port; a probe path adds an HTTP GET for service latency.
 pub fn probe_targets(set: &ClusterSet) -> Vec<Target> {
     let mut targets = Vec::new();
     for service in &set.services {
@@ -275,5 +343,55 @@ mod tests {
             Some("http://10.2.0.60:8080/healthz")
         );
         assert_eq!(west.interval, Some(Duration::from_secs(5)));
+    }
+
+    const LOCAL: &str = r#"localCluster: east
+clusters: [{ id: east }, { id: west }]
+services:
+  - name: s
+    namespace: n
+    ports: [{ name: http, port: 8080 }]
+    policy: { probePath: /ping }
+    exports:
+      - { cluster: east, ips: [10.1.0.1], utilization: 0.5 }
+      - { cluster: west, ips: [10.2.0.1] }
+"#;
+
+    /// The local export is probed like the others: its service latency, measured from inside
+    /// this cluster, is what this cluster reports of it.
+    #[test]
+    fn the_local_export_is_probed_when_the_policy_asks() {
+        let set = aviator_broker::clusterset::parse(LOCAL, Path::new("set.yaml")).unwrap();
+        let targets = probe_targets(&set);
+        let east = targets.iter().find(|t| t.key.cluster == "east").unwrap();
+        assert_eq!(east.key.service, "n/s");
+        assert_eq!(east.http_url.as_deref(), Some("http://10.1.0.1:8080/ping"));
+        assert_eq!(targets.len(), 2, "{targets:?}");
+    }
+
+    #[test]
+    fn publications_come_every_two_seconds_give_or_take_a_quarter() {
+        let now = Instant::now();
+        for unit in [0.0, 0.25, 0.5, 0.75, 0.999] {
+            let after = next_publication(now, Duration::ZERO, unit) - now;
+            assert!(
+                (Duration::from_millis(1500)..=Duration::from_millis(2500)).contains(&after),
+                "{after:?}"
+            );
+            // The Kubernetes broker is written no more often than every 2 s.
+            let kube = next_publication(now, Duration::from_secs(2), unit) - now;
+            assert!(kube >= Duration::from_secs(2), "{kube:?}");
+            assert!(kube <= Duration::from_millis(2500), "{kube:?}");
+        }
+    }
+
+    #[test]
+    fn debug_reports_list_every_export_with_a_report() {
+        let set = aviator_broker::clusterset::parse(LOCAL, Path::new("set.yaml")).unwrap();
+        let reports = reports_of(&set);
+        assert_eq!(reports.len(), 1);
+        let s = &reports["n/s"];
+        assert_eq!(s.len(), 1);
+        assert_eq!(s["east"].utilization, Some(0.5));
     }
 }

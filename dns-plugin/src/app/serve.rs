@@ -21,7 +21,7 @@ use tokio::task::JoinHandle;
 
 use aviator_broker::state::{ClusterSet, DnsSettings};
 
-use super::control::Control;
+use super::control::{Control, ReportCell};
 use super::kube_source::KubeSource;
 use super::reload::{Reloader, record_served};
 use super::telemetry;
@@ -151,19 +151,23 @@ pub async fn start(args: ServeArgs, shutdown: CancellationToken) -> anyhow::Resu
         ..ProbeSettings::default()
     })?;
     let probe_task = tokio::spawn(prober.clone().run(shutdown.clone().cancelled_owned()));
+    let reports: Arc<ReportCell> = Arc::default();
     let control_task = tokio::spawn(run_control(
         first_set,
-        cell.clone(),
-        ready.clone(),
-        broker_stale,
-        prober.clone(),
+        Shared {
+            cell: cell.clone(),
+            ready: ready.clone(),
+            broker_stale,
+            prober: prober.clone(),
+            reports: reports.clone(),
+        },
         args.clone(),
         shutdown.clone(),
     ));
 
     let admin_task = tokio::spawn(admin::run(
         admin_listener,
-        admin::AdminState::new(metrics, ready, cell.clone(), prober),
+        admin::AdminState::new(metrics, ready, cell.clone(), prober, reports),
         shutdown.clone().cancelled_owned(),
     ));
 
@@ -197,17 +201,25 @@ enum Source {
     Pending(watch::Receiver<Option<Arc<ClusterSet>>>),
 }
 
-/// Runs the control loop once a first clusterset exists. Until then the cell stays empty: DNS
-/// answers SERVFAIL (not wrong answers) and `/readyz` says not ready.
-async fn run_control(
-    source: Source,
+/// What the control loop shares with the DNS path and the admin endpoints.
+struct Shared {
     cell: Arc<SnapshotCell>,
     ready: Arc<AtomicBool>,
     broker_stale: Arc<AtomicBool>,
     prober: Arc<Prober>,
-    args: ServeArgs,
-    shutdown: CancellationToken,
-) {
+    reports: Arc<ReportCell>,
+}
+
+/// Runs the control loop once a first clusterset exists. Until then the cell stays empty: DNS
+/// answers SERVFAIL (not wrong answers) and `/readyz` says not ready.
+async fn run_control(source: Source, shared: Shared, args: ServeArgs, shutdown: CancellationToken) {
+    let Shared {
+        cell,
+        ready,
+        broker_stale,
+        prober,
+        reports,
+    } = shared;
     let config = match source {
         Source::Ready(rx) => rx,
         Source::Pending(mut rx) => {
@@ -253,6 +265,7 @@ async fn run_control(
         tick: Duration::from_millis(args.tick_ms),
         broker_stale_after: Duration::from_secs(args.broker_stale_s),
         broker_stale,
+        reports,
     };
     control.run(shutdown).await;
 }
