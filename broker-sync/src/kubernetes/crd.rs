@@ -68,7 +68,7 @@ pub struct AviatorPolicySpec {
     /// Typical response size, bytes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub response_bytes: Option<u64>,
-    /// Seconds over which traffic leaves an export when another is far cheaper (default 5).
+    /// Seconds over which traffic leaves an export when another is far cheaper (default 8).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 1, max = 600))]
     pub migration_seconds: Option<u32>,
