@@ -134,12 +134,12 @@ pub fn migrate(
     let rate = rate.clamp(0.0, 1.0);
     let full_gap = full_gap.max(1e-9);
     for i in 0..n {
-        if !(costs[i].ms > 0.0) {
+        if costs[i].ms.is_nan() || costs[i].ms <= 0.0 {
             continue;
         }
         for j in 0..n {
             // NS1's stabilize: within the band, the cheaper export is no better (noise).
-            if j == i || !(costs[j].ms < costs[i].ms * (1.0 - band)) {
+            if j == i || costs[j].ms.is_nan() || costs[j].ms >= costs[i].ms * (1.0 - band) {
                 continue;
             }
             let step = closing_fraction((&figures[i], &costs[i]), (&figures[j], &costs[j]), band)

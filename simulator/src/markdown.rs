@@ -42,11 +42,7 @@ pub fn render(inputs: &Inputs<'_>) -> String {
         inputs.command
     );
     let _ = writeln!(out, "{METHOD}\n");
-    let across: Vec<(u64, Vec<Goal>)> = inputs
-        .seeds
-        .iter()
-        .map(|e| (e.seed, e.goals()))
-        .collect();
+    let across: Vec<(u64, Vec<Goal>)> = inputs.seeds.iter().map(|e| (e.seed, e.goals())).collect();
     goals_table(&mut out, &across);
     let _ = writeln!(
         out,
@@ -212,12 +208,7 @@ fn ablation_table(out: &mut String, ablation: &[Evaluation]) {
             .map(|goals| met(&goals.iter().collect::<Vec<_>>()))
             .collect();
         let all = total(&table[r]);
-        let _ = writeln!(
-            out,
-            "| `{}` | {} | {all} |",
-            kind.name(),
-            cells.join(" | ")
-        );
+        let _ = writeln!(out, "| `{}` | {} | {all} |", kind.name(), cells.join(" | "));
         if r > 0 {
             table[r].truncate(labels.len());
         }
@@ -225,10 +216,16 @@ fn ablation_table(out: &mut String, ablation: &[Evaluation]) {
     let _ = writeln!(out);
     for (r, kind) in rows.iter().enumerate().skip(1) {
         let all = total(&table[r]);
-        let verdict = match all.cmp(&full_total) {
-            std::cmp::Ordering::Less => "the part pays: removing it loses goals",
-            std::cmp::Ordering::Equal => "no difference in goals met",
-            std::cmp::Ordering::Greater => "the full rule does worse than this variant",
+        // The floor is the one part the rule leaves out; its row adds it.
+        let added = *kind == PolicyKind::Ablated(crate::policy::Variant::Floor);
+        let verdict = match (all.cmp(&full_total), added) {
+            (std::cmp::Ordering::Less, false) => "the part pays: removing it loses goals",
+            (std::cmp::Ordering::Less, true) => "adding it loses goals, so the rule has none",
+            (std::cmp::Ordering::Equal, _) => "no difference in goals met",
+            (std::cmp::Ordering::Greater, false) => {
+                "removing it meets more goals in all: see the columns for which"
+            }
+            (std::cmp::Ordering::Greater, true) => "adding it meets more goals",
         };
         let _ = writeln!(
             out,
@@ -236,6 +233,7 @@ fn ablation_table(out: &mut String, ablation: &[Evaluation]) {
             kind.name()
         );
     }
+    let _ = writeln!(out);
 }
 
 /// Goal-seeds met in all.
@@ -253,7 +251,12 @@ fn seed_span(evaluations: &[Evaluation]) -> String {
 /// A goal's description without the policy's name, for a column heading.
 fn short(goal: &str) -> String {
     goal.split_once(": ")
-        .filter(|(head, _)| head.starts_with("aviator") || head.starts_with("without") || head.starts_with("with-") || head.starts_with("best"))
+        .filter(|(head, _)| {
+            head.starts_with("aviator")
+                || head.starts_with("without")
+                || head.starts_with("with-")
+                || head.starts_with("best")
+        })
         .map_or(goal, |(_, rest)| rest)
         .to_owned()
 }
@@ -269,7 +272,11 @@ fn losses(out: &mut String, seeds: &[Evaluation], across: &[(u64, Vec<Goal>)]) {
     for (row, goal) in first.iter().enumerate() {
         let missed: Vec<String> = across
             .iter()
-            .filter_map(|(s, g)| g.get(row).filter(|g| !g.met).map(|g| format!("{s} ({})", g.figure)))
+            .filter_map(|(s, g)| {
+                g.get(row)
+                    .filter(|g| !g.met)
+                    .map(|g| format!("{s} ({})", g.figure))
+            })
             .collect();
         if !missed.is_empty() {
             any = true;
@@ -293,14 +300,18 @@ fn losses(out: &mut String, seeds: &[Evaluation], across: &[(u64, Vec<Goal>)]) {
     for (i, result) in first.results.iter().enumerate() {
         let window = result.scenario.main_window();
         for &kind in &result.scenario.policies {
-            if kind == PolicyKind::AviatorPerformance {
+            if kind.name().starts_with("aviator") {
                 continue;
             }
             let ratios: Vec<f64> = seeds
                 .iter()
                 .filter_map(|e| {
                     let r = e.results.get(i)?;
-                    let a = r.run(PolicyKind::AviatorPerformance)?.windows.get(window)?.p99_ms;
+                    let a = r
+                        .run(PolicyKind::AviatorPerformance)?
+                        .windows
+                        .get(window)?
+                        .p99_ms;
                     let b = r.run(kind)?.windows.get(window)?.p99_ms;
                     Some(a / b)
                 })

@@ -89,7 +89,7 @@ pub(crate) fn validate(raw: RawScenario) -> Result<Scenario, Vec<FieldError>> {
     let steady_until = v
         .scalar("steadyUntil", raw.steady_until, Some(f64::INFINITY))
         .unwrap_or(f64::INFINITY);
-    if !(steady_until > steady_from) {
+    if steady_until.is_nan() || steady_until <= steady_from {
         v.error(
             "steadyUntil",
             format!("{steady_until} s is not after steadyFrom ({steady_from} s)"),
