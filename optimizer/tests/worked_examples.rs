@@ -4,10 +4,10 @@
 //! service + tail_weight × marginal queueing, times the expected tries) plus, under Cost and
 //! Mixed, its price in milliseconds; then, from the shares in force, each export moves
 //! `rate` = min(elapsed_s / migration_s, 1) of its traffic, split evenly over the n - 1 others,
-//! toward every cheaper export, in the proportion:
+//! toward every export cheaper by more than the stabilize band (5 %), in the proportion:
 //! - with both utilisations reported, the fraction φ of its traffic that, moved by every
-//!   cluster alike, makes the two cost the same (found by bisection, to 1/1024);
-//! - otherwise (cost_from - cost_to) / cost_from / full_gap, at most 1.
+//!   cluster alike, brings the two within the band (found by bisection, to 1/1024);
+//! - otherwise ((cost_from - cost_to) / cost_from - band) / full_gap, at most 1.
 //!
 //! Figures used throughout: the default tail weight is ln 100 = 4.605170; with one server the
 //! queue is M/M/1, so the wait per unit of service time is w(u) = u / (1 - u) and the marginal
@@ -133,8 +133,8 @@ fn has(decision: &Decision, k: usize, bind: Bind) -> bool {
 fn without_load_reports_traffic_moves_by_the_relative_gap() {
     // Performance, no reports: an export's cost is its round trip plus its probed latency.
     // a: 10 + 5 = 15 ms, b: 40 + 5 = 45 ms. From 50/50, one second of the default 5 s
-    // migration is rate 0.2. b's gap to a is (45 - 15) / 45 = 0.667, over full_gap 0.5 that is
-    // 1.33, capped at 1: b moves 0.5 × 0.2 × 1 = 0.1 of the traffic to a.
+    // migration is rate 0.2. b's gap to a is (45 - 15) / 45 = 0.667, less the 0.05 band over
+    // full_gap 0.5 that is 1.23, capped at 1: b moves 0.5 × 0.2 × 1 = 0.1 of the traffic to a.
     let exports = [export("a", 10.0, 5.0, 0.0), export("b", 40.0, 5.0, 0.0)];
     let p = policy(Objective::Performance);
     let d = solve_with(&p, &exports, &even(&exports), 1.0);
@@ -148,15 +148,40 @@ fn without_load_reports_traffic_moves_by_the_relative_gap() {
         "{}",
         d.exports[0].reason
     );
-    // A smaller gap moves in proportion: a 15 ms, b 14 + 4 = 18 ms: (18 - 15) / 18 / 0.5 =
-    // 1/3, so b moves 0.5 × 0.2 / 3 = 1/30.
+    // A smaller gap moves in proportion: a 15 ms, b 14 + 4 = 18 ms: (3/18 - 0.05) / 0.5 =
+    // 0.2333, so b moves 0.5 × 0.2 × 0.2333 = 0.02333.
     let exports = [export("a", 10.0, 5.0, 0.0), export("b", 14.0, 4.0, 0.0)];
     let d = solve_with(&p, &exports, &even(&exports), 1.0);
-    assert_shares(&d, &[0.5 + 1.0 / 30.0, 0.5 - 1.0 / 30.0], 1e-12);
+    let moved = 0.1 * (3.0 / 18.0 - 0.05) / 0.5;
+    assert!(close(moved, 0.023_333, 1e-6));
+    assert_shares(&d, &[0.5 + moved, 0.5 - moved], 1e-12);
     // Equal costs: nothing moves.
     let exports = [export("a", 10.0, 5.0, 0.0), export("b", 12.0, 3.0, 0.0)];
     let d = solve_with(&p, &exports, &even(&exports), 1.0);
     assert_shares(&d, &[0.5, 0.5], 0.0);
+}
+
+#[test]
+fn gaps_within_the_stabilize_band_move_nothing() {
+    // NS1's stabilize: an export counts as cheaper only by more than 5 %. a 15 ms, b 15.5 ms:
+    // 15 is not under 0.95 × 15.5 = 14.725, so nothing moves, however long it has been.
+    let p = policy(Objective::Performance);
+    assert_eq!(p.stabilize, 0.05);
+    let exports = [export("a", 10.0, 5.0, 0.0), export("b", 10.5, 5.0, 0.0)];
+    let d = solve_with(&p, &exports, &even(&exports), 5.0);
+    assert_shares(&d, &[0.5, 0.5], 0.0);
+    // b 16 ms: 15 is under 0.95 × 16 = 15.2, and the move is what the gap has beyond the band:
+    // (1/16 - 0.05) / 0.5 = 0.025 of the full rate, 0.5 × 1 × 0.025 = 0.0125.
+    let exports = [export("a", 10.0, 5.0, 0.0), export("b", 11.0, 5.0, 0.0)];
+    let d = solve_with(&p, &exports, &even(&exports), 5.0);
+    assert_shares(&d, &[0.5125, 0.4875], 1e-12);
+    // Without the band the same gap moves (1/16) / 0.5 = 0.125 of the rate: 0.0625.
+    let unbanded = Policy {
+        stabilize: 0.0,
+        ..p.clone()
+    };
+    let d = solve_with(&unbanded, &exports, &even(&exports), 5.0);
+    assert_shares(&d, &[0.5625, 0.4375], 1e-12);
 }
 
 #[test]
@@ -165,10 +190,14 @@ fn traffic_migrates_toward_the_export_its_exporter_reports_less_loaded() {
     // 10 ms of queueing. b reports 25 % busy at 13.33 ms: w = 1/3, so s = 10 ms too.
     // Marginal costs: a = 5 + 10 + 4.605 × 10 × m(0.5) = 15 + 4.605 × 10 × 3 = 153.16 ms,
     // b = 15 + 4.605 × 10 × m(0.25) = 15 + 4.605 × 10 × 0.778 = 50.82 ms.
-    // The two have the same servers and service time, so their costs meet where their
-    // utilisations do: a at 0.5 (1 - φ), b at 0.25 + 0.5 φ, equal at φ = 0.25 (both 37.5 %).
-    // One second (rate 0.2) from 50/50: a moves 0.5 × 0.2 × 0.25 = 0.025 to b. The bisection
-    // is precise to 1/1024 of a's traffic: ± 0.5 × 0.2 / 1024 ≈ 1e-4.
+    // Both follow one curve, C(u) = 15 + 46.05 m(u) = -31.05 + 46.05 / (1 - u)². Moving φ of
+    // a's traffic puts a at x = 0.5 (1 - φ) and b at y = 0.25 + 0.5 φ (same capacity), so
+    // x + y = 0.75. Without the band they meet where the utilisations do, φ = 0.25 (both at
+    // 37.5 %); the band stops the move where 0.95 C(x) = C(y), which solves
+    // numerically to x = 0.3809, y = 0.3691: φ = 2 (0.5 - 0.3809) = 0.2382.
+    // One second (rate 0.2) from 50/50: a moves 0.5 × 0.2 × 0.2382 = 0.02382 to b. The cost
+    // curve is interpolated between 65 points and the bisection is precise to 1/1024 of a's
+    // traffic (± 0.5 × 0.2 / 2048 ≈ 5e-5): 2e-4 covers both.
     let exports = [
         reported("a", 5.0, 0.5, 20.0, 1.0),
         reported("b", 5.0, 0.25, 40.0 / 3.0, 1.0),
@@ -185,7 +214,14 @@ fn traffic_migrates_toward_the_export_its_exporter_reports_less_loaded() {
         1e-9
     ));
     assert_eq!(d.exports[0].terms.utilization, Some(0.5));
-    assert_shares(&d, &[0.475, 0.525], 1e-4);
+    assert_shares(&d, &[0.5 - 0.023_82, 0.5 + 0.023_82], 2e-4);
+    // Without the band, the symmetric meeting point: 0.5 × 0.2 × 0.25 = 0.025.
+    let unbanded = Policy {
+        stabilize: 0.0,
+        ..p.clone()
+    };
+    let d0 = solve_with(&unbanded, &exports, &even(&exports), 1.0);
+    assert_shares(&d0, &[0.475, 0.525], 1e-4);
     // Reported and fresh: neither stands on the probes' figures.
     assert!(d.exports.iter().all(|e| e.binds.is_empty()), "{d:?}");
     // The state says what the next solve needs: the share, the share the reports reflect
@@ -199,9 +235,9 @@ fn traffic_migrates_toward_the_export_its_exporter_reports_less_loaded() {
 
 #[test]
 fn the_migration_rate_is_the_time_since_the_last_solve_over_migration_seconds() {
-    // The example above, a moving φ = 0.25 of its half toward b at rate elapsed / 5 s:
-    // 0 s moves nothing, 1 s moves 0.5 × 0.2 × 0.25 = 0.025, 2.5 s moves 0.0625, 5 s moves
-    // 0.125; 10 s moves no more than 5 s (the rate is at most 1).
+    // The example above, a moving φ = 0.2382 of its half toward b at rate elapsed / 5 s:
+    // 0 s moves nothing, 1 s moves 0.5 × 0.2 × 0.2382 = 0.0238, 2.5 s moves 0.0596, 5 s moves
+    // 0.1191; 10 s moves no more than 5 s (the rate is at most 1).
     let exports = [
         reported("a", 5.0, 0.5, 20.0, 1.0),
         reported("b", 5.0, 0.25, 40.0 / 3.0, 1.0),
@@ -210,9 +246,9 @@ fn the_migration_rate_is_the_time_since_the_last_solve_over_migration_seconds() 
     let from = even(&exports);
     let moved = |elapsed_s: f64| 0.5 - solve_with(&p, &exports, &from, elapsed_s).exports[0].share;
     assert_eq!(moved(0.0), 0.0);
-    assert!(close(moved(1.0), 0.025, 1e-4));
-    assert!(close(moved(2.5), 0.0625, 3e-4));
-    assert!(close(moved(5.0), 0.125, 5e-4));
+    assert!(close(moved(1.0), 0.023_82, 2e-4));
+    assert!(close(moved(2.5), 0.059_55, 5e-4));
+    assert!(close(moved(5.0), 0.119_1, 1e-3));
     assert_eq!(moved(10.0), moved(5.0));
     // Exactly in proportion to the elapsed time, whatever the bisection's rounding.
     assert!(close(moved(2.5), 2.5 * moved(1.0), 1e-12));
@@ -247,8 +283,8 @@ fn a_report_older_than_its_expiry_counts_as_unknown_not_as_idle() {
     assert!(fresh.exports[1].share > 0.5, "{fresh:?}");
     assert!(!has(&fresh, 1, Bind::Unreported));
     // 16 s old: the report is unknown, so b's probes stand in: 5 + 100 = 105 ms, no
-    // utilisation. a is cheaper: b moves (105 - 73.73) / 105 / 0.5 = 0.5957 of its rate,
-    // 0.5 × 0.2 × 0.5957 = 0.0596, to a.
+    // utilisation. a is cheaper: b moves ((105 - 73.73) / 105 - 0.05) / 0.5 = 0.4957 of its
+    // rate, 0.5 × 0.2 × 0.4957 = 0.0496, to a.
     let exports = [a.clone(), b(expiry + 1.0)];
     let expired = solve_with(&p, &exports, &even(&exports), 1.0);
     let cost_a = 20.0 + TAIL * 15.0 * 0.4375 / 0.5625;
@@ -256,7 +292,8 @@ fn a_report_older_than_its_expiry_counts_as_unknown_not_as_idle() {
     assert_eq!(expired.exports[1].terms.cost_ms, 105.0);
     assert_eq!(expired.exports[1].terms.utilization, None);
     assert!(has(&expired, 1, Bind::Unreported));
-    let moved = 0.5 * 0.2 * (105.0 - cost_a) / 105.0 / 0.5;
+    let moved = 0.5 * 0.2 * ((105.0 - cost_a) / 105.0 - 0.05) / 0.5;
+    assert!(close(moved, 0.049_57, 1e-5));
     assert_shares(&expired, &[0.5 + moved, 0.5 - moved], 1e-12);
     // What the expired report said makes no difference: it is as if there were none.
     let silent = ExportInput {
@@ -294,8 +331,8 @@ fn the_first_solve_starts_from_ready_endpoint_proportions() {
         0.0,
     );
     assert_shares(&d, &[0.2, 0.6, 0.2], 1e-12);
-    // One second later c (60 ms) moves toward a and b (15 ms each): (60 - 15) / 60 / 0.5 =
-    // 1.5, capped at 1, so 0.2 × 0.2 × 1 / 2 = 0.02 to each of them.
+    // One second later c (60 ms) moves toward a and b (15 ms each): (45/60 - 0.05) / 0.5 =
+    // 1.4, capped at 1, so 0.2 × 0.2 × 1 / 2 = 0.02 to each of them.
     let d = solve_with(&p, &[a, b, slow], &State::new(), 1.0);
     assert_shares(&d, &[0.22, 0.62, 0.16], 1e-12);
     // The first solve's reports are taken to show its own shares already.
@@ -306,7 +343,7 @@ fn the_first_solve_starts_from_ready_endpoint_proportions() {
 fn exports_that_leave_hand_their_share_on_and_new_ones_start_from_nothing() {
     // Previous: a 0.5, b 0.3, c 0.2. c is now ineligible: its 0.2 goes to a and b in
     // proportion, 0.625 / 0.375, at once. d is new: it starts at 0. a and b cost 40 + 5 =
-    // 45 ms, d 10 + 5 = 15 ms: each moves (45 - 15) / 45 / 0.5 = 1.33, capped at 1, of rate
+    // 45 ms, d 10 + 5 = 15 ms: each moves (30/45 - 0.05) / 0.5 = 1.23, capped at 1, of rate
     // 0.2, split over the n - 1 = 2 others: a gives 0.625 × 0.2 / 2 = 0.0625, b gives
     // 0.375 × 0.2 / 2 = 0.0375, so d draws 0.1.
     let mut c = export("c", 1.0, 1.0, 0.0);
@@ -328,16 +365,17 @@ fn exports_that_leave_hand_their_share_on_and_new_ones_start_from_nothing() {
 
 #[test]
 fn floors_hold_every_eligible_export_at_min_share() {
-    // a 15, b 45, c 85 ms, from thirds, a full migration interval (rate 1).
-    // b → a: (45 - 15) / 45 / 0.5 > 1, so 1/3 × 1 / 2 = 1/6.
-    // c → a: likewise 1/6. c → b: (85 - 45) / 85 / 0.5 = 16/17, so 1/3 × 16/17 / 2 = 8/51.
-    // Before the floor: a 2/3 = 68/102, b 1/3 - 1/6 + 8/51 = 33/102, c 1/102 = 0.0098.
-    // A 2 % floor lifts c by 0.0102, taken from a and b in proportion to what they hold above
-    // 0.02 (0.6467 and 0.3035 of 0.9502): a 0.65973, b 0.32027, c 0.02.
+    // a 15, b 45, c 200 ms, from thirds, a full migration interval (rate 1).
+    // b → a: (30/45 - 0.05) / 0.5 > 1, so 1/3 × 1 / 2 = 1/6.
+    // c → a and c → b: (185/200 - 0.05) / 0.5 and (155/200 - 0.05) / 0.5, both > 1: 1/6 each.
+    // Before the floor: a 1/3 + 1/6 + 1/6 = 2/3, b 1/3 - 1/6 + 1/6 = 1/3, c 0.
+    // A 2 % floor lifts c by 0.02, taken from a and b in proportion to what they hold above
+    // 0.02 (0.6467 and 0.3133 of 0.96): a 2/3 - 0.6467 × 0.02 / 0.96 = 0.65319,
+    // b 1/3 - 0.3133 × 0.02 / 0.96 = 0.32681, c 0.02.
     let exports = [
         export("a", 10.0, 5.0, 0.0),
         export("b", 40.0, 5.0, 0.0),
-        export("c", 80.0, 5.0, 0.0),
+        export("c", 195.0, 5.0, 0.0),
     ];
     let no_floor = solve_with(
         &policy(Objective::Performance),
@@ -345,21 +383,15 @@ fn floors_hold_every_eligible_export_at_min_share() {
         &even(&exports),
         5.0,
     );
-    assert_shares(&no_floor, &[68.0 / 102.0, 33.0 / 102.0, 1.0 / 102.0], 1e-12);
+    assert_shares(&no_floor, &[2.0 / 3.0, 1.0 / 3.0, 0.0], 1e-12);
     let p = Policy {
         min_share: 0.02,
         ..policy(Objective::Performance)
     };
     let d = solve_with(&p, &exports, &even(&exports), 5.0);
-    let short = 0.02 - 1.0 / 102.0;
-    let spare = 101.0 / 102.0 - 0.04;
-    let lowered = |s: f64| s - (s - 0.02) * short / spare;
-    assert_shares(
-        &d,
-        &[lowered(68.0 / 102.0), lowered(33.0 / 102.0), 0.02],
-        1e-12,
-    );
-    assert!(close(d.exports[0].share, 0.659_73, 1e-5));
+    let lowered = |s: f64| s - (s - 0.02) * 0.02 / 0.96;
+    assert_shares(&d, &[lowered(2.0 / 3.0), lowered(1.0 / 3.0), 0.02], 1e-12);
+    assert!(close(d.exports[0].share, 0.653_19, 1e-5));
     assert!(has(&d, 2, Bind::Floor) && !has(&d, 1, Bind::Floor));
     assert!(
         d.exports[2].reason.contains("held at the floor share"),
@@ -382,14 +414,16 @@ fn prefer_local_takes_everything_and_can_be_turned_off() {
     assert!(has(&d, 0, Bind::PreferLocal) && has(&d, 1, Bind::PreferLocal));
     assert_eq!(d.exports[0].reason, "local export and preferLocal is on");
     // With preferLocal off, the slow local export (51 ms) loses traffic to the faster remote
-    // one (25 ms): (51 - 25) / 51 / 0.5 > 1, so 0.5 × 0.2 = 0.1 moves.
+    // one (25 ms): (26/51 - 0.05) / 0.5 = 0.9196, so 0.5 × 0.2 × 0.9196 = 0.09196 moves.
     let d = solve_with(
         &policy(Objective::Performance),
         &exports,
         &even(&exports),
         1.0,
     );
-    assert_shares(&d, &[0.4, 0.6], 1e-12);
+    let moved = 0.1 * (26.0 / 51.0 - 0.05) / 0.5;
+    assert!(close(moved, 0.091_96, 1e-5));
+    assert_shares(&d, &[0.5 - moved, 0.5 + moved], 1e-12);
     // An ineligible local export cannot take anything: the rule decides among the rest.
     let mut gone = exports.clone();
     gone[0].eligible = false;
@@ -473,7 +507,8 @@ fn cost_without_an_slo_holds_exports_to_the_target_utilisation() {
 fn mixed_blends_by_tradeoff_or_by_the_worth_of_a_millisecond() {
     // a: 10 ms, $5/M; b: 50 ms, $1/M. Tradeoff 0.7: a dollar per million weighs
     // 10 × 0.3 / 0.7 = 30/7 ms. a = 10 + 150/7 = 31.43, b = 50 + 30/7 = 54.29: b moves
-    // (54.29 - 31.43) / 54.29 / 0.5 = 16/19 of rate 0.2 of its half, 0.0842, to a.
+    // ((54.29 - 31.43) / 54.29 - 0.05) / 0.5 = (8/19 - 0.05) / 0.5 = 0.7421 of rate 0.2 of its
+    // half, 0.07421, to a.
     let exports = [export("a", 5.0, 5.0, 5e-6), export("b", 45.0, 5.0, 1e-6)];
     let p = Policy {
         tradeoff: 0.7,
@@ -482,16 +517,20 @@ fn mixed_blends_by_tradeoff_or_by_the_worth_of_a_millisecond() {
     let d = solve_with(&p, &exports, &even(&exports), 1.0);
     assert!(close(d.exports[0].terms.cost_ms, 10.0 + 150.0 / 7.0, 1e-9));
     assert!(close(d.exports[1].terms.cost_ms, 50.0 + 30.0 / 7.0, 1e-9));
-    assert_shares(&d, &[0.5 + 1.6 / 19.0, 0.5 - 1.6 / 19.0], 1e-12);
+    let moved = 0.1 * (8.0 / 19.0 - 0.05) / 0.5;
+    assert!(close(moved, 0.074_21, 1e-5));
+    assert_shares(&d, &[0.5 + moved, 0.5 - moved], 1e-12);
     // At $0.05 per ms per million requests a dollar per million weighs 20 ms: a = 10 + 100 =
-    // 110, b = 50 + 20 = 70, so a moves (110 - 70) / 110 / 0.5 = 8/11 of 0.1, 0.0727, to b.
+    // 110, b = 50 + 20 = 70, so a moves (40/110 - 0.05) / 0.5 = 0.6273 of 0.1, 0.06273, to b.
     let p = Policy {
         usd_per_ms_per_million: Some(0.05),
         ..policy(Objective::Mixed)
     };
     let d = solve_with(&p, &exports, &even(&exports), 1.0);
     assert!(close(d.exports[0].terms.cost_ms, 110.0, 1e-9));
-    assert_shares(&d, &[0.5 - 0.8 / 11.0, 0.5 + 0.8 / 11.0], 1e-12);
+    let moved = 0.1 * (4.0 / 11.0 - 0.05) / 0.5;
+    assert!(close(moved, 0.062_73, 1e-5));
+    assert_shares(&d, &[0.5 - moved, 0.5 + moved], 1e-12);
     // Performance ignores the prices: a (10 ms) draws from b (50 ms) at the full rate.
     let d = solve_with(
         &policy(Objective::Performance),
@@ -526,14 +565,15 @@ fn stale_figures_take_neutral_values() {
     assert_eq!(d.exports[0].terms.rtt_ms, 15.0);
     assert_eq!(d.exports[0].terms.cost_ms, 16.0);
     assert!(has(&d, 0, Bind::Stale) && !has(&d, 1, Bind::Stale));
-    // Thirds, rate 0.2, each move split over 2: stale → c: (16 - 15) / 16 / 0.5 = 1/8, so
-    // 1/3 × 0.2 × 1/8 / 2 = 1/240. b → c: (25 - 15) / 25 / 0.5 = 0.8, so 0.08/3 = 2/75.
-    // b → stale: (25 - 16) / 25 / 0.5 = 0.72, so 0.024.
+    // Thirds, rate 0.2, each move split over 2. stale → c: 15 is under 0.95 × 16 = 15.2, so c
+    // counts cheaper: (1/16 - 0.05) / 0.5 = 0.025, so 1/3 × 0.2 × 0.025 / 2 = 1/1200.
+    // b → c: (10/25 - 0.05) / 0.5 = 0.7, so 0.07/3. b → stale: (9/25 - 0.05) / 0.5 = 0.62,
+    // so 0.062/3.
     let third = 1.0 / 3.0;
     let expected = [
-        third - 1.0 / 240.0 + 0.024,
-        third - 2.0 / 75.0 - 0.024,
-        third + 1.0 / 240.0 + 2.0 / 75.0,
+        third - 1.0 / 1200.0 + 0.062 / 3.0,
+        third - 0.07 / 3.0 - 0.062 / 3.0,
+        third + 1.0 / 1200.0 + 0.07 / 3.0,
     ];
     assert_shares(&d, &expected, 1e-12);
     // An unknown price is the median of the known ones: $1, unknown, $3 per million reads as
@@ -574,7 +614,7 @@ fn stale_figures_take_neutral_values() {
 #[test]
 fn errors_count_as_retries() {
     // a fails half its requests: each success takes 1 / (1 - 0.5) = 2 tries, so its 15 ms
-    // count 30, and b's 25 ms win: a moves (30 - 25) / 30 / 0.5 = 1/3 of 0.1 to b.
+    // count 30, and b's 25 ms win: a moves (5/30 - 0.05) / 0.5 = 0.2333 of 0.1 to b.
     let mut a = export("a", 10.0, 5.0, 0.0);
     a.error_rate = Some(0.5);
     let exports = [a, export("b", 20.0, 5.0, 0.0)];
@@ -585,7 +625,8 @@ fn errors_count_as_retries() {
         1.0,
     );
     assert_eq!(d.exports[0].terms.expected_ms, 30.0);
-    assert_shares(&d, &[0.5 - 0.1 / 3.0, 0.5 + 0.1 / 3.0], 1e-12);
+    let moved = 0.1 * (5.0 / 30.0 - 0.05) / 0.5;
+    assert_shares(&d, &[0.5 - moved, 0.5 + moved], 1e-12);
 }
 
 #[test]
@@ -605,7 +646,7 @@ fn a_problem_reads_from_json_with_a_one_second_tick_by_default() {
     // b's report gives a utilisation but no latency, so its probe's 5 ms is de-queued at 50 %
     // busy (one server unless told: w = 1) to 2.5 ms of service and 2.5 of queueing: it costs
     // 40 + 2.5 + 4.605 × 2.5 × m(0.5) = 77.0 ms, and still counts as unreported. a costs 15:
-    // b moves (77.0 - 15) / 77.0 / 0.5 > 1, capped at 1, of rate 1 / 10: 0.05 to a.
+    // b moves (62/77 - 0.05) / 0.5 > 1, capped at 1, of rate 1 / 10: 0.05 to a.
     let d = solve(&problem);
     assert!(close(d.exports[1].terms.service_ms, 2.5, 1e-12));
     assert!(close(d.exports[1].terms.cost_ms, 42.5 + TAIL * 7.5, 1e-9));
