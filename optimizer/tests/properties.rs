@@ -73,12 +73,17 @@ fn policy() -> impl Strategy<Value = Policy> {
         (0.0f64..1.0, prop::option::weighted(0.2, 0.0f64..1.0)),
         (prop::bool::weighted(0.2), 0.0f64..0.1),
         prop::option::weighted(0.3, 5.0f64..200.0),
-        (0.5f64..60.0, 0.05f64..1.0, 0.5f64..30.0),
+        (
+            0.5f64..60.0,
+            0.05f64..1.0,
+            0.5f64..30.0,
+            prop_oneof![Just(0.0), 0.0f64..0.2],
+        ),
         prop::bool::weighted(0.9),
     )
         .prop_map(
             |(objective, (tradeoff, worth), (prefer_local, min_share), slo, timing, marginal)| {
-                let (migration_s, full_gap, propagation_s) = timing;
+                let (migration_s, full_gap, propagation_s, stabilize) = timing;
                 Policy {
                     objective,
                     tradeoff,
@@ -89,6 +94,7 @@ fn policy() -> impl Strategy<Value = Policy> {
                     migration_s,
                     full_gap,
                     propagation_s,
+                    stabilize,
                     marginal,
                     ..Policy::default()
                 }
