@@ -49,6 +49,18 @@ fn the_shipped_example_is_valid_and_complete() {
         find("shop", "checkout").policy.mode,
         Mode::WeightedRoundRobin { .. }
     ));
+    let cart = find("shop", "cart");
+    let Mode::Optimized(optimized) = &cart.policy.mode else {
+        panic!("cart is Optimized");
+    };
+    assert_eq!(optimized.policy.migration_s, 10.0);
+    assert_eq!(optimized.policy.latency_slo_ms, Some(80.0));
+    let central = cart
+        .exports
+        .iter()
+        .find(|e| e.cluster.as_str() == "central")
+        .unwrap();
+    assert_eq!(central.load.and_then(|l| l.utilization), Some(0.4));
 }
 
 #[test]
