@@ -153,9 +153,10 @@ services:
         set.services[0].exports[central].load = Some(report(0.2, 2.0));
         let service = set.services[0].clone();
         let moved = decide(&set, &service, &optimized, &even.state, 1.0);
-        // One second of the default 5 s migration moves at most a fifth of west's half.
+        // One second of the default migration (several seconds) moves a small part of west's
+        // half, and only away from it.
         let west_share = share(&moved, "west");
-        assert!(west_share < 0.49 && west_share >= 0.4, "{moved:?}");
+        assert!((0.4..0.49).contains(&west_share), "{moved:?}");
         assert!((west_share + share(&moved, "central") - 1.0).abs() < 1e-9);
 
         let expiry = optimized.policy.report_expiry_s;

@@ -7,7 +7,7 @@ fn solve(args: &[&str], input: &str) -> (bool, String, String) {
 }
 
 const PROBLEM: &str = r#"
-policy: { objective: Performance, preferLocal: false }
+policy: { objective: Performance, preferLocal: false, migrationS: 5 }
 exports:
   - { cluster: near, rtt: { meanMs: 2 }, latency: { meanMs: 8 } }
   - { cluster: far, rtt: { meanMs: 70 }, latency: { meanMs: 8 } }
@@ -31,8 +31,8 @@ fn solve_prints_shares_and_reasons_as_json() {
     let exports = json["exports"].as_array().unwrap();
     assert_eq!(exports[0]["cluster"], "near");
     // A first solve starts from the ready endpoints (one each, unknown): 50/50. One tick (the
-    // default 1 s of the 5 s migration) moves a fifth of far's half to near, since near
-    // (10 ms) is far cheaper than far (78 ms): 60/40.
+    // default 1 s, of a 5 s migration) moves a fifth of far's half to near, since near (10 ms)
+    // is far cheaper than far (78 ms): 60/40.
     let got = shares(&json);
     assert!((got[0] - 0.6).abs() < 1e-9, "{got:?}");
     assert!((got[1] - 0.4).abs() < 1e-9, "{got:?}");
