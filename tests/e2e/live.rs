@@ -122,8 +122,8 @@ fn a_slowed_export_loses_its_share_and_regains_it_when_healed() {
     let west = Backend::start("127.0.0.2");
     let central = Backend::start("127.0.0.3");
     west.set_delay(Duration::from_millis(40));
-    let policy =
-        "{ mode: Optimized, objective: Performance, preferLocal: false, probePath: /work }";
+    // Traffic leaves a far slower export in about migrationSeconds (2 s here, 5 s by default).
+    let policy = "{ mode: Optimized, objective: Performance, preferLocal: false, probePath: /work, migrationSeconds: 2 }";
     let server = start(&two_exports(policy, &west, &central), &live_args());
     // Lookups keep the service "in demand", so it is probed at the active rate.
     let share_in_demand = |server: &Aviator| {
@@ -155,7 +155,9 @@ fn a_slowed_export_loses_its_share_and_regains_it_when_healed() {
         .lines()
         .find(|l| l.starts_with("central"))
         .unwrap_or_else(|| panic!("{table}"));
-    assert!(row.contains("floor"), "{table}");
+    // Still draining, and saying why: its latency, and the traffic it is losing.
+    assert!(row.contains("down from"), "{table}");
+    assert!(row.contains("marginal latency"), "{table}");
 
     central.set_delay(Duration::ZERO);
     eventually("central's share to recover", || {
@@ -188,20 +190,21 @@ services:
   - name: priced
     namespace: default
     ports: [{ name: http, port: 80 }]
-    policy: { mode: Optimized, objective: Cost, preferLocal: false, responseBytes: 100000 }
+    policy: { mode: Optimized, objective: Cost, preferLocal: false, responseBytes: 100000, migrationSeconds: 1 }
     exports:
       - { cluster: west, ips: [10.2.0.80], rtt: { meanMs: 30 }, latency: { meanMs: 5 } }
       - { cluster: central, ips: [10.3.0.80], rtt: { meanMs: 30 }, latency: { meanMs: 5 } }
 "#;
 
-fn lp_share(server: &Aviator, cluster: &str) -> f64 {
+/// The figure `field` of the `terms` behind `cluster`'s share of `default/priced`.
+fn term(server: &Aviator, cluster: &str, field: &str) -> f64 {
     let w = weights(server);
     w["services"]["default/priced"]["decision"]["exports"]
         .as_array()
         .and_then(|a| {
             a.iter()
                 .find(|e| e["cluster"] == cluster)
-                .and_then(|e| e["lpShare"].as_f64())
+                .and_then(|e| e["terms"][field].as_f64())
         })
         .unwrap_or(f64::NAN)
 }
@@ -230,8 +233,10 @@ fn a_price_changed_in_the_broker_moves_cost_shares_within_two_ticks() {
     .map(String::from)
     .to_vec();
     let server = start(PRICED, &args);
+    // From 50/50, central (dearer) moves to west at the full rate: half a 1 s migration per
+    // 500 ms tick.
     eventually("west, the cheaper, to win", || {
-        lp_share(&server, "west") > 0.9
+        share(&server, "default/priced", "west") > 0.9
     });
     // Our own profile is published beside the peers'.
     eventually("east's profile to be published", || {
@@ -244,16 +249,26 @@ fn a_price_changed_in_the_broker_moves_cost_shares_within_two_ticks() {
         profile("central", "aws", "us-east-2", 0.005, 0.09),
     )
     .unwrap();
+    let before = share(&server, "default/priced", "central");
+    let dear = term(&server, "central", "pricePerRequestUsd");
     std::fs::rename(&staging, dir.path().join("central.yaml")).unwrap();
     let changed = Instant::now();
-    eventually("central to become the cheaper", || {
-        lp_share(&server, "central") > 0.9
+    // Within two ticks the new price is read, central costs less than west, and traffic
+    // starts back toward it.
+    eventually("central to become the cheaper and gain", || {
+        term(&server, "central", "pricePerRequestUsd") < dear
+            && term(&server, "central", "costMs") < term(&server, "west", "costMs")
+            && share(&server, "default/priced", "central") > before
     });
     let took = changed.elapsed();
     assert!(
         took <= Duration::from_millis(2 * tick + 300),
         "took {took:?}"
     );
+    // And it keeps moving until central has most of it.
+    eventually("central to win", || {
+        share(&server, "default/priced", "central") > 0.9
+    });
 }
 
 #[test]
@@ -283,8 +298,9 @@ fn an_unreadable_broker_keeps_the_last_good_prices_and_says_they_are_stale() {
     .to_vec();
     let server = start(PRICED, &args);
     eventually("west to win on the broker's prices", || {
-        lp_share(&server, "west") > 0.9
+        share(&server, "default/priced", "west") > 0.9
     });
+    let price = term(&server, "central", "pricePerRequestUsd");
     let stale = |server: &Aviator| {
         let (_, body) = get(server.admin, "/metrics");
         metric(&body, "aviator_broker_stale", &[])
@@ -299,9 +315,10 @@ fn an_unreadable_broker_keeps_the_last_good_prices_and_says_they_are_stale() {
         stale(&server) == Some(1.0)
     });
     assert!(
-        lp_share(&server, "west") > 0.9,
+        share(&server, "default/priced", "west") > 0.9,
         "the last good prices still decide"
     );
+    assert_eq!(term(&server, "central", "pricePerRequestUsd"), price);
     assert!(server.stderr_text().contains("cannot read the broker"));
 }
 
@@ -332,6 +349,7 @@ fn a_black_holed_export_stalls_neither_the_loop_nor_dns() {
         fresh_probe(&server).is_some()
     });
     let started = Instant::now();
+    let mut hole_share: f64 = 0.0;
     while started.elapsed() < Duration::from_secs(2) {
         let asked = Instant::now();
         let got = answer(&server);
@@ -346,7 +364,10 @@ fn a_black_holed_export_stalls_neither_the_loop_nor_dns() {
             age < 1.0,
             "the healthy export's probe is {age} s old: the loop stalled"
         );
+        hole_share = hole_share.max(share(&server, "default/live", "west"));
     }
-    // Being unanswered, the hole is no faster than the healthy export: it never leads.
-    assert!(share(&server, "default/live", "central") > 0.5);
+    // Being unanswered, the hole's latency is unknown and stands in as the healthy one's (a
+    // neutral value): it is never cheaper, so it never draws traffic from the 50/50 start.
+    assert!(hole_share <= 0.5 + 1e-9, "the hole reached {hole_share}");
+    assert!(share(&server, "default/live", "central") >= 0.5 - 1e-9);
 }

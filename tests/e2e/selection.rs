@@ -1,4 +1,5 @@
-//! Which cluster answers: eligibility, preferLocal, strict round-robin and static weights.
+//! Which cluster answers: eligibility, preferLocal, strict round-robin, static weights, and the
+//! optimizer's shares as they move.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -110,27 +111,60 @@ fn when_every_weight_is_zero_the_drained_exports_share_equally() {
     );
 }
 
+/// The shares the optimizer has published for `service`, by cluster, from /debug/weights.
+fn shares(server: &Aviator, service: &str) -> HashMap<String, f64> {
+    let (status, body) = http::get(server.admin, "/debug/weights");
+    assert_eq!(status, 200, "{body}");
+    let json: serde_json::Value = serde_json::from_str(&body).expect("JSON");
+    json["services"][service]["decision"]["exports"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|e| Some((e["cluster"].as_str()?.to_owned(), e["share"].as_f64()?)))
+        .collect()
+}
+
 #[test]
-fn optimized_performance_sends_most_lookups_to_the_fastest_export() {
+fn optimized_performance_moves_lookups_to_the_fastest_export() {
     let server = fixture();
+    // west: 10 ms; central: 45 ms; local east (preferLocal off): 80.2 ms. The first solve
+    // starts from thirds (no ready endpoints declared, so one each); every tick the slower
+    // ones move toward the faster, at the full rate since the fixture's migrationSeconds
+    // (0.5) is under the 1 s tick. Nothing holds the slow ones up (no floor), so west climbs
+    // past 95 % within a few ticks and never falls back (the figures do not change).
+    let west = |shares: &HashMap<String, f64>| shares.get("west").copied().unwrap_or(0.0);
+    let mut last = west(&shares(&server, "shop/fast"));
+    process::eventually("west, the fastest, to take 95 %", || {
+        let now = shares(&server, "shop/fast");
+        assert!(west(&now) >= last - 1e-12, "west fell: {last} -> {now:?}");
+        last = west(&now);
+        last >= 0.95
+    });
+    let now = shares(&server, "shop/fast");
+    assert!(
+        now["central"] > now["east"],
+        "central is faster than east: {now:?}"
+    );
+    // The answers follow the shares: of 1000 lookups at least 95 % expected for west, 915
+    // being 5 standard deviations (sd = sqrt(1000 · 0.95 · 0.05) ≈ 6.9) below.
     let n = 1000;
     let counts = tally(&server, "fast.shop.svc", n);
     let count = |ip: &str| counts.get(&ips(&[ip])[0]).copied().unwrap_or(0);
-    // west: 10 ms; central: 45 ms; local east: 80 ms. The LP gives west 96 %, each other the
-    // 2 % floor. Bounds are 5 standard deviations (sd ≈ 6.2 for west, 4.4 for the floors).
-    assert!((929..=991).contains(&count("10.2.0.70")), "{counts:?}");
-    for floor in ["10.1.0.70", "10.3.0.70"] {
-        assert!((1..=45).contains(&count(floor)), "{floor}: {counts:?}");
-    }
+    assert!(count("10.2.0.70") >= 915, "{counts:?}");
 }
 
 #[test]
 fn optimized_cost_prefers_the_cheaper_transfer() {
     let server = fixture();
     // From east (AWS): west is inter-region AWS ($0.02/GB), central is another provider,
-    // billed as internet egress ($0.09/GB out, $0.12/GB back). West wins despite the longer RTT.
+    // billed as internet egress ($0.09/GB out, $0.12/GB back). Under Cost west wins despite
+    // the longer RTT: from 50/50 its share only grows.
+    process::eventually("west, the cheaper, to take 95 %", || {
+        shares(&server, "shop/thrifty").get("west") >= Some(&0.95)
+    });
     let counts = tally(&server, "thrifty.shop.svc", 500);
     let west = counts.get(&ips(&["10.2.0.71"])[0]).copied().unwrap_or(0);
-    // Expected 98 %: 490 ± 5 sd (sd ≈ 3.1).
-    assert!((474..=500).contains(&west), "{counts:?}");
+    // At least 95 % expected: 475 less 5 sd (sd ≈ 4.9).
+    assert!(west >= 450, "{counts:?}");
 }

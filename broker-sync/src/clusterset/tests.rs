@@ -49,6 +49,18 @@ fn the_shipped_example_is_valid_and_complete() {
         find("shop", "checkout").policy.mode,
         Mode::WeightedRoundRobin { .. }
     ));
+    let cart = find("shop", "cart");
+    let Mode::Optimized(optimized) = &cart.policy.mode else {
+        panic!("cart is Optimized");
+    };
+    assert_eq!(optimized.policy.migration_s, 10.0);
+    assert_eq!(optimized.policy.latency_slo_ms, Some(80.0));
+    let central = cart
+        .exports
+        .iter()
+        .find(|e| e.cluster.as_str() == "central")
+        .unwrap();
+    assert_eq!(central.load.and_then(|l| l.utilization), Some(0.4));
 }
 
 #[test]
@@ -193,7 +205,7 @@ services:
 fn optimized_policies_are_parsed_and_checked() {
     let base = "localCluster: a\nclusters: [{ id: a }, { id: b }]\nservices:\n";
     let good = format!(
-        "{base}  - name: s\n    namespace: n\n    policy: {{ mode: Optimized, objective: Cost, latencySloMs: 50, minShare: 0.05, peers: 3 }}\n    exports:\n      - {{ cluster: a, ips: [10.0.0.1], readyEndpoints: 3, rtt: {{ meanMs: 1 }}, latency: {{ meanMs: 9, p99Ms: 30 }} }}\n"
+        "{base}  - name: s\n    namespace: n\n    policy: {{ mode: Optimized, objective: Cost, latencySloMs: 50, minShare: 0.05, migrationSeconds: 12, fullGap: 0.25 }}\n    exports:\n      - {{ cluster: a, ips: [10.0.0.1], readyEndpoints: 3, rtt: {{ meanMs: 1 }}, latency: {{ meanMs: 9, p99Ms: 30 }} }}\n"
     );
     let set = parse(&good, Path::new("t")).unwrap();
     let Mode::Optimized(optimized) = &set.services[0].policy.mode else {
@@ -204,7 +216,8 @@ fn optimized_policies_are_parsed_and_checked() {
         aviator_optimizer::Objective::Cost
     );
     assert_eq!(optimized.policy.latency_slo_ms, Some(50.0));
-    assert_eq!(optimized.policy.peers, 3);
+    assert_eq!(optimized.policy.migration_s, 12.0);
+    assert_eq!(optimized.policy.full_gap, 0.25);
     assert_eq!(optimized.request_bytes, DEFAULT_REQUEST_BYTES);
     assert_eq!(
         set.services[0].exports[0].latency.unwrap().p99_ms,
@@ -212,7 +225,7 @@ fn optimized_policies_are_parsed_and_checked() {
     );
 
     let bad = format!(
-        "{base}  - name: s\n    namespace: n\n    policy: {{ mode: Optimized, tradeoff: 2, damping: 0, moveCost: -1, objective: Cheap }}\n  - name: t\n    namespace: n\n    policy: {{ mode: RoundRobin, minShare: 0.1 }}\n    exports: [{{ cluster: a, ips: [10.0.0.1], latency: {{ meanMs: -3 }} }}]\n"
+        "{base}  - name: s\n    namespace: n\n    policy: {{ mode: Optimized, tradeoff: 2, migrationSeconds: 0, fullGap: 1.5, objective: Cheap }}\n  - name: t\n    namespace: n\n    policy: {{ mode: RoundRobin, minShare: 0.1 }}\n    exports: [{{ cluster: a, ips: [10.0.0.1], latency: {{ meanMs: -3 }} }}]\n"
     );
     let errors = errors_of(&bad);
     assert!(
@@ -225,8 +238,8 @@ fn optimized_policies_are_parsed_and_checked() {
     let errors = errors_of(&bad);
     for wanted in [
         "services[0].policy.tradeoff: 2 is out of range",
-        "services[0].policy.damping: 0 is out of range",
-        "services[0].policy.moveCost: -1 is out of range",
+        "services[0].policy.migrationSeconds: 0 is out of range",
+        "services[0].policy.fullGap: 1.5 is out of range",
         "services[1].policy.minShare: applies only to mode Optimized",
         "services[1].exports[0].latency.meanMs: -3 is not a duration",
     ] {
@@ -235,4 +248,52 @@ fn optimized_policies_are_parsed_and_checked() {
             "missing {wanted:?} in {errors:#?}"
         );
     }
+}
+
+#[test]
+fn a_declared_utilization_is_a_load_report_and_the_removed_fields_are_unknown() {
+    let base = "localCluster: a\nclusters: [{ id: a }, { id: b }]\nservices:\n";
+    let good = format!(
+        "{base}  - name: s\n    namespace: n\n    policy: {{ mode: Optimized }}\n    exports:\n      - {{ cluster: a, ips: [10.0.0.1], utilization: 0.7 }}\n      - {{ cluster: b, ips: [10.0.0.2] }}\n"
+    );
+    let set = parse(&good, Path::new("t")).unwrap();
+    let load = set.services[0].exports[0].load.expect("a declared load");
+    assert_eq!(load.utilization, Some(0.7));
+    // Declared, so it does not age: the operator's word stands until a report replaces it.
+    assert_eq!(load.age_s, 0.0);
+    assert_eq!(set.services[0].exports[1].load, None);
+
+    let errors = errors_of(&good.replace("utilization: 0.7", "utilization: 1.5"));
+    assert!(
+        errors.iter().any(
+            |e| e.starts_with("services[0].exports[0].utilization: 1.5 is not a busy fraction")
+        ),
+        "{errors:#?}"
+    );
+    // The stack the rule replaced is gone from the file format, not silently ignored.
+    for removed in [
+        "damping: 0.5",
+        "deadBand: 0.01",
+        "moveCost: 0.06",
+        "demandRps: 300",
+        "peers: 3",
+        "capacityPerEndpointRps: 100",
+    ] {
+        let text = good.replace("mode: Optimized", &format!("mode: Optimized, {removed}"));
+        let field = removed.split(':').next().unwrap();
+        let errors = errors_of(&text);
+        assert!(
+            errors
+                .iter()
+                .any(|e| e.contains(&format!("unknown field `{field}`"))),
+            "{removed}: {errors:#?}"
+        );
+    }
+    let errors = errors_of(&good.replace("utilization: 0.7", "capacityRps: 600"));
+    assert!(
+        errors
+            .iter()
+            .any(|e| e.contains("unknown field `capacityRps`")),
+        "{errors:#?}"
+    );
 }

@@ -28,7 +28,7 @@ pub fn effective_policy(
 }
 
 /// Fields only the `Optimized` mode reads.
-const OPTIMIZER_FIELDS: [&str; 10] = [
+const OPTIMIZER_FIELDS: [&str; 8] = [
     "objective",
     "tradeoff",
     "usdPerMsPerMillion",
@@ -36,9 +36,7 @@ const OPTIMIZER_FIELDS: [&str; 10] = [
     "latencySloMs",
     "requestBytes",
     "responseBytes",
-    "capacityPerEndpointRps",
-    "demandRps",
-    "peers",
+    "migrationSeconds",
 ];
 
 /// Writes the fields `spec` sets over `fields`. Fields of another mode inherited from the
@@ -134,6 +132,12 @@ mod tests {
     fn a_round_robin_service_does_not_inherit_optimizer_settings() {
         let defaults = spec("loadBalancing: Optimized\nobjective: Cost\n");
         let specific = spec("service: web\nloadBalancing: RoundRobin\n");
+        let policy = effective_policy(Some(&defaults), Some(&specific), &["east"]).unwrap();
+        assert_eq!(policy.mode, Mode::RoundRobin);
+        // Every optimizer field the CRD has, migrationSeconds included, is left behind.
+        let defaults = spec(
+            "loadBalancing: Optimized\nobjective: Cost\ntradeoff: 0.3\nusdPerMsPerMillion: 1\nminShare: 0.1\nlatencySloMs: 80\nrequestBytes: 100\nresponseBytes: 1000\nmigrationSeconds: 12\n",
+        );
         let policy = effective_policy(Some(&defaults), Some(&specific), &["east"]).unwrap();
         assert_eq!(policy.mode, Mode::RoundRobin);
     }

@@ -328,10 +328,12 @@ mod tests {
         let example = include_str!("../../../examples/clusterset.yaml");
         let set = aviator_broker::clusterset::parse(example, Path::new("example")).unwrap();
         assert!(probe_targets(&set).is_empty());
+        // The cart service's policy, the only one with migrationSeconds, gains a probe.
         let probed = example.replace(
-            "      latencySloMs: 60\n",
-            "      latencySloMs: 60\n      probePath: /healthz\n      probeIntervalSeconds: 5\n",
+            "      migrationSeconds: 10\n",
+            "      migrationSeconds: 10\n      probePath: /healthz\n      probeIntervalSeconds: 5\n",
         );
+        assert_ne!(probed, example, "the example's cart policy changed");
         let set = aviator_broker::clusterset::parse(&probed, Path::new("example")).unwrap();
         let targets = probe_targets(&set);
         assert_eq!(targets.len(), 3, "{targets:?}");

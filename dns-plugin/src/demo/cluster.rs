@@ -161,7 +161,7 @@ fn lognormal(mean: f64) -> f64 {
 mod tests {
     use std::time::Duration;
 
-    use aviator_optimizer::probe::http_get;
+    use aviator_broker::probe::http_get;
     use tokio_util::sync::CancellationToken;
 
     use super::{Profile, SimCluster};
@@ -182,7 +182,7 @@ mod tests {
         let cluster = SimCluster::start(profile, shutdown.clone())
             .await
             .expect("cluster");
-        let client = aviator_optimizer::probe::http_client(Duration::from_secs(5)).expect("client");
+        let client = aviator_broker::probe::http_client(Duration::from_secs(5)).expect("client");
         let url = format!("http://{}/work", cluster.addr);
         let timeout = Duration::from_secs(5);
         // The relay may aim up to half a millisecond early in each direction.
