@@ -22,8 +22,9 @@ const MS_PER_USD_PER_MILLION: f64 = 10.0;
 /// decides and latency only breaks ties (and the SLO's charge below overrides both).
 const COST_MS_PER_USD_PER_MILLION: f64 = 1e4;
 /// What each millisecond over the latency SLO costs, in milliseconds of the objective: steep
-/// enough that no price difference in the tables outweighs a missed SLO.
-const SLO_CHARGE: f64 = 1e3;
+/// enough that no price difference in the tables outweighs a missed SLO (one millisecond over
+/// weighs as much as $100 per million requests under Cost).
+const SLO_CHARGE: f64 = 1e6;
 
 /// What one more request at an export costs under the objective, now and at any other
 /// utilisation.
@@ -260,8 +261,10 @@ mod tests {
         let next = migrate(&[0.5, 0.5], &f, &costs, (1.0, 0.4, 0.0));
         let phi = 2.0 * (0.5 - next[0]);
         // Two alike exports: the costs meet where the utilisations do, at 0.6 each, which takes
-        // a third of the busy one's traffic.
-        assert!((phi - 1.0 / 3.0).abs() < 0.01, "{phi}");
+        // a third of the busy one's traffic. The cost curve is interpolated between 65 points,
+        // and at u = 0.9 it reads about 2 % high, so the fraction found falls up to a tenth
+        // short of a third: a slower move, never a larger one.
+        assert!(phi > 0.28 && phi <= 1.0 / 3.0 + 0.01, "{phi}");
     }
 
     #[test]

@@ -174,7 +174,7 @@ goals:
   - p99Ratio: { policy: aviator-performance, than: lighthouse, atMost: 1 }
   - errorRatio: { policy: aviator-cost, than: wrr-pods, atMost: 1, windows: [idle] }
   - costRatio: { policy: aviator-mixed, than: prequal, atMost: 1, windows: [idle, rest] }
-  - p99Slo: { policy: aviator-declared, windows: [idle] }
+  - p99Slo: { policy: aviator-mixed, windows: [idle] }
   - shareAfter: { policy: istio-failover, cluster: b, from: 10, until: 30, below: 1 }
   - swing: { policy: p2c-latency, atMost: 0 }
 ";

@@ -122,7 +122,7 @@ goals:
         scenario.goals[0].check,
         Check::P99Ratio {
             policy: PolicyKind::AviatorPerformance,
-            than: PolicyKind::Lighthouse,
+            than: vec![PolicyKind::Lighthouse],
             at_most: 1.0,
             windows: Windows::Labels(vec!["all".into(), "late".into()]),
         }
