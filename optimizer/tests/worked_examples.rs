@@ -450,7 +450,7 @@ fn prefer_local_takes_everything_and_can_be_turned_off() {
 fn cost_prefers_the_cheaper_export_until_its_tail_latency_exceeds_the_slo() {
     // Cost, SLO 60 ms. One server each, 10 ms away; a costs $1 per million requests, b $3.
     // Under Cost a dollar per million weighs 10 000 ms, and each ms of tail-weighted latency
-    // (rtt + service + 4.605 × queueing) over the SLO 1 000 ms.
+    // (rtt + service + 4.605 × queueing) over the SLO 1 000 000 ms.
     let p = Policy {
         latency_slo_ms: Some(60.0),
         ..policy(Objective::Cost)
@@ -472,15 +472,15 @@ fn cost_prefers_the_cheaper_export_until_its_tail_latency_exceeds_the_slo() {
     assert!(!has(&d, 0, Bind::Slo) && !has(&d, 1, Bind::Slo));
     // a now 50 % busy at 30 ms (s = 15, 15 ms queueing): tail 10 + 15 + 4.605 × 15 =
     // 94.08 ms, 34.08 over the SLO. a's cost: marginal 25 + 4.605 × 15 × m(0.5) = 232.23,
-    // price 10 000, SLO 34 077.6: 44 309.8 in all, above b's 30 078.7, so traffic moves to b
-    // although it is dearer, and a says the SLO binds.
+    // price 10 000, SLO 34 077 553: 34 087 785 in all, far above b's 30 078.7, so traffic moves
+    // to b although it is dearer, and a says the SLO binds.
     let exports = [at("a", 0.5, 30.0, 1e-6), at("b", 0.25, 20.0, 3e-6)];
     let d = solve_with(&p, &exports, &State::new(), 1.0);
     let over = 25.0 + TAIL * 15.0 - 60.0;
     assert!(close(over, 34.077_55, 1e-5));
-    let cost_a = 25.0 + TAIL * 15.0 * 3.0 + 1e4 + 1e3 * over;
-    assert!(close(d.exports[0].terms.cost_ms, cost_a, 1e-6));
-    assert!(close(cost_a, 44_309.785, 1e-3));
+    let cost_a = 25.0 + TAIL * 15.0 * 3.0 + 1e4 + 1e6 * over;
+    assert!(close(d.exports[0].terms.cost_ms, cost_a, 1e-4));
+    assert!(close(cost_a, 34_087_785.022, 1e-2));
     assert!(d.exports[0].share < 0.5, "{d:?}");
     assert!(has(&d, 0, Bind::Slo) && !has(&d, 1, Bind::Slo));
     assert!(
