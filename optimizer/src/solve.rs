@@ -170,10 +170,11 @@ fn predict(f: &Figures, share: f64, seen: Option<f64>) -> Figures {
 }
 
 /// The shares the previous solve left, over the exports eligible now. An export that left
-/// takes its share with it, spread over the others in proportion to theirs (its traffic must go
-/// somewhere at once); one that arrived starts from nothing and draws traffic as the rule finds
-/// it cheaper. With nothing to carry (the first solve, or every export new), the split follows
-/// ready endpoints: a start that the next solves are free to move from.
+/// takes its share with it, spread over the others by their ready endpoints (its traffic must
+/// go somewhere at once, and by the others' shares it would fall hardest on whichever was
+/// already the busiest); one that arrived starts from nothing and draws traffic as the rule
+/// finds it cheaper. With nothing to carry (the first solve, or every export new), the split
+/// follows ready endpoints: a start that the next solves are free to move from.
 fn carried(chosen: &[&ExportInput], previous: &State) -> Vec<f64> {
     let before: Vec<f64> = chosen
         .iter()
@@ -183,15 +184,22 @@ fn carried(chosen: &[&ExportInput], previous: &State) -> Vec<f64> {
                 .map_or(0.0, |s| s.share.clamp(0.0, 1.0))
         })
         .collect();
-    let total: f64 = before.iter().sum();
-    if total > EPS {
-        return before.iter().map(|s| s / total).collect();
-    }
     let servers: Vec<f64> = chosen
         .iter()
         .map(|e| e.servers.filter(|k| *k > 0).map_or(1.0, f64::from))
         .collect();
     let all: f64 = servers.iter().sum();
+    let total: f64 = before.iter().sum();
+    if total > EPS {
+        let left = (1.0 - total).max(0.0);
+        let carried: Vec<f64> = before
+            .iter()
+            .zip(&servers)
+            .map(|(s, k)| s + left * k / all)
+            .collect();
+        let sum: f64 = carried.iter().sum();
+        return carried.iter().map(|s| s / sum).collect();
+    }
     servers.iter().map(|k| k / all).collect()
 }
 
