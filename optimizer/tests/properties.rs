@@ -309,7 +309,8 @@ proptest! {
                 "start {} full {} after {} of the time {}", s0, s1, fraction, st);
         }
         // And with no time at all, the shares are the previous ones over the exports still
-        // eligible, or the ready endpoints' proportions on a first solve.
+        // eligible, what the others left spread by ready endpoints, or the ready endpoints'
+        // proportions on a first solve.
         let chosen: Vec<&ExportInput> = exports.iter().filter(|e| e.eligible).collect();
         let before: Vec<f64> = chosen.iter()
             .map(|e| previous.get(&e.cluster).map_or(0.0, |s| s.share.clamp(0.0, 1.0)))
@@ -320,7 +321,10 @@ proptest! {
             .collect();
         let all: f64 = servers.iter().sum();
         let expected: Vec<f64> = if total > 1e-6 {
-            before.iter().map(|s| s / total).collect()
+            let left = (1.0 - total).max(0.0);
+            let spread: Vec<f64> = before.iter().zip(&servers).map(|(s, k)| s + left * k / all).collect();
+            let sum: f64 = spread.iter().sum();
+            spread.iter().map(|s| s / sum).collect()
         } else {
             servers.iter().map(|k| k / all).collect()
         };

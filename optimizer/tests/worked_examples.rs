@@ -355,11 +355,11 @@ fn the_first_solve_starts_from_ready_endpoint_proportions() {
 
 #[test]
 fn exports_that_leave_hand_their_share_on_and_new_ones_start_from_nothing() {
-    // Previous: a 0.5, b 0.3, c 0.2. c is now ineligible: its 0.2 goes to a and b in
-    // proportion, 0.625 / 0.375, at once. d is new: it starts at 0. a and b cost 40 + 5 =
-    // 45 ms, d 10 + 5 = 15 ms: each moves (30/45 - 0.05) / 0.5 = 1.23, capped at 1, of rate
-    // 0.2, split over the n - 1 = 2 others: a gives 0.625 × 0.2 / 2 = 0.0625, b gives
-    // 0.375 × 0.2 / 2 = 0.0375, so d draws 0.1.
+    // Previous: a 0.5, b 0.3, c 0.2. c is now ineligible: its 0.2 is spread at once over the
+    // exports eligible now by their ready endpoints (one each here): a 0.5 + 0.2/3, b 0.3 +
+    // 0.2/3, and d, which is new, 0.2/3. a and b cost 40 + 5 = 45 ms, d 10 + 5 = 15 ms: each
+    // moves (30/45 - 0.05) / 0.5 = 1.23, capped at 1, of rate 0.2, split over the n - 1 = 2
+    // others: a gives (0.5 + 0.2/3) × 0.1, b gives (0.3 + 0.2/3) × 0.1, and d draws both.
     let mut c = export("c", 1.0, 1.0, 0.0);
     c.eligible = false;
     let exports = [
@@ -370,7 +370,8 @@ fn exports_that_leave_hand_their_share_on_and_new_ones_start_from_nothing() {
     ];
     let from = previous(&[("a", 0.5), ("b", 0.3), ("c", 0.2)]);
     let d = solve_with(&policy(Objective::Performance), &exports, &from, 1.0);
-    assert_shares(&d, &[0.5625, 0.3375, 0.0, 0.1], 1e-12);
+    let (a, b) = (0.5 + 0.2 / 3.0, 0.3 + 0.2 / 3.0);
+    assert_shares(&d, &[a * 0.9, b * 0.9, 0.0, 0.2 / 3.0 + (a + b) * 0.1], 1e-12);
     assert!(has(&d, 2, Bind::Ineligible));
     assert_eq!(d.exports[2].binds, [Bind::Ineligible]);
     assert_eq!(d.exports[2].previous_share, Some(0.2));
