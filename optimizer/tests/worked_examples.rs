@@ -371,7 +371,11 @@ fn exports_that_leave_hand_their_share_on_and_new_ones_start_from_nothing() {
     let from = previous(&[("a", 0.5), ("b", 0.3), ("c", 0.2)]);
     let d = solve_with(&policy(Objective::Performance), &exports, &from, 1.0);
     let (a, b) = (0.5 + 0.2 / 3.0, 0.3 + 0.2 / 3.0);
-    assert_shares(&d, &[a * 0.9, b * 0.9, 0.0, 0.2 / 3.0 + (a + b) * 0.1], 1e-12);
+    assert_shares(
+        &d,
+        &[a * 0.9, b * 0.9, 0.0, 0.2 / 3.0 + (a + b) * 0.1],
+        1e-12,
+    );
     assert!(has(&d, 2, Bind::Ineligible));
     assert_eq!(d.exports[2].binds, [Bind::Ineligible]);
     assert_eq!(d.exports[2].previous_share, Some(0.2));
