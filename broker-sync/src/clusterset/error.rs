@@ -54,7 +54,9 @@ impl fmt::Display for FieldError {
     }
 }
 
-struct FieldErrors<'a>(&'a [FieldError]);
+/// Field errors as a list, one indented line each: how every validated file of the project
+/// (this one, the simulator's scenarios) prints them.
+pub struct FieldErrors<'a>(pub &'a [FieldError]);
 
 impl fmt::Display for FieldErrors<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

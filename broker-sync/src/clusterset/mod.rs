@@ -10,7 +10,7 @@ mod watch;
 
 use std::path::Path;
 
-pub use error::{FieldError, LoadError};
+pub use error::{FieldError, FieldErrors, LoadError};
 pub use watch::FileWatch;
 
 use crate::state::ClusterSet;

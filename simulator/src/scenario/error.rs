@@ -1,7 +1,6 @@
 //! Errors of loading a scenario file, each naming the file and, for a bad value, the field at
 //! fault, as the clusterset file's do.
 
-use std::fmt;
 use std::path::PathBuf;
 
 /// Why a scenario file was not accepted. Every variant names the file.
@@ -39,33 +38,6 @@ impl ScenarioError {
     }
 }
 
-/// One problem at one place in the file, e.g. `clusters[2].servers`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FieldError {
-    pub path: String,
-    pub message: String,
-}
-
-impl fmt::Display for FieldError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.path.is_empty() {
-            f.write_str(&self.message)
-        } else {
-            write!(f, "{}: {}", self.path, self.message)
-        }
-    }
-}
-
-struct FieldErrors<'a>(&'a [FieldError]);
-
-impl fmt::Display for FieldErrors<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for (i, error) in self.0.iter().enumerate() {
-            if i > 0 {
-                f.write_str("\n")?;
-            }
-            write!(f, "  - {error}")?;
-        }
-        Ok(())
-    }
-}
+/// One problem at one place in the file, e.g. `clusters[2].servers`: the clusterset file's own
+/// type, so both files report errors alike.
+pub use aviator_broker::clusterset::{FieldError, FieldErrors};
