@@ -7,7 +7,7 @@ use std::collections::HashMap;
 
 use crate::state::{ClusterSet, Export, Measurement, Mode, Optimized, Service, ServiceType};
 use aviator_optimizer::cost::price_per_request;
-use aviator_optimizer::{Decision, ExportInput, State, solve_with};
+use aviator_optimizer::{Decision, ExportInput, LoadReport, State, solve_with};
 
 /// Decisions by (namespace, name).
 pub type Decisions = HashMap<(String, String), Decision>;
@@ -90,7 +90,7 @@ fn input(
         eligible,
         rtt,
         latency: export.latency,
-        load: export.load,
+        load: LoadReport::fresher(export.load, export.probed_load),
         price_per_request: price,
         servers: ready,
         error_rate: None,

@@ -6,8 +6,9 @@
 //!   export of a service whose policy asks for probing, the local one included, so the figure
 //!   is measured from inside the exporting cluster, with no wide-area round trip in it, and
 //!   includes the export's queueing under everyone's traffic.
-//! - Utilisation: as the clusterset file declares it (already in the export's `load`), else
-//!   unknown. Kubernetes' `metrics.k8s.io` is not read yet.
+//! - Utilisation: what the export's own probe responses say (ORCA's `endpoint-load-metrics`
+//!   header, see [`crate::probe`]), else as the clusterset file declares it (already in the
+//!   export's `load`), else unknown. Kubernetes' `metrics.k8s.io` is not read yet.
 //! - Error rate: not measured; unknown.
 //!
 //! Ready endpoints travel beside the report in the profile, as before.
@@ -31,17 +32,21 @@ pub fn measure_own(set: &mut ClusterSet, probes: &HashMap<TargetKey, TargetRepor
         let Some(export) = service.exports.iter_mut().find(|e| e.cluster == local) else {
             continue;
         };
-        let latency_ms = probes
-            .get(&key)
+        let probed = probes.get(&key);
+        let latency_ms = probed
             .and_then(|r| r.latency)
             .filter(|m| m.age_s <= max_age_s && m.mean_ms.is_finite() && m.mean_ms >= 0.0)
             .map(|m| m.mean_ms);
+        let utilization = probed
+            .and_then(|r| r.load)
+            .filter(|l| l.age_s <= max_age_s)
+            .and_then(|l| l.utilization);
         let declared = export.load;
-        if latency_ms.is_none() && declared.is_none() {
+        if latency_ms.is_none() && utilization.is_none() && declared.is_none() {
             continue;
         }
         export.load = Some(LoadReport {
-            utilization: declared.and_then(|d| d.utilization),
+            utilization: utilization.or(declared.and_then(|d| d.utilization)),
             latency_ms: latency_ms.or(declared.and_then(|d| d.latency_ms)),
             error_rate: declared.and_then(|d| d.error_rate),
             age_s: 0.0,
@@ -125,6 +130,22 @@ services:
         let plain = &set.services[1];
         assert_eq!(plain.exports[0].load, None);
         assert_eq!(plain.exports[1].load.unwrap().utilization, Some(0.2));
+    }
+
+    #[test]
+    fn a_utilisation_the_local_export_reports_in_its_responses_beats_the_declared_one() {
+        let mut set = fresh();
+        let (key, mut report) = probed("n/declared", "east", 7.0, 0.5);
+        report.load = Some(LoadReport {
+            utilization: Some(0.65),
+            latency_ms: None,
+            error_rate: None,
+            age_s: 0.5,
+        });
+        measure_own(&mut set, &HashMap::from([(key, report)]));
+        let load = set.services[0].exports[0].load.unwrap();
+        assert_eq!(load.utilization, Some(0.65));
+        assert_eq!(load.latency_ms, Some(7.0));
     }
 
     #[test]

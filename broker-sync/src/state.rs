@@ -191,6 +191,9 @@ pub struct Export {
     /// The exporter's own report of the export's load (through the broker, or declared), with
     /// its age.
     pub load: Option<LoadReport>,
+    /// The export's report of its load as its own probe responses carried it (ORCA's
+    /// `endpoint-load-metrics`); the fresher of this and `load` is the one decided on.
+    pub probed_load: Option<LoadReport>,
     /// Health probing has ejected it.
     pub ejected: bool,
 }
@@ -201,6 +204,8 @@ pub struct Probed {
     pub rtt: Option<Measurement>,
     pub latency: Option<Measurement>,
     pub ejected: bool,
+    /// The export's own load report, read from its probe responses.
+    pub load: Option<LoadReport>,
 }
 
 impl Export {
@@ -210,6 +215,7 @@ impl Export {
         self.rtt = probed.rtt.or(self.rtt);
         self.latency = probed.latency.or(self.latency);
         self.ejected = probed.ejected;
+        self.probed_load = probed.load;
     }
 
     /// Whether this export could take traffic by the facts: it has something ready to serve and

@@ -38,6 +38,17 @@ pub struct LoadReport {
     pub age_s: f64,
 }
 
+impl LoadReport {
+    /// Of two reports of one export, the one measured more recently (`a` on a tie: a report
+    /// declared in the clusterset file has age 0 and stands).
+    pub fn fresher(a: Option<Self>, b: Option<Self>) -> Option<Self> {
+        match (a, b) {
+            (Some(a), Some(b)) if b.age_s < a.age_s => Some(b),
+            (a, b) => a.or(b),
+        }
+    }
+}
+
 /// Everything this cluster knows about one export of the service.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]

@@ -412,6 +412,7 @@ impl Validator {
                 error_rate: None,
                 age_s: 0.0,
             }),
+            probed_load: None,
         }
     }
 

@@ -248,6 +248,7 @@ fn export(placed: &Placed<'_>, service_type: ServiceType, gateway: Option<&Links
             .and_then(|c| c.1),
         latency: None,
         load: None,
+        probed_load: None,
         ejected: false,
     }
 }

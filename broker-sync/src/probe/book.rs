@@ -7,7 +7,9 @@
 use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
 
-use super::{Estimator, Health, ProbeSettings, Target, TargetKey, TargetReport};
+use aviator_optimizer::LoadReport;
+
+use super::{Estimator, Health, HttpSample, ProbeSettings, Target, TargetKey, TargetReport};
 
 struct Slot {
     target: Target,
@@ -17,11 +19,13 @@ struct Slot {
     next_due: Instant,
     in_flight: bool,
     last_error: Option<String>,
+    /// The latest utilisation the export's responses reported, and when.
+    utilization: Option<(f64, Instant)>,
 }
 
-/// One probe's outcome: the TCP round trip and, if a path is probed, the GET's whole time; or
-/// what went wrong.
-pub type ProbeOutcome = Result<(Duration, Option<Duration>), String>;
+/// One probe's outcome: the TCP round trip and, if a path is probed, the GET; or what went
+/// wrong.
+pub type ProbeOutcome = Result<(Duration, Option<HttpSample>), String>;
 
 pub struct ProbeBook {
     settings: ProbeSettings,
@@ -56,6 +60,7 @@ impl ProbeBook {
                     slot.target = target;
                     slot.rtt.reset();
                     slot.latency.reset();
+                    slot.utilization = None;
                 }
                 None => {
                     self.slots.insert(
@@ -68,6 +73,7 @@ impl ProbeBook {
                             next_due: now,
                             in_flight: false,
                             last_error: None,
+                            utilization: None,
                         },
                     );
                 }
@@ -111,6 +117,13 @@ impl ProbeBook {
                     consecutive_failures: slot.health.consecutive_failures(),
                     ejections: slot.health.ejections(),
                     last_error: slot.last_error.clone(),
+                    load: slot.utilization.map(|(u, at)| LoadReport {
+                        utilization: Some(u),
+                        // The latency is the probe's own (the server's figure where it sent one).
+                        latency_ms: None,
+                        error_rate: None,
+                        age_s: now.saturating_duration_since(at).as_secs_f64(),
+                    }),
                 };
                 (key.clone(), report)
             })
@@ -176,19 +189,21 @@ impl ProbeBook {
         let jitter = 1.0 + self.settings.jitter * (2.0 * jitter_unit - 1.0);
         slot.next_due = now + interval.mul_f64(jitter.max(0.1));
         match outcome {
-            Ok((rtt, latency)) => {
+            Ok((rtt, get)) => {
                 if slot.health.succeeded(now) {
                     // What was measured before the ejection says nothing about now.
                     slot.rtt.reset();
                     slot.latency.reset();
+                    slot.utilization = None;
                     tracing::info!(service = %key.service, cluster = %key.cluster, "export readmitted after ejection");
                 }
-                let rtt_ms = rtt.as_secs_f64() * 1e3;
+                let (rtt_ms, service_ms) = split_round_trip(rtt, get);
                 slot.rtt.record(rtt_ms, now);
-                if let Some(latency) = latency {
-                    // The GET's time less the network's share: what the service itself took.
-                    let service_ms = (latency.as_secs_f64() * 1e3 - rtt_ms).max(0.0);
+                if let Some(service_ms) = service_ms {
                     slot.latency.record(service_ms, now);
+                }
+                if let Some(u) = get.and_then(|g| g.server.utilization) {
+                    slot.utilization = Some((u, now));
                 }
                 slot.last_error = None;
             }
@@ -202,5 +217,96 @@ impl ProbeBook {
                 slot.last_error = Some(error);
             }
         }
+    }
+}
+
+/// A probe's round trip and the service's own time, ms. A server that says how long it took
+/// (`Server-Timing`) is believed, and the rest of its GET is the network's (never less than the
+/// TCP handshake took); otherwise the service took the GET's time less one handshake.
+fn split_round_trip(tcp: Duration, get: Option<HttpSample>) -> (f64, Option<f64>) {
+    let tcp_ms = tcp.as_secs_f64() * 1e3;
+    let Some(get) = get else {
+        return (tcp_ms, None);
+    };
+    let get_ms = get.elapsed.as_secs_f64() * 1e3;
+    match get.server.server_ms {
+        Some(server_ms) => ((get_ms - server_ms).max(tcp_ms), Some(server_ms)),
+        None => (tcp_ms, Some((get_ms - tcp_ms).max(0.0))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::probe::SelfReport;
+
+    fn ms(x: f64) -> Duration {
+        Duration::from_secs_f64(x / 1e3)
+    }
+
+    #[test]
+    fn a_server_that_times_itself_separates_the_network_from_the_service() {
+        let said = |server_ms| HttpSample {
+            elapsed: ms(45.0),
+            server: SelfReport {
+                server_ms: Some(server_ms),
+                utilization: None,
+            },
+        };
+        // The handshake read 0.1 ms (a kernel that answers for the peer), the GET 45 ms of
+        // which the server spent 12: the network took 33.
+        let (rtt, service) = split_round_trip(ms(0.1), Some(said(12.0)));
+        assert!(
+            (rtt - 33.0).abs() < 1e-6 && service == Some(12.0),
+            "{rtt} {service:?}"
+        );
+        // Never less than the handshake.
+        let (rtt, _) = split_round_trip(ms(40.0), Some(said(12.0)));
+        assert!((rtt - 40.0).abs() < 1e-6, "{rtt}");
+        // Silent server: the GET less one handshake.
+        let (rtt, service) = split_round_trip(ms(20.0), Some(HttpSample::timed(ms(45.0))));
+        assert!((rtt - 20.0).abs() < 1e-6, "{rtt}");
+        assert!((service.unwrap() - 25.0).abs() < 1e-6, "{service:?}");
+        assert_eq!(split_round_trip(ms(20.0), None).1, None);
+    }
+
+    #[test]
+    fn a_reported_utilisation_becomes_the_exports_load_and_ages() {
+        let start = Instant::now();
+        let key = TargetKey {
+            service: "n/s".into(),
+            cluster: "west".into(),
+        };
+        let mut book = ProbeBook::new(crate::probe::ProbeSettings::default());
+        book.set_targets(
+            vec![Target {
+                key: key.clone(),
+                addr: "127.0.0.1:80".parse().unwrap(),
+                http_url: Some("http://127.0.0.1/".into()),
+                interval: None,
+            }],
+            start,
+        );
+        let get = HttpSample {
+            elapsed: ms(20.0),
+            server: SelfReport {
+                server_ms: Some(10.0),
+                utilization: Some(0.7),
+            },
+        };
+        book.record(&key, Ok((ms(1.0), Some(get))), start, 0.5);
+        let later = start + Duration::from_secs(2);
+        let load = book.reports(later)[&key].load.expect("a load report");
+        assert_eq!(load.utilization, Some(0.7));
+        assert!((load.age_s - 2.0).abs() < 1e-9, "{}", load.age_s);
+        // A response without the header leaves the last reading, still ageing.
+        book.record(
+            &key,
+            Ok((ms(1.0), Some(HttpSample::timed(ms(20.0))))),
+            later,
+            0.5,
+        );
+        let load = book.reports(later).remove(&key).unwrap().load.unwrap();
+        assert_eq!(load.utilization, Some(0.7));
     }
 }

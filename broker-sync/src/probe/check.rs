@@ -1,9 +1,29 @@
-//! The two measurements a probe takes: TCP connect time (round trip) and an HTTP GET.
+//! The two measurements a probe takes: TCP connect time (round trip) and an HTTP GET, with
+//! what the service says of itself in the GET's response headers.
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use tokio::net::TcpStream;
+
+use super::headers::{SelfReport, self_report};
+
+/// One GET: its whole time, and what the response's headers said.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct HttpSample {
+    pub elapsed: Duration,
+    pub server: SelfReport,
+}
+
+impl HttpSample {
+    /// A GET whose response said nothing of the server.
+    pub fn timed(elapsed: Duration) -> Self {
+        Self {
+            elapsed,
+            server: SelfReport::default(),
+        }
+    }
+}
 
 /// Why a probe failed.
 #[derive(Debug, thiserror::Error)]
@@ -29,12 +49,13 @@ pub async fn tcp_rtt(addr: SocketAddr, timeout: Duration) -> Result<Duration, Pr
     }
 }
 
-/// Time for a GET of `url` to return a success status (2xx or 3xx).
+/// Time for a GET of `url` to return a success status (2xx or 3xx), and the server's own
+/// report in its headers.
 pub async fn http_get(
     client: &reqwest::Client,
     url: &str,
     timeout: Duration,
-) -> Result<Duration, ProbeError> {
+) -> Result<HttpSample, ProbeError> {
     let start = Instant::now();
     let request = async {
         let response = client
@@ -43,13 +64,14 @@ pub async fn http_get(
             .await
             .map_err(|e| ProbeError::Http(e.to_string()))?;
         let status = response.status();
+        let server = self_report(response.headers());
         // Read the body so the connection can be reused and the time includes it.
         let _ = response
             .bytes()
             .await
             .map_err(|e| ProbeError::Http(e.to_string()))?;
         if status.is_success() || status.is_redirection() {
-            Ok(())
+            Ok(server)
         } else {
             Err(ProbeError::Status(status.as_u16()))
         }
@@ -57,6 +79,9 @@ pub async fn http_get(
     match tokio::time::timeout(timeout, request).await {
         Err(_) => Err(ProbeError::Timeout(timeout)),
         Ok(Err(error)) => Err(error),
-        Ok(Ok(())) => Ok(start.elapsed()),
+        Ok(Ok(server)) => Ok(HttpSample {
+            elapsed: start.elapsed(),
+            server,
+        }),
     }
 }

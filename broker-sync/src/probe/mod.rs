@@ -10,6 +10,7 @@
 mod book;
 mod check;
 mod estimate;
+mod headers;
 mod health;
 
 use std::collections::HashMap;
@@ -22,11 +23,12 @@ use serde::Serialize;
 use tokio::sync::Semaphore;
 
 pub use book::{ProbeBook, ProbeOutcome};
-pub use check::{ProbeError, http_get, tcp_rtt};
+pub use check::{HttpSample, ProbeError, http_get, tcp_rtt};
 pub use estimate::Estimator;
+pub use headers::SelfReport;
 pub use health::{EjectionPolicy, Health};
 
-use aviator_optimizer::Measurement;
+use aviator_optimizer::{LoadReport, Measurement};
 
 use crate::state::Probed;
 
@@ -101,6 +103,9 @@ pub struct TargetReport {
     pub consecutive_failures: u32,
     pub ejections: u32,
     pub last_error: Option<String>,
+    /// The export's own report of its load, where its probe responses carry one (ORCA's
+    /// `endpoint-load-metrics`): fresher than the broker's, and from the same source.
+    pub load: Option<LoadReport>,
 }
 
 impl TargetReport {
@@ -110,6 +115,7 @@ impl TargetReport {
             rtt: self.rtt,
             latency: self.latency,
             ejected: self.ejected,
+            load: self.load,
         }
     }
 }
@@ -196,7 +202,7 @@ impl Prober {
         }
     }
 
-    async fn probe(&self, target: &Target) -> Result<(Duration, Option<Duration>), ProbeError> {
+    async fn probe(&self, target: &Target) -> Result<(Duration, Option<HttpSample>), ProbeError> {
         let timeout = self.settings().timeout;
         let rtt = tcp_rtt(target.addr, timeout).await?;
         let latency = match &target.http_url {

@@ -1,15 +1,21 @@
 //! A simulated cluster: a real HTTP service behind a delaying relay on its own loopback address
 //! (the network), with a lognormal service time, a concurrency limit (so requests really
 //! queue), and switches to slow it down or make it fail.
+//!
+//! Like a real service can, it says in every response how long it took (`Server-Timing`) and
+//! how busy its slots are (ORCA's `endpoint-load-metrics`), which is how Aviator's probes learn
+//! an exporter's own view of its load here: the demo's clusters run no Aviator of their own to
+//! publish it through a broker.
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
+use axum::response::IntoResponse;
 use axum::routing::get;
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
@@ -65,6 +71,33 @@ struct Behaviour {
     slow_factor: Arc<AtomicU64>,
     failing: Arc<AtomicBool>,
     in_flight: Arc<AtomicUsize>,
+    /// Busy fraction of the slots, smoothed over about a second (f64 bits).
+    utilization: Arc<AtomicU64>,
+}
+
+/// How often the busy slots are counted, and the time constant of their average.
+const UTILIZATION_SAMPLE: Duration = Duration::from_millis(20);
+const UTILIZATION_SMOOTHING_S: f64 = 1.0;
+
+/// Keeps `utilization` at the busy fraction of `slots`, averaged exponentially, until shutdown.
+async fn track_utilization(
+    slots: Arc<Semaphore>,
+    total: usize,
+    utilization: Arc<AtomicU64>,
+    shutdown: CancellationToken,
+) {
+    let alpha = UTILIZATION_SAMPLE.as_secs_f64() / UTILIZATION_SMOOTHING_S;
+    let mut average = 0.0;
+    let mut tick = tokio::time::interval(UTILIZATION_SAMPLE);
+    loop {
+        tokio::select! {
+            () = shutdown.cancelled() => return,
+            _ = tick.tick() => {}
+        }
+        let busy = total.saturating_sub(slots.available_permits()) as f64 / total.max(1) as f64;
+        average += alpha * (busy - average);
+        utilization.store(average.to_bits(), Ordering::Relaxed);
+    }
 }
 
 /// Counts a request as in flight for as long as its handler lives (a client that gives up
@@ -94,12 +127,21 @@ impl SimCluster {
         let slow_factor = Arc::new(AtomicU64::new(1.0f64.to_bits()));
         let failing = Arc::new(AtomicBool::new(false));
         let in_flight = Arc::new(AtomicUsize::new(0));
+        let slots = Arc::new(Semaphore::new(profile.slots));
+        let utilization = Arc::new(AtomicU64::new(0.0f64.to_bits()));
+        tokio::spawn(track_utilization(
+            slots.clone(),
+            profile.slots,
+            utilization.clone(),
+            shutdown.clone(),
+        ));
         let behaviour = Behaviour {
-            slots: Arc::new(Semaphore::new(profile.slots)),
+            slots,
             profile: profile.clone(),
             slow_factor: slow_factor.clone(),
             failing: failing.clone(),
             in_flight: in_flight.clone(),
+            utilization,
         };
         let app = Router::new()
             .route("/work", get(work))
@@ -131,19 +173,46 @@ impl SimCluster {
     }
 }
 
-/// The service: no network delay here (the relay adds it), only queueing and service time.
-async fn work(State(b): State<Behaviour>) -> (StatusCode, &'static str) {
+/// The service: no network delay here (the relay adds it), only queueing and service time, and
+/// the server's own account of both in the response headers.
+async fn work(State(b): State<Behaviour>) -> impl IntoResponse {
+    let arrived = Instant::now();
     let _in_flight = InFlight::new(&b.in_flight);
+    let status = serve(&b).await;
+    let utilization = f64::from_bits(b.utilization.load(Ordering::Relaxed));
+    let headers = [
+        (
+            "server-timing",
+            format!("app;dur={:.3}", arrived.elapsed().as_secs_f64() * 1e3),
+        ),
+        (
+            "endpoint-load-metrics",
+            // Both, as the slots are this service's CPU: a reader following gRPC's rule takes
+            // an application figure of 0 for "not set" and falls back to the CPU's.
+            format!(
+                "TEXT application_utilization={utilization:.4}, cpu_utilization={utilization:.4}"
+            ),
+        ),
+    ];
+    let body = if status.is_success() {
+        "ok\n"
+    } else {
+        "down\n"
+    };
+    (status, headers, body)
+}
+
+async fn serve(b: &Behaviour) -> StatusCode {
     if b.failing.load(Ordering::SeqCst) {
-        return (StatusCode::SERVICE_UNAVAILABLE, "down\n");
+        return StatusCode::SERVICE_UNAVAILABLE;
     }
     let Ok(_slot) = b.slots.acquire().await else {
-        return (StatusCode::SERVICE_UNAVAILABLE, "closed\n");
+        return StatusCode::SERVICE_UNAVAILABLE;
     };
     let factor = f64::from_bits(b.slow_factor.load(Ordering::SeqCst));
     let ms = lognormal(b.profile.service_ms * factor);
     tokio::time::sleep(Duration::from_secs_f64(ms / 1000.0)).await;
-    (StatusCode::OK, "ok\n")
+    StatusCode::OK
 }
 
 /// A lognormal sample with the given mean and a coefficient of variation of about 1
@@ -187,12 +256,25 @@ mod tests {
         let timeout = Duration::from_secs(5);
         // The relay may aim up to half a millisecond early in each direction.
         let early = Duration::from_millis(1);
-        let first = http_get(&client, &url, timeout).await.expect("first GET");
+        let first = http_get(&client, &url, timeout)
+            .await
+            .expect("first GET")
+            .elapsed;
         assert!(
             first >= 2 * rtt - early,
             "a new connection's GET took {first:?}"
         );
         let again = http_get(&client, &url, timeout).await.expect("second GET");
+        // The server's own time is in the response, and the rest is the network's.
+        let server_ms = again.server.server_ms.expect("Server-Timing");
+        assert!(server_ms < 50.0, "the server says it took {server_ms} ms");
+        assert!(
+            again
+                .server
+                .utilization
+                .is_some_and(|u| (0.0..=1.0).contains(&u))
+        );
+        let again = again.elapsed;
         assert!(again >= rtt - early, "a GET took {again:?}");
         assert!(
             again < 2 * rtt - early,

@@ -11,7 +11,7 @@
 use std::time::{Duration, Instant};
 
 use aviator_broker::decide::decide;
-use aviator_broker::probe::{ProbeBook, ProbeSettings, Target, TargetKey};
+use aviator_broker::probe::{HttpSample, ProbeBook, ProbeSettings, Target, TargetKey};
 use aviator_broker::state::{
     Cluster, ClusterId, ClusterSet, DnsSettings, Export, Mode, Optimized, Policy as ServicePolicy,
     Port, ProbeSpec, Protocol, Service, ServiceType,
@@ -93,6 +93,7 @@ impl Aviator {
                 rtt: None,
                 latency: None,
                 load: None,
+                probed_load: None,
                 ejected: false,
             })
             .collect();
@@ -238,7 +239,11 @@ impl Policy for Aviator {
         let outcome = if sample.ok {
             Ok((
                 Duration::from_secs_f64(sample.rtt_ms / 1e3),
-                Some(Duration::from_secs_f64(sample.get_ms / 1e3)),
+                // The simulated servers send no headers of their own: their reports travel
+                // through the broker only.
+                Some(HttpSample::timed(Duration::from_secs_f64(
+                    sample.get_ms / 1e3,
+                ))),
             ))
         } else {
             Err("no answer within the probe timeout".to_owned())
