@@ -7,8 +7,9 @@
 //!   is measured from inside the exporting cluster, with no wide-area round trip in it, and
 //!   includes the export's queueing under everyone's traffic.
 //! - Utilisation: what the export's own probe responses say (ORCA's `endpoint-load-metrics`
-//!   header, see [`crate::probe`]), else as the clusterset file declares it (already in the
-//!   export's `load`), else unknown. Kubernetes' `metrics.k8s.io` is not read yet.
+//!   header, see [`crate::probe`]), else what is already in the export's `load`: as the
+//!   clusterset file declares it, or in Kubernetes its pods' CPU use against their requests by
+//!   `metrics.k8s.io` ([`crate::kubernetes::utilization`]); else unknown.
 //! - Error rate: not measured; unknown.
 //!
 //! Ready endpoints travel beside the report in the profile, as before.

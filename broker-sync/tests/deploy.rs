@@ -5,7 +5,7 @@
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
-use aviator_broker::kubernetes::access::{STATUS_WRITES, WATCH_VERBS, WATCHED};
+use aviator_broker::kubernetes::access::{READS, STATUS_WRITES, WATCH_VERBS, WATCHED};
 use aviator_broker::kubernetes::crd::AviatorPolicy;
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Service, ServiceAccount};
@@ -156,6 +156,13 @@ fn the_cluster_role_grants_exactly_the_calls_the_code_makes() {
                 verb.to_owned(),
             ));
         }
+    }
+    for (read, verb) in READS {
+        used.insert((
+            read.group.to_owned(),
+            read.plural.to_owned(),
+            verb.to_owned(),
+        ));
     }
     for (group, resource, verb) in STATUS_WRITES {
         used.insert((group.to_owned(), resource.to_owned(), verb.to_owned()));

@@ -41,6 +41,30 @@ pub const AVIATOR_POLICIES: Watched = Watched {
 /// Everything Aviator watches, cluster-wide.
 pub const WATCHED: [Watched; 4] = [SERVICE_IMPORTS, ENDPOINT_SLICES, GATEWAYS, AVIATOR_POLICIES];
 
+/// The reads behind this cluster's own exports' utilisation ([`super::utilization`]): the
+/// Service (for its selector), its pods (for their CPU requests) and their metrics.
+pub const SERVICES: Watched = Watched {
+    group: "",
+    version: "v1",
+    kind: "Service",
+    plural: "services",
+};
+pub const PODS: Watched = Watched {
+    group: "",
+    version: "v1",
+    kind: "Pod",
+    plural: "pods",
+};
+pub const POD_METRICS: Watched = Watched {
+    group: "metrics.k8s.io",
+    version: "v1beta1",
+    kind: "PodMetrics",
+    plural: "pods",
+};
+
+/// Single reads: (resource, verb).
+pub const READS: [(Watched, &str); 3] = [(SERVICES, "get"), (PODS, "list"), (POD_METRICS, "list")];
+
 /// Status writes: (group, resource/subresource, verb). Aviator replaces the status of the
 /// AviatorPolicies it acts on, and writes nothing else.
 pub const STATUS_WRITES: [(&str, &str, &str); 1] =

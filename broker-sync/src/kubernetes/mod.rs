@@ -9,3 +9,4 @@ pub mod lighthouse;
 pub mod objects;
 pub mod policy;
 pub mod status;
+pub mod utilization;

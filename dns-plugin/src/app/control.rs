@@ -18,6 +18,7 @@ use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 use tracing::{error, warn};
 
+use super::kube_utilization::LocalUtilization;
 use crate::handler::SnapshotCell;
 use crate::metrics;
 use crate::snapshot;
@@ -40,6 +41,38 @@ pub struct Control {
     pub broker_stale: Arc<AtomicBool>,
     /// The load reports in force at the last rebuild, for `/debug/weights`.
     pub reports: Arc<ReportCell>,
+    /// In Kubernetes mode, the utilisation of this cluster's own exports by the metrics API.
+    pub local_utilization: Option<watch::Receiver<LocalUtilization>>,
+}
+
+/// A metrics-API reading older than this is unknown: metrics-server samples every 15 s, so a
+/// live one is never older than about that plus a round of reads.
+const UTILIZATION_MAX_AGE_S: f64 = 30.0;
+
+/// Puts each fresh metrics-API reading into its local export's load, where
+/// [`report::measure_own`] takes it as the utilisation unless the export's own responses said
+/// otherwise more recently.
+fn apply_local_utilization(set: &mut ClusterSet, readings: &LocalUtilization, now_unix: f64) {
+    let local = set.local_cluster.clone();
+    for service in &mut set.services {
+        let key = (service.namespace.clone(), service.name.clone());
+        let Some(reading) = readings
+            .get(&key)
+            .filter(|r| now_unix - r.measured_unix <= UTILIZATION_MAX_AGE_S)
+        else {
+            continue;
+        };
+        if let Some(export) = service.exports.iter_mut().find(|e| e.cluster == local) {
+            let mut load = export.load.unwrap_or(LoadReport {
+                utilization: None,
+                latency_ms: None,
+                error_rate: None,
+                age_s: 0.0,
+            });
+            load.utilization = Some(reading.utilization);
+            export.load = Some(load);
+        }
+    }
 }
 
 /// Load reports by service (`namespace/name`), then by exporting cluster.
@@ -82,6 +115,9 @@ impl Control {
             let mut set = (*base).clone();
             // This cluster's own measurements first: what it publishes of its exports.
             let probes = self.apply_probes(&mut set, &mut last_lookup);
+            if let Some(readings) = &self.local_utilization {
+                apply_local_utilization(&mut set, &readings.borrow(), now_unix);
+            }
             report::measure_own(&mut set, &probes);
             if let Some(broker) = &self.broker
                 && (now >= next_broker_round || now >= next_publish)

@@ -4,6 +4,7 @@ mod check;
 pub mod control;
 mod explain;
 mod kube_source;
+mod kube_utilization;
 mod policy_status;
 mod reload;
 pub(crate) mod serve;

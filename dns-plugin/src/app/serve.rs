@@ -109,14 +109,14 @@ pub async fn start(args: ServeArgs, shutdown: CancellationToken) -> anyhow::Resu
                 shutdown.clone(),
             ));
             let source = KubeSource {
-                client,
+                client: client.clone(),
                 local_cluster: args.cluster_id.clone(),
                 broker_namespace: args.broker_namespace.clone(),
                 aviator_namespace: args.namespace.clone(),
                 dns: DnsSettings::default(),
             };
             (
-                Source::Pending(rx),
+                Source::Pending(rx, client),
                 DnsSettings::default().zones,
                 tokio::spawn(source.run(tx, reports_tx, shutdown.clone())),
             )
@@ -198,7 +198,8 @@ pub async fn start(args: ServeArgs, shutdown: CancellationToken) -> anyhow::Resu
 /// Where the clusterset comes from: ready now (a file), or once Kubernetes is listed.
 enum Source {
     Ready(watch::Receiver<Arc<ClusterSet>>),
-    Pending(watch::Receiver<Option<Arc<ClusterSet>>>),
+    /// With the client that also reads the local exports' utilisation.
+    Pending(watch::Receiver<Option<Arc<ClusterSet>>>, kube::Client),
 }
 
 /// What the control loop shares with the DNS path and the admin endpoints.
@@ -220,9 +221,10 @@ async fn run_control(source: Source, shared: Shared, args: ServeArgs, shutdown: 
         prober,
         reports,
     } = shared;
+    let mut local_utilization = None;
     let config = match source {
         Source::Ready(rx) => rx,
-        Source::Pending(mut rx) => {
+        Source::Pending(mut rx, client) => {
             let first = tokio::select! {
                 () = shutdown.cancelled() => return,
                 first = rx.wait_for(Option::is_some) => match first.ok().and_then(|f| f.clone()) {
@@ -246,6 +248,14 @@ async fn run_control(source: Source, shared: Shared, args: ServeArgs, shutdown: 
                     }
                 }
             });
+            let (readings, readings_rx) = watch::channel(Default::default());
+            tokio::spawn(super::kube_utilization::run(
+                client,
+                forwarded.clone(),
+                readings,
+                shutdown.clone(),
+            ));
+            local_utilization = Some(readings_rx);
             forwarded
         }
     };
@@ -266,6 +276,7 @@ async fn run_control(source: Source, shared: Shared, args: ServeArgs, shutdown: 
         broker_stale_after: Duration::from_secs(args.broker_stale_s),
         broker_stale,
         reports,
+        local_utilization,
     };
     control.run(shutdown).await;
 }

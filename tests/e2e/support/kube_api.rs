@@ -19,7 +19,7 @@ use serde_json::{Value, json};
 use tokio::sync::{Notify, broadcast};
 
 /// (api path prefix, plural) -> kind, for the resources served.
-const RESOURCES: [(&str, &str, &str); 5] = [
+const RESOURCES: [(&str, &str, &str); 8] = [
     ("aviator.dev/v1alpha1", "clustercosts", "ClusterCost"),
     (
         "multicluster.x-k8s.io/v1alpha1",
@@ -29,6 +29,10 @@ const RESOURCES: [(&str, &str, &str); 5] = [
     ("discovery.k8s.io/v1", "endpointslices", "EndpointSlice"),
     ("submariner.io/v1", "gateways", "Gateway"),
     ("aviator.dev/v1alpha1", "aviatorpolicies", "AviatorPolicy"),
+    // Read for the local exports' utilisation: core objects, and metrics-server's API.
+    ("v1", "services", "Service"),
+    ("v1", "pods", "Pod"),
+    ("metrics.k8s.io/v1beta1", "pods", "PodMetrics"),
 ];
 
 #[derive(Clone)]
@@ -112,6 +116,14 @@ impl KubeApi {
             .route(
                 "/apis/{group}/{version}/namespaces/{namespace}/{plural}/{name}",
                 axum::routing::patch(apply),
+            )
+            .route(
+                "/api/{version}/namespaces/{namespace}/{plural}",
+                get(list_core),
+            )
+            .route(
+                "/api/{version}/namespaces/{namespace}/{plural}/{name}",
+                get(get_core),
             )
             .with_state(state);
         runtime.spawn(async move { axum::serve(listener, app).await });
@@ -298,29 +310,83 @@ async fn replace_status(
     axum::Json(object).into_response()
 }
 
-/// GET of one namespace's objects, or a watch on them (the broker's ClusterCosts); not gated
-/// and not counted; 503 while the broker is "down".
+/// GET of one namespace's objects (with a `labelSelector` of `k=v` terms), or a watch on them
+/// (the broker's ClusterCosts); not gated and not counted; the broker's are 503 while it is
+/// "down".
 async fn list_namespaced(
     State(state): State<ApiState>,
     Path((group, version, namespace, plural)): Path<(String, String, String, String)>,
     Query(query): Query<BTreeMap<String, String>>,
 ) -> Response {
-    if state.broker_down.load(Ordering::SeqCst) {
-        return StatusCode::SERVICE_UNAVAILABLE.into_response();
-    }
     let prefix = format!("{group}/{version}");
+    list_in(state, prefix, namespace, plural, query)
+}
+
+/// The same for the core group, at `/api/v1/...`.
+async fn list_core(
+    State(state): State<ApiState>,
+    Path((version, namespace, plural)): Path<(String, String, String)>,
+    Query(query): Query<BTreeMap<String, String>>,
+) -> Response {
+    list_in(state, version, namespace, plural, query)
+}
+
+/// GET of one core object.
+async fn get_core(
+    State(state): State<ApiState>,
+    Path((version, namespace, plural, name)): Path<(String, String, String, String)>,
+) -> Response {
+    let Some(kind) = kind_of(&version, &plural) else {
+        return StatusCode::NOT_FOUND.into_response();
+    };
+    let key = (kind.to_owned(), format!("{namespace}/{name}"));
+    match state.objects.lock().unwrap().get(&key) {
+        Some(object) => axum::Json(object.clone()).into_response(),
+        None => (
+            StatusCode::NOT_FOUND,
+            axum::Json(
+                json!({ "kind": "Status", "apiVersion": "v1", "status": "Failure",
+                               "reason": "NotFound", "code": 404 }),
+            ),
+        )
+            .into_response(),
+    }
+}
+
+fn selected(object: &Value, selector: Option<&String>) -> bool {
+    selector.is_none_or(|s| {
+        s.split(',').filter(|t| !t.is_empty()).all(|term| {
+            term.split_once('=')
+                .is_some_and(|(k, v)| object["metadata"]["labels"][k] == v)
+        })
+    })
+}
+
+fn list_in(
+    state: ApiState,
+    prefix: String,
+    namespace: String,
+    plural: String,
+    query: BTreeMap<String, String>,
+) -> Response {
     let Some(kind) = kind_of(&prefix, &plural) else {
         return StatusCode::NOT_FOUND.into_response();
     };
+    if kind == "ClusterCost" && state.broker_down.load(Ordering::SeqCst) {
+        return StatusCode::SERVICE_UNAVAILABLE.into_response();
+    }
     if query.get("watch").is_some_and(|w| w == "true" || w == "1") {
         return watch(state, kind);
     }
+    let selector = query.get("labelSelector");
     let items: Vec<Value> = state
         .objects
         .lock()
         .unwrap()
         .iter()
-        .filter(|((k, key), _)| k == kind && key.starts_with(&format!("{namespace}/")))
+        .filter(|((k, key), v)| {
+            k == kind && key.starts_with(&format!("{namespace}/")) && selected(v, selector)
+        })
         .map(|(_, v)| v.clone())
         .collect();
     let version = state.version.load(Ordering::SeqCst).to_string();
