@@ -37,7 +37,8 @@ use report::{Ratios, Summary};
 /// The shortest run in which the scenario means anything, seconds. Its shortest phase, central's
 /// outage, lasts 20 % of the run and must outlast twice what Aviator takes to react to it (three
 /// failed probes 250 ms apart, a 250 ms tick, then the clients' 1 s DNS TTL: about 2 s); west's
-/// slowdown lasts 25 % and must fill the 5 s that the overload rule's window of 20 probes spans.
+/// slowdown lasts 25 % and must fill the 5 s in which its utilisation (averaged over 1 s) and
+/// the probes' latency rise and the rule moves about half the gap (8 s migration time).
 /// Both come to 20 s. Shorter, the figures measure the reaction times, not the policies.
 pub const MIN_DURATION_S: u64 = 20;
 /// The longest run accepted, seconds.
@@ -50,8 +51,8 @@ pub fn check_duration(seconds: u64) -> Result<u64, String> {
             "{seconds} s is too short: the demo needs at least {MIN_DURATION_S} s per policy. \
              Central's outage lasts 20 % of the run and must last at least twice the ~2 s \
              Aviator takes to notice it (three failed probes, a tick, the clients' 1 s DNS \
-             TTL), and west's slowdown lasts 25 % and must fill the overload rule's 5 s window \
-             of probes; shorter runs measure reaction times, not the policies"
+             TTL), and west's slowdown lasts 25 % and must fill the 5 s the rule takes to move \
+             about half its traffic; shorter runs measure reaction times, not the policies"
         ));
     }
     if seconds > MAX_DURATION_S {
