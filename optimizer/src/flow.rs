@@ -25,6 +25,9 @@ const COST_MS_PER_USD_PER_MILLION: f64 = 1e4;
 /// enough that no price difference in the tables outweighs a missed SLO (one millisecond over
 /// weighs as much as $100 per million requests under Cost).
 const SLO_CHARGE: f64 = 1e6;
+/// An exponential wait's 99th percentile over its mean, ln 100: how the SLO (a p99) feels the
+/// modelled queueing.
+const P99_PER_MEAN_WAIT: f64 = 4.605_170_185_988_092;
 
 /// What one more request at an export costs under the objective, now and at any other
 /// utilisation.
@@ -77,9 +80,9 @@ pub fn costs(policy: &Policy, figures: &[Figures]) -> Vec<Cost> {
 
 fn cost_ms(policy: &Policy, f: &Figures) -> (f64, bool) {
     let marginal = if policy.marginal {
-        f.marginal_ms(policy.tail_weight)
+        f.marginal_ms(policy.queueing_weight)
     } else {
-        (f.rtt_ms + f.service_ms + policy.tail_weight * f.queueing_ms) * f.tries
+        (f.rtt_ms + f.service_ms + policy.queueing_weight * f.queueing_ms) * f.tries
     };
     let per_million = f.price * 1e6;
     let price_ms = match policy.objective {
@@ -97,7 +100,7 @@ fn cost_ms(policy: &Policy, f: &Figures) -> (f64, bool) {
     (marginal + price_ms + SLO_CHARGE * over, over > 0.0)
 }
 
-/// How far the export's tail-weighted latency stands above the SLO (Cost and Mixed), ms; or,
+/// How far the export's modelled p99 (its queueing weighed as the p99 feels it) stands above the SLO (Cost and Mixed), ms; or,
 /// with no SLO under Cost, how far its utilisation stands above the target, in the same units.
 fn over_slo_ms(policy: &Policy, f: &Figures) -> f64 {
     if policy.objective == Objective::Performance {
@@ -105,7 +108,7 @@ fn over_slo_ms(policy: &Policy, f: &Figures) -> f64 {
     }
     match policy.latency_slo_ms {
         Some(slo) => {
-            let tail = (f.rtt_ms + f.service_ms + policy.tail_weight * f.queueing_ms) * f.tries;
+            let tail = (f.rtt_ms + f.service_ms + P99_PER_MEAN_WAIT * f.queueing_ms) * f.tries;
             (tail - slo).max(0.0)
         }
         None if policy.objective == Objective::Cost => f.utilization.map_or(0.0, |u| {

@@ -48,16 +48,16 @@ impl Figures {
     }
 
     /// What one more unit of traffic sent there costs everyone's latency, per request, with the
-    /// queueing weighted `tail_weight` times: the round trip and service time, plus the delay
+    /// queueing weighted `queueing_weight` times: the round trip and service time, plus the delay
     /// added to every request already queued there. Routing by it leads a population of
-    /// clusters to the split with the least total (tail-weighted) latency, not to the selfish
-    /// split where each export is loaded until it is as slow as the next.
-    pub fn marginal_ms(&self, tail_weight: f64) -> f64 {
+    /// clusters to the split with the least total latency, not to the selfish split where each
+    /// export is loaded until it is as slow as the next.
+    pub fn marginal_ms(&self, queueing_weight: f64) -> f64 {
         let queueing = match self.utilization {
             Some(u) => self.service_ms * marginal_wait_factor(self.servers, u),
             None => self.queueing_ms,
         };
-        (self.rtt_ms + self.service_ms + tail_weight * queueing) * self.tries
+        (self.rtt_ms + self.service_ms + queueing_weight * queueing) * self.tries
     }
 
     /// The same export's figures had its utilisation been `u`: the queueing delay follows the

@@ -1,7 +1,7 @@
 //! Worked examples whose answers were computed by hand (the arithmetic is in each comment).
 //!
 //! The rule, as `flow.rs` has it: each export's cost is its marginal latency (round trip +
-//! service + tail_weight × marginal queueing, times the expected tries) plus, under Cost and
+//! service + queueing_weight × marginal queueing, times the expected tries) plus, under Cost and
 //! Mixed, its price in milliseconds; then, from the shares in force, each export moves
 //! `rate` = min(elapsed_s / migration_s, 1) of its traffic, split evenly over the n - 1 others,
 //! toward every export cheaper by more than the stabilize band, in the proportion:
@@ -12,14 +12,16 @@
 //! The examples fix the tuning (see `policy`): migration_s 5, stabilize 0.05, full_gap 0.5,
 //! propagation_s 10, report_expiry_s 15.
 //!
-//! Figures used throughout: the tail weight is ln 100 = 4.605170 (the default); with one
+//! Figures used throughout: the queueing weight is ln 100 = 4.605170 (set here, not the
+//! default 1, so each term's part in the arithmetic shows; the SLO's p99 uses the same factor,
+//! its fixed one); with one
 //! server the queue is M/M/1, so the wait per unit of service time is w(u) = u / (1 - u) and the
 //! marginal wait factor is m(u) = d/du (u·w(u)) = (2u - u²) / (1 - u)². A report's latency L at
 //! utilisation u is de-queued to the service time s = L / (1 + w(u)), the queueing being s·w(u).
 
 use aviator_optimizer::*;
 
-/// ln 100, the default tail weight.
+/// ln 100: the queueing weight these examples set, and the SLO's p99 factor.
 const TAIL: f64 = 4.605_170_185_988_092;
 
 fn measured(mean_ms: f64) -> Option<Measurement> {
@@ -82,7 +84,7 @@ fn policy(objective: Objective) -> Policy {
         target_utilization: 0.8,
         max_age_s: 30.0,
         report_expiry_s: 15.0,
-        tail_weight: TAIL,
+        queueing_weight: TAIL,
         ..Policy::default()
     }
 }
@@ -663,12 +665,13 @@ fn a_problem_reads_from_json_with_a_one_second_tick_by_default() {
     assert_eq!(problem.elapsed_s, 1.0);
     assert_eq!(problem.policy.migration_s, 10.0);
     // b's report gives a utilisation but no latency, so its probe's 5 ms is de-queued at 50 %
-    // busy (one server unless told: w = 1) to 2.5 ms of service and 2.5 of queueing: it costs
-    // 40 + 2.5 + 4.605 × 2.5 × m(0.5) = 77.0 ms, and still counts as unreported. a costs 15:
-    // b moves (62/77 - 0.05) / 0.5 > 1, capped at 1, of rate 1 / 10: 0.05 to a.
+    // busy (one server unless told: w = 1) to 2.5 ms of service and 2.5 of queueing: it costs,
+    // at the default queueing weight 1, 40 + 2.5 + 2.5 × m(0.5) = 50 ms, and still counts as
+    // unreported. a costs 15: b moves (35/50 - 0.1) / 0.5 > 1, capped at 1, of rate 1 / 10:
+    // 0.05 to a.
     let d = solve(&problem);
     assert!(close(d.exports[1].terms.service_ms, 2.5, 1e-12));
-    assert!(close(d.exports[1].terms.cost_ms, 42.5 + TAIL * 7.5, 1e-9));
+    assert!(close(d.exports[1].terms.cost_ms, 42.5 + 7.5, 1e-9));
     assert!(has(&d, 1, Bind::Unreported));
     assert_shares(&d, &[0.55, 0.45], 1e-12);
     assert_eq!(
