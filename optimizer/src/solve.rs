@@ -31,7 +31,7 @@ pub fn solve_with(
         .filter(|&i| exports[i].eligible)
         .collect();
     let chosen: Vec<&ExportInput> = eligible.iter().map(|&i| &exports[i]).collect();
-    let from = carried(&chosen, previous);
+    let from = carried(&chosen, previous, policy.report_expiry_s);
     let learned: Vec<Option<f64>> = chosen
         .iter()
         .map(|e| previous.get(&e.cluster).and_then(|s| s.service_ms))
@@ -170,12 +170,14 @@ fn predict(f: &Figures, share: f64, seen: Option<f64>) -> Figures {
 }
 
 /// The shares the previous solve left, over the exports eligible now. An export that left
-/// takes its share with it, spread over the others by their ready endpoints (its traffic must
-/// go somewhere at once, and by the others' shares it would fall hardest on whichever was
-/// already the busiest); one that arrived starts from nothing and draws traffic as the rule
-/// finds it cheaper. With nothing to carry (the first solve, or every export new), the split
-/// follows ready endpoints: a start that the next solves are free to move from.
-fn carried(chosen: &[&ExportInput], previous: &State) -> Vec<f64> {
+/// takes its share with it, spread over the others by their room: their idle servers where
+/// every one reports its utilisation, else their ready endpoints (its traffic must go somewhere
+/// at once; by the others' shares it would fall hardest on whichever was already the busiest,
+/// and by endpoints alone on a small export already near full). One that arrived starts from
+/// nothing and draws traffic as the rule finds it cheaper. With nothing to carry (the first
+/// solve, or every export new), the split follows ready endpoints: a start that the next solves
+/// are free to move from.
+fn carried(chosen: &[&ExportInput], previous: &State, report_expiry_s: f64) -> Vec<f64> {
     let before: Vec<f64> = chosen
         .iter()
         .map(|e| {
@@ -192,15 +194,34 @@ fn carried(chosen: &[&ExportInput], previous: &State) -> Vec<f64> {
     let total: f64 = before.iter().sum();
     if total > EPS {
         let left = (1.0 - total).max(0.0);
+        let room = room(chosen, &servers, report_expiry_s).unwrap_or_else(|| servers.clone());
+        let room_all: f64 = room.iter().sum();
         let carried: Vec<f64> = before
             .iter()
-            .zip(&servers)
-            .map(|(s, k)| s + left * k / all)
+            .zip(&room)
+            .map(|(s, r)| s + left * r / room_all)
             .collect();
         let sum: f64 = carried.iter().sum();
         return carried.iter().map(|s| s / sum).collect();
     }
     servers.iter().map(|k| k / all).collect()
+}
+
+/// Each export's idle servers, k·(1 - u), when every one has a fresh utilisation and some room
+/// is left somewhere; `None` otherwise.
+fn room(chosen: &[&ExportInput], servers: &[f64], report_expiry_s: f64) -> Option<Vec<f64>> {
+    let room: Vec<f64> = chosen
+        .iter()
+        .zip(servers)
+        .map(|(e, k)| {
+            let load = e
+                .load
+                .filter(|r| r.age_s.is_finite() && r.age_s <= report_expiry_s)?;
+            let u = load.utilization.filter(|u| u.is_finite())?;
+            Some(k * (1.0 - u).clamp(0.0, 1.0))
+        })
+        .collect::<Option<_>>()?;
+    (room.iter().sum::<f64>() > EPS).then_some(room)
 }
 
 fn reason(

@@ -309,8 +309,9 @@ proptest! {
                 "start {} full {} after {} of the time {}", s0, s1, fraction, st);
         }
         // And with no time at all, the shares are the previous ones over the exports still
-        // eligible, what the others left spread by ready endpoints, or the ready endpoints'
-        // proportions on a first solve.
+        // eligible, what the others left spread by their idle servers (where all report a
+        // utilisation) or else their ready endpoints, or the ready endpoints' proportions on a
+        // first solve.
         let chosen: Vec<&ExportInput> = exports.iter().filter(|e| e.eligible).collect();
         let before: Vec<f64> = chosen.iter()
             .map(|e| previous.get(&e.cluster).map_or(0.0, |s| s.share.clamp(0.0, 1.0)))
@@ -322,7 +323,15 @@ proptest! {
         let all: f64 = servers.iter().sum();
         let expected: Vec<f64> = if total > 1e-6 {
             let left = (1.0 - total).max(0.0);
-            let spread: Vec<f64> = before.iter().zip(&servers).map(|(s, k)| s + left * k / all).collect();
+            let idle: Option<Vec<f64>> = chosen.iter().zip(&servers)
+                .map(|(e, k)| {
+                    let load = e.load.filter(|r| r.age_s.is_finite() && r.age_s <= policy.report_expiry_s)?;
+                    Some(k * (1.0 - load.utilization.filter(|u| u.is_finite())?).clamp(0.0, 1.0))
+                })
+                .collect();
+            let room = idle.filter(|r| r.iter().sum::<f64>() > 1e-9).unwrap_or_else(|| servers.clone());
+            let room_all: f64 = room.iter().sum();
+            let spread: Vec<f64> = before.iter().zip(&room).map(|(s, r)| s + left * r / room_all).collect();
             let sum: f64 = spread.iter().sum();
             spread.iter().map(|s| s / sum).collect()
         } else {
