@@ -23,6 +23,9 @@ struct Slot {
     utilization: Option<(f64, Instant)>,
 }
 
+/// A failing export's probe interval, as a fraction of the usual one.
+const FAILING_INTERVAL: f64 = 0.25;
+
 /// One probe's outcome: the TCP round trip and, if a path is probed, the GET; or what went
 /// wrong.
 pub type ProbeOutcome = Result<(Duration, Option<HttpSample>), String>;
@@ -213,6 +216,10 @@ impl ProbeBook {
                                    ejections = slot.health.ejections(), "export ejected");
                     // Probe again when the ejection ends, to readmit it promptly.
                     slot.next_due = now + self.settings.ejection.base.min(interval);
+                } else if !slot.health.is_ejected(now) {
+                    // A failing export is probed again sooner (Envoy's unhealthy interval), so
+                    // that the failures that eject it come in a fraction of the usual rounds.
+                    slot.next_due = now + interval.mul_f64(jitter.max(0.1) * FAILING_INTERVAL);
                 }
                 slot.last_error = Some(error);
             }
@@ -268,6 +275,36 @@ mod tests {
         assert!((rtt - 20.0).abs() < 1e-6, "{rtt}");
         assert!((service.unwrap() - 25.0).abs() < 1e-6, "{service:?}");
         assert_eq!(split_round_trip(ms(20.0), None).1, None);
+    }
+
+    #[test]
+    fn a_failing_export_is_probed_again_sooner() {
+        let start = Instant::now();
+        let key = TargetKey {
+            service: "n/s".into(),
+            cluster: "west".into(),
+        };
+        let mut book = ProbeBook::new(crate::probe::ProbeSettings::default());
+        book.set_targets(
+            vec![Target {
+                key: key.clone(),
+                addr: "127.0.0.1:80".parse().unwrap(),
+                http_url: None,
+                interval: None,
+            }],
+            start,
+        );
+        book.set_active("n/s", true, start);
+        assert_eq!(book.take_due(start).len(), 1);
+        // A success: next due a whole interval (1 s) later.
+        book.record(&key, Ok((ms(1.0), None)), start, 0.5);
+        assert!(book.take_due(start + ms(300.0)).is_empty());
+        assert_eq!(book.take_due(start + ms(1000.0)).len(), 1);
+        // A failure: a quarter of it.
+        let failed = start + ms(1000.0);
+        book.record(&key, Err("refused".into()), failed, 0.5);
+        assert_eq!(book.take_due(failed + ms(250.0)).len(), 1);
+        assert!(!book.reports(failed)[&key].ejected);
     }
 
     #[test]

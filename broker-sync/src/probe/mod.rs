@@ -56,9 +56,9 @@ impl Default for ProbeSettings {
             timeout: Duration::from_secs(1),
             jitter: 0.2,
             max_in_flight: 32,
-            // Three failures eject an export within about three probe rounds: at one probe a
-            // second, about 3 s when connections are refused, about 6 s when probes time out
-            // (the next is sent an interval after the last failed);
+            // Three failures eject an export: after the first, a failing export is probed
+            // every quarter interval, so at one probe a second about 1.5 s after it fails when
+            // connections are refused, about 3.5 s when probes time out;
             // 10 s, 20 s, 30 s ... as Envoy's outlier detection grows its ejections.
             ejection: EjectionPolicy {
                 failures: 3,
