@@ -36,7 +36,8 @@ use report::{Ratios, Summary};
 
 /// The shortest run in which the scenario means anything, seconds. Its shortest phase, central's
 /// outage, lasts 20 % of the run and must outlast twice what Aviator takes to react to it (three
-/// failed probes, the first within 250 ms and the others a quarter of that apart, a 250 ms tick, then the clients' 1 s DNS TTL: about 2 s); west's
+/// failed probes, the first within 250 ms and the others a quarter of that apart, a 250 ms
+/// tick, then the clients' 1 s DNS TTL: about 2 s); west's
 /// slowdown lasts 25 % and must fill the 5 s in which its utilisation (averaged over 1 s) and
 /// the probes' latency rise and the rule moves about half the gap (8 s migration time).
 /// Both come to 20 s. Shorter, the figures measure the reaction times, not the policies.
