@@ -277,9 +277,8 @@ mod tests {
         assert_eq!(split_round_trip(ms(20.0), None).1, None);
     }
 
-    #[test]
-    fn a_failing_export_is_probed_again_sooner() {
-        let start = Instant::now();
+    /// A book probing one export of `n/s` by TCP and GET, from `start`.
+    fn one_target(start: Instant) -> (ProbeBook, TargetKey) {
         let key = TargetKey {
             service: "n/s".into(),
             cluster: "west".into(),
@@ -289,11 +288,18 @@ mod tests {
             vec![Target {
                 key: key.clone(),
                 addr: "127.0.0.1:80".parse().unwrap(),
-                http_url: None,
+                http_url: Some("http://127.0.0.1/".into()),
                 interval: None,
             }],
             start,
         );
+        (book, key)
+    }
+
+    #[test]
+    fn a_failing_export_is_probed_again_sooner() {
+        let start = Instant::now();
+        let (mut book, key) = one_target(start);
         book.set_active("n/s", true, start);
         assert_eq!(book.take_due(start).len(), 1);
         // A success: next due a whole interval (1 s) later.
@@ -310,20 +316,7 @@ mod tests {
     #[test]
     fn a_reported_utilisation_becomes_the_exports_load_and_ages() {
         let start = Instant::now();
-        let key = TargetKey {
-            service: "n/s".into(),
-            cluster: "west".into(),
-        };
-        let mut book = ProbeBook::new(crate::probe::ProbeSettings::default());
-        book.set_targets(
-            vec![Target {
-                key: key.clone(),
-                addr: "127.0.0.1:80".parse().unwrap(),
-                http_url: Some("http://127.0.0.1/".into()),
-                interval: None,
-            }],
-            start,
-        );
+        let (mut book, key) = one_target(start);
         let get = HttpSample {
             elapsed: ms(20.0),
             server: SelfReport {
