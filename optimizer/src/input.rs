@@ -19,12 +19,20 @@ pub struct Measurement {
     pub age_s: f64,
 }
 
+/// The largest utilisation a load report may carry. Up to 1 it is the busy fraction of the
+/// export's servers; beyond, the offered load (demand over capacity) of a saturated export,
+/// whose busy fraction says nothing more while how far beyond says how much traffic must leave
+/// before it drains (ORCA's and Kubernetes' CPU figures exceed 1 so too). A larger figure is
+/// taken for an error, not for a load.
+pub const MAX_OFFERED_LOAD: f64 = 4.0;
+
 /// What an exporting cluster says of its own export, through the broker: measured inside that
 /// cluster, so no wide-area round trip is in it, and under everyone's traffic, not only ours.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct LoadReport {
-    /// Busy fraction of the export's servers, 0..1, when the exporter can know it.
+    /// Load on the export's servers when the exporter can know it: their busy fraction, or
+    /// above 1 the offered load (demand over capacity) of a saturated export.
     #[serde(default)]
     pub utilization: Option<f64>,
     /// Mean service latency seen inside the exporting cluster (queueing included), ms.

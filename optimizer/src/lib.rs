@@ -17,7 +17,8 @@ pub mod weights;
 
 pub use explain::{Bind, Decision, ExportDecision, Terms};
 pub use input::{
-    ExportInput, ExportState, LoadReport, Measurement, Objective, Policy, Problem, State,
+    ExportInput, ExportState, LoadReport, MAX_OFFERED_LOAD, Measurement, Objective, Policy,
+    Problem, State,
 };
 pub use model::quantile;
 pub use solve::{solve, solve_with};

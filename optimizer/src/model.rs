@@ -6,7 +6,7 @@
 //! inside its cluster, under everyone's traffic); this cluster's probes fill in where there is
 //! no fresh report. Queueing is M/M/k by Sakasegawa's approximation.
 
-use crate::input::{ExportInput, LoadReport, Measurement, Policy};
+use crate::input::{ExportInput, LoadReport, MAX_OFFERED_LOAD, Measurement, Policy};
 
 /// Utilisation the model never reads beyond: at 1 the delay is infinite, and a saturated
 /// export's figure only has to be worse than every other's.
@@ -27,7 +27,8 @@ pub struct Figures {
     pub service_ms: f64,
     /// Servers (ready endpoints) behind the export (1 when unknown).
     pub servers: f64,
-    /// Busy fraction of its servers by everyone's traffic, when reported.
+    /// Load on its servers by everyone's traffic, when reported: their busy fraction, or the
+    /// offered load (demand over capacity) above 1 when demand exceeds what they serve.
     pub utilization: Option<f64>,
     /// Mean delay the export's queue adds now, ms: by the model from the reported utilisation,
     /// or what the probes measured beyond the service time when there is no report.
@@ -64,7 +65,7 @@ impl Figures {
     /// model. `None` when the utilisation is not known.
     pub fn at_utilization(&self, u: f64) -> Option<Figures> {
         self.utilization?;
-        let u = u.clamp(0.0, 1.0);
+        let u = u.clamp(0.0, MAX_OFFERED_LOAD);
         Some(Figures {
             utilization: Some(u),
             queueing_ms: self.service_ms * wait_factor(self.servers, u),
@@ -179,7 +180,9 @@ fn service(
     learned: Option<f64>,
 ) -> Option<(f64, Option<f64>, f64, bool)> {
     let valid = |x: Option<f64>| x.filter(|v| v.is_finite() && *v >= 0.0);
-    let utilization = load.and_then(|r| valid(r.utilization)).map(|u| u.min(1.0));
+    let utilization = load
+        .and_then(|r| valid(r.utilization))
+        .filter(|u| *u <= MAX_OFFERED_LOAD);
     let reported_ms = load.and_then(|r| valid(r.latency_ms));
     match (reported_ms.or(probed_ms), utilization) {
         (Some(ms), Some(u)) => match learned.filter(|s| *s > 0.0 && u >= SATURATED) {

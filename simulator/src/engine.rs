@@ -143,6 +143,9 @@ struct Export {
     recent: RecentLatency,
 }
 
+/// Busy fraction from which an exporter counts itself saturated and reports its offered load.
+const SATURATED_BUSY: f64 = 0.95;
+
 /// An exporter's own view of its export over the last report window: what it measures inside
 /// its cluster (busy time, in-cluster latency, refusals), as production's exporter side does.
 #[derive(Debug, Clone, Copy, Default)]
@@ -160,8 +163,18 @@ impl ReportWindow {
     /// is `busy_s`.
     fn report(&self, now: f64, busy_s: f64, servers: usize) -> LoadReport {
         let span = (now - self.started).max(1e-9);
+        let busy = ((busy_s - self.busy_at_start) / span / servers as f64).min(1.0);
+        // Saturated, the busy fraction stops at 1: what arrived over what was served says how
+        // far beyond capacity the demand stands (arrivals times the mean service time, over
+        // the capacity). Below saturation the busy fraction is the exact figure, and the count
+        // of arrivals over completions only noise.
+        let offered = if busy >= SATURATED_BUSY {
+            busy * (f64::from(self.arrivals) / f64::from(self.completed.max(1))).max(1.0)
+        } else {
+            busy
+        };
         LoadReport {
-            utilization: Some(((busy_s - self.busy_at_start) / span / servers as f64).min(1.0)),
+            utilization: Some(offered),
             latency_ms: (self.completed > 0).then(|| self.sojourn_ms / f64::from(self.completed)),
             error_rate: (self.arrivals > 0)
                 .then(|| f64::from(self.refused) / f64::from(self.arrivals)),

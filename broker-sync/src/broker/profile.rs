@@ -1,6 +1,7 @@
 //! The one small object each cluster shares: where it is, what transfer costs it, how much each
 //! of its exports can serve, and its own report of each export's load.
 
+use aviator_optimizer::MAX_OFFERED_LOAD;
 use aviator_optimizer::cost::PriceTable;
 use serde::{Deserialize, Serialize};
 
@@ -42,7 +43,8 @@ pub struct ExportCapacity {
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct ExportReport {
-    /// Busy fraction of the export's servers, 0..1.
+    /// Busy fraction of the export's servers, 0..1, or above 1 a saturated export's offered
+    /// load, up to [`MAX_OFFERED_LOAD`].
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub utilization: Option<f64>,
     /// Mean service latency measured inside the exporting cluster, ms.
@@ -61,7 +63,7 @@ impl ExportReport {
     /// server would refuse the whole object for them.
     pub fn stamp(load: &LoadReport, now_unix: f64) -> Self {
         Self {
-            utilization: fraction(load.utilization),
+            utilization: offered_load(load.utilization),
             latency_ms: duration_ms(load.latency_ms),
             error_rate: fraction(load.error_rate),
             measured_at: now_unix - load.age_s.max(0.0),
@@ -76,12 +78,16 @@ impl ExportReport {
             return None;
         }
         Some(LoadReport {
-            utilization: fraction(self.utilization),
+            utilization: offered_load(self.utilization),
             latency_ms: duration_ms(self.latency_ms),
             error_rate: fraction(self.error_rate),
             age_s: (now_unix - self.measured_at).max(0.0),
         })
     }
+}
+
+fn offered_load(x: Option<f64>) -> Option<f64> {
+    x.filter(|v| (0.0..=MAX_OFFERED_LOAD).contains(v))
 }
 
 fn fraction(x: Option<f64>) -> Option<f64> {
@@ -273,7 +279,7 @@ services:
     fn a_clock_ahead_of_ours_is_age_zero_and_bad_figures_are_unknown() {
         let mut set = fresh();
         let odd = ExportReport {
-            utilization: Some(1.5),
+            utilization: Some(4.5),
             latency_ms: Some(f64::NAN),
             error_rate: Some(-0.1),
             measured_at: NOW + 30.0,

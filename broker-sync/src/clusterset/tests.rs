@@ -263,11 +263,11 @@ fn a_declared_utilization_is_a_load_report_and_the_removed_fields_are_unknown() 
     assert_eq!(load.age_s, 0.0);
     assert_eq!(set.services[0].exports[1].load, None);
 
-    let errors = errors_of(&good.replace("utilization: 0.7", "utilization: 1.5"));
+    let errors = errors_of(&good.replace("utilization: 0.7", "utilization: 4.5"));
     assert!(
-        errors.iter().any(
-            |e| e.starts_with("services[0].exports[0].utilization: 1.5 is not a busy fraction")
-        ),
+        errors
+            .iter()
+            .any(|e| e.starts_with("services[0].exports[0].utilization: 4.5 is not a load")),
         "{errors:#?}"
     );
     // The stack the rule replaced is gone from the file format, not silently ignored.

@@ -4,6 +4,7 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::net::IpAddr;
 
+use aviator_optimizer::MAX_OFFERED_LOAD;
 use serde::de::DeserializeOwned;
 use serde_yaml_ng::Value;
 
@@ -388,11 +389,13 @@ impl Validator {
         }
         if let Some(u) = raw
             .utilization
-            .filter(|u| !(u.is_finite() && (0.0..=1.0).contains(u)))
+            .filter(|u| !(u.is_finite() && (0.0..=MAX_OFFERED_LOAD).contains(u)))
         {
             self.error(
                 format!("{path}.utilization"),
-                format!("{u} is not a busy fraction: use 0 to 1"),
+                format!(
+                    "{u} is not a load: use 0 to 1 (the busy fraction), or up to {MAX_OFFERED_LOAD} for the offered load of a saturated export"
+                ),
             );
         }
         Export {

@@ -208,9 +208,10 @@ pub struct ExportCapacitySpec {
 #[derive(Deserialize, Serialize, Clone, Copy, Debug, PartialEq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ExportReportSpec {
-    /// Busy fraction of the export's servers, 0 to 1.
+    /// Busy fraction of the export's servers, 0 to 1; above 1, a saturated export's offered
+    /// load (demand over capacity), at most 4.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(range(min = 0.0, max = 1.0))]
+    #[schemars(range(min = 0.0, max = 4.0))]
     pub utilization: Option<f64>,
     /// Mean service latency measured inside the exporting cluster, ms.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -259,6 +260,23 @@ mod tests {
             crd["spec"]["versions"][0]["subresources"]["status"],
             serde_json::json!({})
         );
+    }
+
+    #[test]
+    fn a_load_report_may_carry_the_offered_load_the_optimizer_reads() {
+        let crd = serde_json::to_value(ClusterCost::crd()).unwrap();
+        let text = crd.to_string();
+        let at = text
+            .find("\"utilization\"")
+            .expect("utilization in the schema");
+        let maximum = text[at..]
+            .find("\"maximum\":")
+            .map(|m| &text[at + m + 10..]);
+        let maximum: f64 = maximum
+            .and_then(|m| m.split([',', '}']).next())
+            .and_then(|m| m.parse().ok())
+            .expect("a maximum");
+        assert_eq!(maximum, aviator_optimizer::MAX_OFFERED_LOAD);
     }
 
     #[test]
