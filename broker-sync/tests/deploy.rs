@@ -9,7 +9,7 @@ use aviator_broker::kubernetes::access::{READS, STATUS_WRITES, WATCH_VERBS, WATC
 use aviator_broker::kubernetes::crd::AviatorPolicy;
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Service, ServiceAccount};
-use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding};
+use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, Role, RoleBinding};
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use serde::Deserialize;
 use serde_yaml_ng::Value;
@@ -65,6 +65,8 @@ fn parse_all(dir: &Path, kinds: &mut Vec<String>) {
                 "ServiceAccount" => drop(typed::<ServiceAccount>(&doc, &path)),
                 "ClusterRole" => drop(typed::<ClusterRole>(&doc, &path)),
                 "ClusterRoleBinding" => drop(typed::<ClusterRoleBinding>(&doc, &path)),
+                "Role" => drop(typed::<Role>(&doc, &path)),
+                "RoleBinding" => drop(typed::<RoleBinding>(&doc, &path)),
                 "Deployment" => drop(typed::<Deployment>(&doc, &path)),
                 "Service" => drop(typed::<Service>(&doc, &path)),
                 "ConfigMap" => drop(typed::<ConfigMap>(&doc, &path)),

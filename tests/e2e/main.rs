@@ -7,6 +7,7 @@ mod cli;
 mod demo;
 mod hostile;
 mod kubernetes;
+mod kubernetes_real;
 mod live;
 mod protocol;
 mod reload;

@@ -1,6 +1,8 @@
-//! An in-test Kubernetes API server that speaks real HTTP: LIST with resourceVersions, chunked
-//! WATCH streams with bookmarks, and `410 Gone` on demand, so kube-rs's watchers run against it
-//! exactly as against a real one. Objects come from YAML fixtures; tests change them live.
+//! An in-test Kubernetes API server that speaks real HTTP: LIST with resourceVersions and
+//! chunked WATCH streams with bookmarks, so kube-rs's watchers run against it as against a real
+//! one. It stays only for what a bare control plane cannot serve, the metrics API
+//! (`metrics.k8s.io`); everything else is tested against a real kube-apiserver
+//! (`control_plane.rs`). Objects come from YAML fixtures.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -43,9 +45,6 @@ struct ApiState {
     /// Lists wait until released, so a test can see Aviator before its first sync.
     released: Arc<AtomicBool>,
     release: Arc<Notify>,
-    /// While set, namespaced lists (the broker's) fail with 503.
-    broker_down: Arc<AtomicBool>,
-    lists: Arc<AtomicU64>,
 }
 
 pub struct KubeApi {
@@ -87,8 +86,6 @@ impl KubeApi {
             events,
             released: Arc::default(),
             release: Arc::default(),
-            broker_down: Arc::default(),
-            lists: Arc::default(),
         };
         let mut api = Self {
             addr: "127.0.0.1:0".parse().unwrap(),
@@ -138,22 +135,6 @@ impl KubeApi {
         self.state.release.notify_waiters();
     }
 
-    /// Makes the broker unreachable: open watches on it end, new lists and watches fail.
-    pub fn break_broker(&self) {
-        self.state.broker_down.store(true, Ordering::SeqCst);
-        let status = json!({ "kind": "Status", "apiVersion": "v1", "status": "Failure",
-                             "message": "too old resource version", "reason": "Expired", "code": 410 });
-        let _ = self.state.events.send((
-            "ClusterCost".to_owned(),
-            json!({ "type": "ERROR", "object": status }),
-        ));
-    }
-
-    /// How many LIST requests have been answered (a relist adds one per resource).
-    pub fn lists(&self) -> u64 {
-        self.state.lists.load(Ordering::SeqCst)
-    }
-
     /// Adds or replaces an object, announcing it to watchers.
     pub fn put(&self, mut object: Value, announce: bool) {
         let version = self.state.version.fetch_add(1, Ordering::SeqCst) + 1;
@@ -182,19 +163,6 @@ impl KubeApi {
     pub fn get(&self, kind: &str, namespace: &str, name: &str) -> Option<Value> {
         let key = (kind.to_owned(), format!("{namespace}/{name}"));
         self.state.objects.lock().unwrap().get(&key).cloned()
-    }
-
-    /// Ends every open watch with `410 Gone`, as an API server does when a resourceVersion is
-    /// too old: the watchers must relist.
-    pub fn expire_watches(&self) {
-        for (_, _, kind) in RESOURCES {
-            let status = json!({ "kind": "Status", "apiVersion": "v1", "status": "Failure",
-                                 "message": "too old resource version", "reason": "Expired", "code": 410 });
-            let _ = self.state.events.send((
-                kind.to_owned(),
-                json!({ "type": "ERROR", "object": status }),
-            ));
-        }
     }
 
     /// A kubeconfig pointing at this server, written into `dir`.
@@ -240,7 +208,6 @@ async fn list_or_watch(
         }
         notified.await;
     }
-    state.lists.fetch_add(1, Ordering::SeqCst);
     let items: Vec<Value> = state
         .objects
         .lock()
@@ -372,9 +339,6 @@ fn list_in(
     let Some(kind) = kind_of(&prefix, &plural) else {
         return StatusCode::NOT_FOUND.into_response();
     };
-    if kind == "ClusterCost" && state.broker_down.load(Ordering::SeqCst) {
-        return StatusCode::SERVICE_UNAVAILABLE.into_response();
-    }
     if query.get("watch").is_some_and(|w| w == "true" || w == "1") {
         return watch(state, kind);
     }

@@ -1,6 +1,7 @@
 //! Helpers shared by the end-to-end tests: a running `aviator` process and a DNS client.
 
 pub mod backend;
+pub mod control_plane;
 pub mod dns;
 pub mod http;
 pub mod kube_api;
