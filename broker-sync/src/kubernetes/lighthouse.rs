@@ -70,15 +70,13 @@ fn connectivity(gateways: &[Gateway]) -> Option<BTreeMap<String, (bool, Option<M
             continue;
         };
         let connected = connection.status.as_deref() == Some("connected");
+        // Submariner writes "0s" before its first sample: unknown, not a round trip of zero.
+        let sampled = |d: Option<&str>| d.and_then(go_duration_ms).filter(|ms| *ms > 0.0);
         let rtt = connection.latency_rtt.as_ref().and_then(|l| {
-            let mean = l
-                .average
-                .as_deref()
-                .or(l.last.as_deref())
-                .and_then(go_duration_ms)?;
+            let mean = sampled(l.average.as_deref()).or(sampled(l.last.as_deref()))?;
             Some(Measurement {
                 mean_ms: mean,
-                p99_ms: l.max.as_deref().and_then(go_duration_ms),
+                p99_ms: sampled(l.max.as_deref()),
                 age_s: 0.0,
             })
         });
@@ -313,6 +311,8 @@ mod tests {
             .find(|e| e.cluster.as_str() == "central")
             .unwrap();
         assert!(!central.ready);
+        // Its gateway connection has no sample yet ("0s"): no round trip, rather than zero.
+        assert_eq!(central.rtt, None);
         // Only west is eligible: central is neither ready nor connected.
         assert_eq!(nginx.eligibility(&set), [false, true]);
 
