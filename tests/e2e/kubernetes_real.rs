@@ -4,6 +4,7 @@
 //! `410 Gone` after etcd compaction and an API server restart while the last state keeps
 //! serving, policy statuses written through the status subresource, and a broker outage.
 
+use aviator_broker::kubernetes::access::WATCHED;
 use base64::Engine;
 use hickory_proto::op::ResponseCode;
 use hickory_proto::rr::RecordType;
@@ -153,18 +154,11 @@ fn kubernetes_mode_on_a_real_api_server() {
     cluster.restart_apiserver();
     eventually("a relist of every kind", || {
         let metrics = cluster.metrics();
-        [
-            "serviceimports",
-            "endpointslices",
-            "gateways",
-            "aviatorpolicies",
-        ]
-        .iter()
-        .all(|resource| {
+        WATCHED.iter().all(|watched| {
             metrics.lines().any(|l| {
                 l.starts_with("apiserver_request_total{")
                     && l.contains("verb=\"LIST\"")
-                    && l.contains(&format!("resource=\"{resource}\""))
+                    && l.contains(&format!("resource=\"{}\"", watched.plural))
             })
         })
     });
