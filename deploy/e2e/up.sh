@@ -28,7 +28,7 @@ for i in 1 2; do
   kind load docker-image aviator:e2e --name "cluster$i"
   kubectl --context "kind-cluster$i" apply -f "$root/deploy/crds/aviator.dev.yaml"
   kubectl --context "kind-cluster$i" apply -k "$root/deploy/base" --dry-run=client -o yaml \
-    | sed -e "s/image: aviator:latest/image: aviator:e2e/" -e "s/value: CHANGE-ME/value: cluster$i/" \
+    | sed -e "s/image: aviator:latest/image: aviator:e2e/" \
     | kubectl --context "kind-cluster$i" apply -f -
   kubectl --context "kind-cluster$i" -n aviator rollout status deploy/aviator --timeout=180s
   ip=$(kubectl --context "kind-cluster$i" -n aviator get svc aviator -o jsonpath='{.spec.clusterIP}')

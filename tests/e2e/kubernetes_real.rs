@@ -5,7 +5,6 @@
 //! serving, policy statuses written through the status subresource, and a broker outage.
 
 use aviator_broker::kubernetes::access::WATCHED;
-use base64::Engine;
 use hickory_proto::op::ResponseCode;
 use hickory_proto::rr::RecordType;
 use serde_json::{Value, json};
@@ -13,45 +12,10 @@ use serde_json::{Value, json};
 use crate::support::control_plane::ControlPlane;
 use crate::support::http::{get, metric};
 use crate::support::process::eventually;
+use crate::support::submariner::{BROKER_NAMESPACE, FIXTURE, broker_for_east, fixture_object};
 use crate::support::*;
 
-const FIXTURE: &str = include_str!("../data/kubernetes/lighthouse.yaml");
 const NGINX: &str = "nginx.default.svc.clusterset.local.";
-const BROKER_NAMESPACE: &str = "submariner-k8s-broker";
-
-fn fixture_object(kind: &str, name: &str) -> Value {
-    for document in serde_yaml_ng::Deserializer::from_str(FIXTURE) {
-        let value: Value = serde::Deserialize::deserialize(document).unwrap();
-        if value["kind"] == kind && value["metadata"]["name"] == name {
-            return value;
-        }
-    }
-    panic!("{kind} {name} not in the fixture");
-}
-
-/// The broker as Submariner sets it up for cluster `east`: a ServiceAccount there, bound to the
-/// Role `deploy/broker/` ships; and the environment Submariner gives its pods.
-fn broker_for_east(broker: &ControlPlane) -> Vec<(&'static str, String)> {
-    broker.apply(json!({ "apiVersion": "v1", "kind": "ServiceAccount",
-        "metadata": { "name": "cluster-east", "namespace": BROKER_NAMESPACE } }));
-    for file in ["role.yaml", "rolebinding.yaml"] {
-        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("../deploy/broker")
-            .join(file);
-        broker.apply_yaml(&std::fs::read_to_string(path).unwrap());
-    }
-    let token = broker.service_account_token(BROKER_NAMESPACE, "cluster-east");
-    let ca = base64::engine::general_purpose::STANDARD.encode(broker.ca_pem());
-    vec![
-        (
-            "BROKER_K8S_APISERVER",
-            broker.url.trim_start_matches("https://").to_owned(),
-        ),
-        ("BROKER_K8S_APISERVERTOKEN", token),
-        ("BROKER_K8S_CA", ca),
-        ("BROKER_K8S_REMOTENAMESPACE", BROKER_NAMESPACE.to_owned()),
-    ]
-}
 
 fn condition(policy: &Value, kind: &str) -> Option<Value> {
     policy["status"]["conditions"]
@@ -120,12 +84,12 @@ fn kubernetes_mode_on_a_real_api_server() {
             &[],
         ) == Some(0.0)
     });
-    // Headless: only db-0 is ready.
+    // Headless: its ready pods only (db-1 is not).
     let db = ask("db.data.svc.clusterset.local.", RecordType::A).to(server.dns);
-    assert_eq!(addresses(&db), ips(&["10.2.1.1"]));
+    assert_eq!(addresses(&db), ips(&["10.2.1.1", "10.2.1.3"]));
 
     // central becomes ready and connected: it joins the rotation.
-    let mut slice = fixture_object("EndpointSlice", "nginx-central");
+    let mut slice = fixture_object("EndpointSlice", "nginx-q9w4d");
     slice["endpoints"][0]["conditions"]["ready"] = Value::Bool(true);
     cluster.apply(slice);
     let mut gateway = fixture_object("Gateway", "east-gw-node-1");
@@ -163,7 +127,7 @@ fn kubernetes_mode_on_a_real_api_server() {
         })
     });
     // And follows changes again: central is drained.
-    let mut slice = fixture_object("EndpointSlice", "nginx-central");
+    let mut slice = fixture_object("EndpointSlice", "nginx-q9w4d");
     slice["endpoints"][0]["conditions"]["ready"] = Value::Bool(false);
     cluster.apply(slice);
     eventually("central to be drained", || {
@@ -204,7 +168,7 @@ fn kubernetes_mode_on_a_real_api_server() {
             })
     });
     let db = ask("db.data.svc.clusterset.local.", RecordType::A).to(server.dns);
-    assert_eq!(addresses(&db), ips(&["10.2.1.1"]));
+    assert_eq!(addresses(&db), ips(&["10.2.1.1", "10.2.1.3"]));
 
     // The broker's API server goes down: the last prices stay, and the policies say Degraded.
     broker.stop_apiserver();

@@ -8,6 +8,7 @@ mod demo;
 mod hostile;
 mod kubernetes;
 mod kubernetes_real;
+mod kubernetes_submariner;
 mod live;
 mod protocol;
 mod reload;

@@ -2,55 +2,36 @@
 //! Gateways) into the same [`ClusterSet`] the standalone file produces, so nothing downstream
 //! knows which source is in use.
 
-use std::collections::{BTreeMap, BTreeSet};
-use std::net::IpAddr;
-
 use k8s_openapi::api::discovery::v1::EndpointSlice;
+use std::collections::{BTreeMap, BTreeSet};
 
 use super::objects::{Gateway, ServiceImport, go_duration_ms};
+use super::slices;
 use crate::state::{
-    Cluster, ClusterId, ClusterSet, DnsSettings, Endpoint, Export, Measurement, Policy, Port,
-    Protocol, Service, ServiceType,
+    Cluster, ClusterId, ClusterSet, DnsSettings, Export, Measurement, Policy, Service, ServiceType,
 };
-
-pub const MANAGED_BY: &str = "endpointslice.kubernetes.io/managed-by";
-pub const LIGHTHOUSE_AGENT: &str = "lighthouse-agent.submariner.io";
-pub const SOURCE_CLUSTER: &str = "multicluster.kubernetes.io/source-cluster";
-pub const SERVICE_NAME: &str = "multicluster.kubernetes.io/service-name";
-pub const SOURCE_NAMESPACE: &str = "lighthouse.submariner.io/sourceNamespace";
 
 /// Everything read from the cluster at one moment.
 pub struct Objects<'a> {
     pub local_cluster: &'a str,
-    pub broker_namespace: &'a str,
     pub imports: &'a [ServiceImport],
     pub slices: &'a [EndpointSlice],
     pub gateways: &'a [Gateway],
+    /// The Kubernetes slices of the services this cluster exports, by (namespace, service):
+    /// their ready endpoints are the local export's capacity, and under Globalnet its
+    /// headless addresses.
+    pub own_slices: &'a BTreeMap<(String, String), Vec<EndpointSlice>>,
     pub dns: DnsSettings,
 }
 
-/// A slice Lighthouse's agent wrote, with the labels that place it.
-struct Placed<'a> {
-    cluster: &'a str,
-    namespace: &'a str,
-    service: &'a str,
-    slice: &'a EndpointSlice,
-}
-
-fn placed<'a>(slice: &'a EndpointSlice, broker_namespace: &str) -> Option<Placed<'a>> {
-    let labels = slice.metadata.labels.as_ref()?;
-    if labels.get(MANAGED_BY).map(String::as_str) != Some(LIGHTHOUSE_AGENT) {
-        return None;
-    }
-    if slice.metadata.namespace.as_deref() == Some(broker_namespace) {
-        return None;
-    }
-    Some(Placed {
-        cluster: labels.get(SOURCE_CLUSTER)?,
-        namespace: labels.get(SOURCE_NAMESPACE)?,
-        service: labels.get(SERVICE_NAME)?,
-        slice,
-    })
+/// Whether Lighthouse serves this ServiceImport: not a per-cluster copy (labelled with its
+/// service's name) and not the broker's (annotated so).
+pub fn serves(import: &ServiceImport) -> bool {
+    !import.metadata.labels.contains_key(slices::SERVICE_NAME)
+        && !import
+            .metadata
+            .annotations
+            .contains_key(slices::SERVICE_NAME)
 }
 
 /// Connectivity and round trips from the active gateway; `None` if there is no gateway, in
@@ -104,28 +85,12 @@ pub fn local_cluster_of(gateways: &[Gateway]) -> Option<String> {
         .or_else(|| gateways.iter().find_map(id))
 }
 
-fn protocol(text: Option<&str>) -> Protocol {
-    match text.map(str::to_ascii_uppercase).as_deref() {
-        Some("UDP") => Protocol::Udp,
-        Some("SCTP") => Protocol::Sctp,
-        _ => Protocol::Tcp,
-    }
-}
-
-fn ips(addresses: &[String]) -> Vec<IpAddr> {
-    addresses.iter().filter_map(|a| a.parse().ok()).collect()
-}
-
 /// The clusterset these objects describe. Services get the default policy; AviatorPolicies
 /// are applied on top by the caller.
 pub fn cluster_set(objects: &Objects<'_>) -> ClusterSet {
     let gateway = connectivity(objects.gateways);
-    let slices: Vec<Placed<'_>> = objects
-        .slices
-        .iter()
-        .filter_map(|s| placed(s, objects.broker_namespace))
-        .collect();
-    let mut cluster_ids: BTreeSet<String> = slices.iter().map(|p| p.cluster.to_owned()).collect();
+    let grouped = slices::by_export(objects.slices);
+    let mut cluster_ids: BTreeSet<String> = grouped.keys().map(|k| k.2.clone()).collect();
     cluster_ids.insert(objects.local_cluster.to_owned());
     if let Some(gateway) = &gateway {
         cluster_ids.extend(gateway.keys().cloned());
@@ -148,6 +113,7 @@ pub fn cluster_set(objects: &Objects<'_>) -> ClusterSet {
     let mut services: Vec<Service> = objects
         .imports
         .iter()
+        .filter(|import| serves(import))
         .filter_map(|import| {
             let namespace = import.metadata.namespace.clone()?;
             let name = import.metadata.name.clone()?;
@@ -155,19 +121,23 @@ pub fn cluster_set(objects: &Objects<'_>) -> ClusterSet {
                 Some("Headless") => ServiceType::Headless,
                 _ => ServiceType::ClusterSetIp,
             };
-            let mut exports: Vec<Export> = slices
-                .iter()
-                .filter(|p| p.namespace == namespace && p.service == name)
-                .map(|p| export(p, service_type, gateway.as_ref()))
+            let exports: Vec<Export> = grouped
+                .range((namespace.clone(), name.clone(), String::new())..)
+                .take_while(|((ns, svc, _), _)| *ns == namespace && *svc == name)
+                .map(|((_, _, cluster), group)| {
+                    let local = cluster == objects.local_cluster;
+                    let own = local
+                        .then(|| objects.own_slices.get(&(namespace.clone(), name.clone())))
+                        .flatten();
+                    export(cluster, group, service_type, own, gateway.as_ref())
+                })
                 .collect();
-            exports.sort_by(|a, b| a.cluster.cmp(&b.cluster));
-            exports.dedup_by(|a, b| a.cluster == b.cluster);
             Some(Service {
                 namespace,
                 name,
                 service_type,
                 vips: if service_type == ServiceType::ClusterSetIp {
-                    ips(&import.spec.ips)
+                    slices::ips(&import.spec.ips)
                 } else {
                     Vec::new()
                 },
@@ -187,63 +157,28 @@ pub fn cluster_set(objects: &Objects<'_>) -> ClusterSet {
 
 type Links = BTreeMap<String, (bool, Option<Measurement>)>;
 
-fn export(placed: &Placed<'_>, service_type: ServiceType, gateway: Option<&Links>) -> Export {
-    let slice = placed.slice;
-    let ports: Vec<Port> = slice
-        .ports
-        .iter()
-        .flatten()
-        .filter_map(|p| {
-            Some(Port {
-                name: p.name.clone().filter(|n| !n.is_empty()),
-                port: u16::try_from(p.port?).ok().filter(|p| *p > 0)?,
-                protocol: protocol(p.protocol.as_deref()),
-            })
-        })
-        .collect();
-    let ready = |e: &k8s_openapi::api::discovery::v1::Endpoint| {
-        e.conditions.as_ref().and_then(|c| c.ready).unwrap_or(true)
-    };
-    let (service_ips, is_ready, endpoints) = match service_type {
-        // One endpoint: the service IP, with its ready condition.
-        ServiceType::ClusterSetIp => {
-            let ips: Vec<IpAddr> = slice
-                .endpoints
-                .iter()
-                .flat_map(|e| ips(&e.addresses))
-                .collect();
-            let is_ready = slice.endpoints.iter().any(ready);
-            (ips, is_ready, Vec::new())
-        }
-        ServiceType::Headless => {
-            let endpoints = slice
-                .endpoints
-                .iter()
-                .map(|e| Endpoint {
-                    // Pods without a hostname are named after their address, as CoreDNS does.
-                    hostname: e.hostname.clone().unwrap_or_else(|| {
-                        e.addresses
-                            .first()
-                            .map_or_else(String::new, |a| a.replace(['.', ':'], "-"))
-                    }),
-                    addresses: ips(&e.addresses),
-                    ready: ready(e),
-                })
-                .filter(|e| !e.hostname.is_empty())
-                .collect();
-            (Vec::new(), true, endpoints)
-        }
-    };
+/// One cluster's export from its slices; `own` (the local export only) are the service's
+/// Kubernetes slices.
+fn export(
+    cluster: &str,
+    group: &[&EndpointSlice],
+    service_type: ServiceType,
+    own: Option<&Vec<EndpointSlice>>,
+    gateway: Option<&Links>,
+) -> Export {
+    let globalnet = own
+        .filter(|_| service_type == ServiceType::Headless && slices::needs_local_slices(group[0]));
+    let read = slices::read(service_type, group, globalnet.map(Vec::as_slice));
     Export {
-        cluster: ClusterId::new(placed.cluster),
-        ips: service_ips,
-        ready: is_ready,
-        ports,
-        endpoints,
-        ready_endpoints: None,
-        rtt: gateway
-            .and_then(|g| g.get(placed.cluster))
-            .and_then(|c| c.1),
+        cluster: ClusterId::new(cluster),
+        ips: read.ips,
+        ready: read.ready,
+        ports: read.ports,
+        endpoints: read.endpoints,
+        // The agent's ClusterSetIP slice says only whether any pod is ready; the service's own
+        // slices count them.
+        ready_endpoints: own.map(|own| slices::ready_count(own)),
+        rtt: gateway.and_then(|g| g.get(cluster)).and_then(|c| c.1),
         latency: None,
         load: None,
         probed_load: None,
@@ -253,6 +188,8 @@ fn export(placed: &Placed<'_>, service_type: ServiceType, gateway: Option<&Links
 
 #[cfg(test)]
 mod tests {
+    use std::net::IpAddr;
+
     use super::*;
 
     const FIXTURE: &str = include_str!("../../../tests/data/kubernetes/lighthouse.yaml");
@@ -278,10 +215,10 @@ mod tests {
         let (imports, slices, gateways) = load();
         let set = cluster_set(&Objects {
             local_cluster: "east",
-            broker_namespace: "submariner-k8s-broker",
             imports: &imports,
             slices: &slices,
             gateways: &gateways,
+            own_slices: &BTreeMap::new(),
             dns: DnsSettings::default(),
         });
         let ids: Vec<&str> = set.clusters.iter().map(|c| c.id.as_str()).collect();
@@ -316,12 +253,176 @@ mod tests {
         // Only west is eligible: central is neither ready nor connected.
         assert_eq!(nginx.eligibility(&set), [false, true]);
 
+        // The per-cluster and the broker's ServiceImports are not services.
+        let names: Vec<(&str, &str)> = set
+            .services
+            .iter()
+            .map(|s| (s.namespace.as_str(), s.name.as_str()))
+            .collect();
+        assert_eq!(names, [("data", "db"), ("default", "nginx")]);
+
+        // Headless: west's two slices (IPv4 and IPv6) merge; the pod in both is one name with
+        // both families; an endpoint with no hostname is named after its pod.
         let db = set.services.iter().find(|s| s.name == "db").unwrap();
         assert_eq!(db.service_type, ServiceType::Headless);
         let endpoints = &db.exports[0].endpoints;
-        assert_eq!(endpoints.len(), 2);
-        assert_eq!(endpoints[0].hostname, "db-0");
-        assert!(endpoints[0].ready && !endpoints[1].ready);
+        let names: Vec<&str> = endpoints.iter().map(|e| e.hostname.as_str()).collect();
+        assert_eq!(names, ["db-0", "db-1", "db-replica-7f9c4"]);
+        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+        assert_eq!(endpoints[0].addresses, [ip("10.2.1.1"), ip("fd00:2::1:1")]);
+        assert!(endpoints[0].ready && !endpoints[1].ready && endpoints[2].ready);
+    }
+
+    /// One of the fixture's slices, changed by `edit`.
+    fn edited(
+        slices: &[EndpointSlice],
+        name: &str,
+        edit: impl Fn(&mut EndpointSlice),
+    ) -> Vec<EndpointSlice> {
+        let mut slices = slices.to_vec();
+        for slice in &mut slices {
+            if slice.metadata.name.as_deref() == Some(name) {
+                edit(slice);
+            }
+        }
+        slices
+    }
+
+    fn db_endpoints(set: &ClusterSet) -> Vec<(String, bool)> {
+        let db = set.services.iter().find(|s| s.name == "db").unwrap();
+        db.exports[0]
+            .endpoints
+            .iter()
+            .map(|e| (e.hostname.clone(), e.ready))
+            .collect()
+    }
+
+    #[test]
+    fn publish_not_ready_addresses_answers_unready_pods() {
+        let (imports, slices, gateways) = load();
+        let slices = edited(&slices, "db-5mz8r", |s| {
+            s.metadata
+                .annotations
+                .get_or_insert_default()
+                .insert(slices::PUBLISH_NOT_READY.to_owned(), "true".to_owned());
+        });
+        let set = cluster_set(&Objects {
+            local_cluster: "east",
+            imports: &imports,
+            slices: &slices,
+            gateways: &gateways,
+            own_slices: &BTreeMap::new(),
+            dns: DnsSettings::default(),
+        });
+        assert!(db_endpoints(&set).iter().all(|(_, ready)| *ready));
+    }
+
+    #[test]
+    fn a_legacy_slice_gives_way_to_a_current_one() {
+        let (imports, mut slices, gateways) = load();
+        let mut legacy = slices[0].clone();
+        legacy.metadata.name = Some("nginx-west".to_owned());
+        legacy.endpoints[0].addresses = vec!["10.2.9.9".to_owned()];
+        slices.push(legacy);
+        let set = cluster_set(&Objects {
+            local_cluster: "east",
+            imports: &imports,
+            slices: &slices,
+            gateways: &gateways,
+            own_slices: &BTreeMap::new(),
+            dns: DnsSettings::default(),
+        });
+        let nginx = set.services.iter().find(|s| s.name == "nginx").unwrap();
+        let west = nginx
+            .exports
+            .iter()
+            .find(|e| e.cluster.as_str() == "west")
+            .unwrap();
+        assert_eq!(west.ips, ["10.2.0.10".parse::<IpAddr>().unwrap()]);
+    }
+
+    #[test]
+    fn under_globalnet_the_local_headless_export_uses_the_services_own_slices() {
+        let (imports, slices, _) = load();
+        // As seen from west, whose db slices say Globalnet is on: they carry global IPs.
+        let slices = edited(&slices, "db-5mz8r", |s| {
+            s.metadata
+                .annotations
+                .get_or_insert_default()
+                .insert(slices::GLOBALNET_ENABLED.to_owned(), "true".to_owned());
+        });
+        let own: EndpointSlice = serde_yaml_ng::from_str(
+            r#"
+metadata: { name: db-hx2vb, namespace: data, labels: { kubernetes.io/service-name: db } }
+addressType: IPv4
+endpoints:
+  - { addresses: ["10.20.0.7"], hostname: db-0, conditions: { ready: true } }
+  - { addresses: ["10.20.0.8"], hostname: db-1, conditions: { ready: true } }
+"#,
+        )
+        .unwrap();
+        let own_slices = BTreeMap::from([(("data".to_owned(), "db".to_owned()), vec![own])]);
+        let set = cluster_set(&Objects {
+            local_cluster: "west",
+            imports: &imports,
+            slices: &slices,
+            gateways: &[],
+            own_slices: &own_slices,
+            dns: DnsSettings::default(),
+        });
+        let db = set.services.iter().find(|s| s.name == "db").unwrap();
+        let addresses: Vec<IpAddr> = db.exports[0]
+            .endpoints
+            .iter()
+            .flat_map(|e| e.addresses.clone())
+            .collect();
+        assert_eq!(
+            addresses,
+            [
+                "10.20.0.7".parse::<IpAddr>().unwrap(),
+                "10.20.0.8".parse().unwrap()
+            ]
+        );
+        assert_eq!(db.exports[0].ready_endpoints, Some(2));
+    }
+
+    #[test]
+    fn a_local_clusterset_ip_export_counts_its_ready_pods() {
+        let (imports, slices, gateways) = load();
+        let own: EndpointSlice = serde_yaml_ng::from_str(
+            r#"
+metadata: { name: nginx-8fj2k, namespace: default, labels: { kubernetes.io/service-name: nginx } }
+addressType: IPv4
+endpoints:
+  - { addresses: ["10.20.1.1"], conditions: { ready: true }, targetRef: { kind: Pod, name: a } }
+  - { addresses: ["10.20.1.2"], conditions: { ready: true }, targetRef: { kind: Pod, name: b } }
+  - { addresses: ["10.20.1.3"], conditions: { ready: false }, targetRef: { kind: Pod, name: c } }
+"#,
+        )
+        .unwrap();
+        let own_slices = BTreeMap::from([(("default".to_owned(), "nginx".to_owned()), vec![own])]);
+        let set = cluster_set(&Objects {
+            local_cluster: "west",
+            imports: &imports,
+            slices: &slices,
+            gateways: &gateways,
+            own_slices: &own_slices,
+            dns: DnsSettings::default(),
+        });
+        let nginx = set.services.iter().find(|s| s.name == "nginx").unwrap();
+        let west = nginx
+            .exports
+            .iter()
+            .find(|e| e.cluster.as_str() == "west")
+            .unwrap();
+        assert_eq!(west.ready_endpoints, Some(2));
+        // Ready-endpoint counts of other clusters' exports come from their own reports.
+        let central = nginx
+            .exports
+            .iter()
+            .find(|e| e.cluster.as_str() == "central")
+            .unwrap();
+        assert_eq!(central.ready_endpoints, None);
     }
 
     #[test]
@@ -329,10 +430,10 @@ mod tests {
         let (imports, slices, _) = load();
         let set = cluster_set(&Objects {
             local_cluster: "east",
-            broker_namespace: "submariner-k8s-broker",
             imports: &imports,
             slices: &slices,
             gateways: &[],
+            own_slices: &BTreeMap::new(),
             dns: DnsSettings::default(),
         });
         assert!(set.clusters.iter().all(|c| c.connected));

@@ -8,5 +8,6 @@ pub mod crd;
 pub mod lighthouse;
 pub mod objects;
 pub mod policy;
+pub mod slices;
 pub mod status;
 pub mod utilization;

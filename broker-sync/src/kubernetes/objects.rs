@@ -90,6 +90,8 @@ pub struct Meta {
     pub namespace: Option<String>,
     #[serde(default)]
     pub labels: BTreeMap<String, String>,
+    #[serde(default)]
+    pub annotations: BTreeMap<String, String>,
 }
 
 /// Milliseconds in a Go duration string such as `61.2ms`, `850µs`, `1.5s` or `1m2.5s`.

@@ -5,8 +5,11 @@
 //! Watches are kube-runtime watchers: a dropped watch or a `410 Gone` restarts with a fresh
 //! list, and while that list is being read the previous objects stay in force (they are
 //! replaced only when the relist is complete). A missing Gateway CRD counts as "no gateway".
+//! Only the agent's EndpointSlices are watched (by label selector, as Lighthouse's resolver
+//! does), and objects are kept without their `managedFields`. Beside the watches,
+//! [`own_slices`] reads the Kubernetes slices of the services this cluster exports.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use aviator_broker::kubernetes::access::{self, Watched};
@@ -14,6 +17,7 @@ use aviator_broker::kubernetes::crd::{AviatorPolicy, AviatorPolicySpec};
 use aviator_broker::kubernetes::lighthouse::{self, Objects};
 use aviator_broker::kubernetes::objects::{Gateway, ServiceImport};
 use aviator_broker::kubernetes::policy::effective_policy;
+use aviator_broker::kubernetes::slices;
 use aviator_broker::state::{ClusterSet, DnsSettings, Policy};
 use futures::StreamExt;
 use futures::stream::BoxStream;
@@ -22,9 +26,11 @@ use kube::api::{Api, ApiResource, DynamicObject, GroupVersionKind};
 use kube::runtime::WatchStreamExt;
 use kube::runtime::watcher::{self, Event};
 use serde_json::Value;
-use tokio::sync::watch;
+use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
-use tracing::{debug, warn};
+use tracing::{debug, info, warn};
+
+use super::own_slices::{self, OwnSlices};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 enum Kind {
@@ -52,6 +58,44 @@ struct KindObjects {
     synced: bool,
 }
 
+impl KindObjects {
+    /// Takes one watch event; whether the objects in force changed.
+    fn apply(&mut self, kind: Kind, event: Result<Event<DynamicObject>, watcher::Error>) -> bool {
+        match event {
+            Ok(Event::Init) => {
+                self.relisting = Some(BTreeMap::new());
+                false
+            }
+            Ok(Event::InitApply(object)) => {
+                let buffer = self.relisting.get_or_insert_with(BTreeMap::new);
+                buffer.insert(key(&object), to_value(object));
+                false
+            }
+            Ok(Event::InitDone) => {
+                self.live = self.relisting.take().unwrap_or_default();
+                self.synced = true;
+                true
+            }
+            Ok(Event::Apply(object)) => {
+                self.live.insert(key(&object), to_value(object));
+                true
+            }
+            Ok(Event::Delete(object)) => self.live.remove(&key(&object)).is_some(),
+            Err(error) if kind == Kind::Gateways && not_found(&error) => {
+                // No Gateway CRD: Submariner's gateway is absent; every cluster is connected.
+                let first = !self.synced;
+                self.synced = true;
+                self.live.clear();
+                first
+            }
+            Err(error) => {
+                warn!(?kind, %error, "watch failed; retrying, the last objects keep serving");
+                false
+            }
+        }
+    }
+}
+
 /// What the source made of one AviatorPolicy, for its status.
 #[derive(Debug, Clone)]
 pub struct PolicyReport {
@@ -64,9 +108,9 @@ pub struct PolicyReport {
 
 pub struct KubeSource {
     pub client: kube::Client,
-    /// This cluster's id; `None` takes it from the active Submariner gateway's local endpoint.
+    /// This cluster's id as configured; the active Submariner gateway's local endpoint, when
+    /// there is one, says better.
     pub local_cluster: Option<String>,
-    pub broker_namespace: String,
     /// Where the cluster-wide `default` AviatorPolicy lives.
     pub aviator_namespace: String,
     pub dns: DnsSettings,
@@ -89,7 +133,12 @@ impl KubeSource {
                     w.plural,
                 );
                 let api: Api<DynamicObject> = Api::all_with(self.client.clone(), &resource);
-                watcher::watcher(api, watcher::Config::default())
+                let config = match kind {
+                    // Only the agent's slices, as Lighthouse's resolver watches them.
+                    Kind::Slices => watcher::Config::default().labels(&slices::selector()),
+                    _ => watcher::Config::default(),
+                };
+                watcher::watcher(api, config)
                     .default_backoff()
                     .map(move |event| (kind, event))
                     .boxed()
@@ -98,53 +147,39 @@ impl KubeSource {
         let mut events = futures::stream::select_all(streams);
         let mut state: BTreeMap<Kind, KindObjects> = BTreeMap::new();
         let mut policies_in_force: BTreeMap<(String, String), Policy> = BTreeMap::new();
+        let (exported, exported_rx) = watch::channel(BTreeSet::new());
+        let (own_tx, mut own_rx) = mpsc::channel(1);
+        tokio::spawn(own_slices::run(
+            self.client.clone(),
+            exported_rx,
+            own_tx,
+            shutdown.clone(),
+        ));
+        let mut own = OwnSlices::new();
+        let mut local_cluster: Option<String> = None;
         loop {
-            let (kind, event) = tokio::select! {
+            let changed = tokio::select! {
                 () = shutdown.cancelled() => return,
-                next = events.next() => match next {
-                    Some(next) => next,
+                next = own_rx.recv() => match next {
+                    Some(next) if next != own => {
+                        own = next;
+                        true
+                    }
+                    Some(_) => false,
                     None => return,
                 },
-            };
-            let objects = state.entry(kind).or_default();
-            let changed = match event {
-                Ok(Event::Init) => {
-                    objects.relisting = Some(BTreeMap::new());
-                    false
-                }
-                Ok(Event::InitApply(object)) => {
-                    let buffer = objects.relisting.get_or_insert_with(BTreeMap::new);
-                    buffer.insert(key(&object), to_value(object));
-                    false
-                }
-                Ok(Event::InitDone) => {
-                    objects.live = objects.relisting.take().unwrap_or_default();
-                    objects.synced = true;
-                    true
-                }
-                Ok(Event::Apply(object)) => {
-                    objects.live.insert(key(&object), to_value(object));
-                    true
-                }
-                Ok(Event::Delete(object)) => objects.live.remove(&key(&object)).is_some(),
-                Err(error) if kind == Kind::Gateways && not_found(&error) => {
-                    // No Gateway CRD: Submariner's gateway is absent; every cluster is connected.
-                    let first = !objects.synced;
-                    objects.synced = true;
-                    objects.live.clear();
-                    first
-                }
-                Err(error) => {
-                    warn!(?kind, %error, "watch failed; retrying, the last objects keep serving");
-                    false
-                }
+                next = events.next() => match next {
+                    Some((kind, event)) => state.entry(kind).or_default().apply(kind, event),
+                    None => return,
+                },
             };
             if changed
                 && KINDS
                     .iter()
                     .all(|(k, ..)| state.get(k).is_some_and(|o| o.synced))
             {
-                let Some((set, policy_reports)) = self.cluster_set(&state, &mut policies_in_force)
+                let Some((set, policy_reports)) =
+                    self.cluster_set(&state, &own, &mut local_cluster, &mut policies_in_force)
                 else {
                     warn!(
                         "no cluster id: set SUBMARINER_CLUSTERID, or wait for Submariner's gateway"
@@ -152,15 +187,25 @@ impl KubeSource {
                     continue;
                 };
                 debug!(services = set.services.len(), "clusterset from Kubernetes");
+                exported.send_if_modified(|keys| {
+                    let next = own_slices::exported_here(&set);
+                    let modified = *keys != next;
+                    *keys = next;
+                    modified
+                });
                 publish.send_replace(Some(Arc::new(set)));
                 reports.send_replace(policy_reports);
             }
         }
     }
 
+    /// The clusterset of the objects now. `local_cluster` is the id last used, so that a
+    /// change of it is said once.
     fn cluster_set(
         &self,
         state: &BTreeMap<Kind, KindObjects>,
+        own: &OwnSlices,
+        local_cluster: &mut Option<String>,
         policies_in_force: &mut BTreeMap<(String, String), Policy>,
     ) -> Option<(ClusterSet, Vec<PolicyReport>)> {
         let typed = |kind: Kind| -> Vec<Value> {
@@ -173,16 +218,28 @@ impl KubeSource {
         let slices: Vec<EndpointSlice> = parse_all(typed(Kind::Slices), "EndpointSlice");
         let gateways: Vec<Gateway> = parse_all(typed(Kind::Gateways), "Gateway");
         let policies: Vec<AviatorPolicy> = parse_all(typed(Kind::Policies), "AviatorPolicy");
-        let local_cluster = self
-            .local_cluster
+        // As Lighthouse: the gateway's own word on which cluster this is beats the setting
+        // (a Deployment's placeholder, a copy from another cluster).
+        let from_gateway = lighthouse::local_cluster_of(&gateways);
+        let id = from_gateway
             .clone()
-            .or_else(|| lighthouse::local_cluster_of(&gateways))?;
+            .or_else(|| self.local_cluster.clone())?;
+        if local_cluster.as_ref() != Some(&id) {
+            match (&from_gateway, &self.local_cluster) {
+                (Some(gateway), Some(set)) if gateway != set => warn!(
+                    cluster = %gateway, configured = %set,
+                    "Submariner's gateway names this cluster differently from SUBMARINER_CLUSTERID; the gateway's id is used"
+                ),
+                _ => info!(cluster = %id, "this cluster's id"),
+            }
+            *local_cluster = Some(id.clone());
+        }
         let mut set = lighthouse::cluster_set(&Objects {
-            local_cluster: &local_cluster,
-            broker_namespace: &self.broker_namespace,
+            local_cluster: &id,
             imports: &imports,
             slices: &slices,
             gateways: &gateways,
+            own_slices: own,
             dns: self.dns.clone(),
         });
         let defaults: Option<&AviatorPolicySpec> = policies
@@ -253,7 +310,12 @@ fn key(object: &DynamicObject) -> String {
     )
 }
 
-fn to_value(object: DynamicObject) -> Value {
+/// The object as kept: without the bookkeeping no reader uses, which is most of its size.
+fn to_value(mut object: DynamicObject) -> Value {
+    object.metadata.managed_fields = None;
+    if let Some(annotations) = &mut object.metadata.annotations {
+        annotations.remove("kubectl.kubernetes.io/last-applied-configuration");
+    }
     serde_json::to_value(object).unwrap_or(Value::Null)
 }
 

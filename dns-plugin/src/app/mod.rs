@@ -5,6 +5,7 @@ pub mod control;
 mod explain;
 mod kube_source;
 mod kube_utilization;
+mod own_slices;
 mod policy_status;
 mod reload;
 pub(crate) mod serve;

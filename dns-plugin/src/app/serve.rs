@@ -111,7 +111,6 @@ pub async fn start(args: ServeArgs, shutdown: CancellationToken) -> anyhow::Resu
             let source = KubeSource {
                 client: client.clone(),
                 local_cluster: args.cluster_id.clone(),
-                broker_namespace: args.broker_namespace.clone(),
                 aviator_namespace: args.namespace.clone(),
                 dns: DnsSettings::default(),
             };

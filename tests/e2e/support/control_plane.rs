@@ -4,7 +4,8 @@
 //! run Aviator under the `aviator` ServiceAccount, bound by exactly `deploy/base`'s ClusterRole,
 //! so a permission the code needs and the ClusterRole lacks fails a test. Faults are the real
 //! ones: the API server restarted (every watch dropped), etcd compacted (so a resumed watch gets
-//! `410 Gone`), the server stopped. Both processes are killed on drop.
+//! `410 Gone`), the server stopped. Both processes are killed on drop. The API server keeps an
+//! audit log of every request's metadata, so a test can say what Aviator asked it for.
 
 use std::fs::File;
 use std::io::{Read, Write};
@@ -97,6 +98,11 @@ impl ControlPlane {
         let status = Command::new(bin.join("certs")).arg(&pki).status().unwrap();
         assert!(status.success(), "certs failed");
         std::fs::write(
+            dir.path().join("audit-policy.yaml"),
+            "apiVersion: audit.k8s.io/v1\nkind: Policy\nomitStages: [RequestReceived]\nrules:\n- level: Metadata\n",
+        )
+        .unwrap();
+        std::fs::write(
             dir.path().join("tokens.csv"),
             "admin-token,admin,admin,\"system:masters\"\n",
         )
@@ -188,6 +194,12 @@ impl ControlPlane {
             "ServiceAccount",
             "--cert-dir",
             &pki(""),
+            "--audit-policy-file",
+            &dir.join("audit-policy.yaml").display().to_string(),
+            "--audit-log-path",
+            &dir.join("audit.log").display().to_string(),
+            "--audit-log-format",
+            "json",
         ]
         .map(str::to_owned)
         .to_vec();
@@ -390,6 +402,19 @@ impl ControlPlane {
         self.runtime
             .block_on(self.client.request_text(request))
             .expect("the API server's metrics")
+    }
+
+    /// The audited requests made by ServiceAccount `namespace/name` so far (each an
+    /// `audit.k8s.io/v1` Event: verb, requestURI, objectRef, responseStatus). The log backend
+    /// writes each request before the response goes out.
+    pub fn requests_by(&self, namespace: &str, name: &str) -> Vec<Value> {
+        let user = format!("system:serviceaccount:{namespace}:{name}");
+        std::fs::read_to_string(self.dir.path().join("audit.log"))
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+            .filter(|e| e["user"]["username"] == user.as_str())
+            .collect()
     }
 
     /// Stops the API server and starts it again on the same port: every watch drops, and its

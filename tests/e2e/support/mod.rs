@@ -6,6 +6,7 @@ pub mod dns;
 pub mod http;
 pub mod kube_api;
 pub mod process;
+pub mod submariner;
 
 pub use dns::*;
 pub use process::Aviator;
