@@ -9,7 +9,6 @@ require (
 	github.com/submariner-io/submariner v0.22.0
 	go.etcd.io/etcd/server/v3 v3.6.5
 	k8s.io/kubernetes v1.34.4
-	sigs.k8s.io/mcs-api v0.3.0
 )
 
 require (

@@ -7,6 +7,8 @@ mod cli;
 mod demo;
 mod hostile;
 mod kubernetes;
+mod kubernetes_lighthouse;
+mod kubernetes_policies;
 mod kubernetes_real;
 mod kubernetes_submariner;
 mod live;

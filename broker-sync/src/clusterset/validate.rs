@@ -521,10 +521,15 @@ impl Validator {
                     let path = format!("{path}.weights.{cluster}");
                     if !known.contains(cluster.as_str()) {
                         self.error(path, format!("unknown cluster \"{cluster}\""));
-                    } else if !(weight.is_finite() && weight >= 0.0) {
+                    } else if !(weight.is_finite()
+                        && (0.0..=f64::from(crate::kubernetes::crd::MAX_WEIGHT)).contains(&weight))
+                    {
                         self.error(
                             path,
-                            format!("{weight} is not a weight: use a number >= 0 (0 drains)"),
+                            format!(
+                                "{weight} is not a weight: use a number from 0 (drains) to {}",
+                                crate::kubernetes::crd::MAX_WEIGHT
+                            ),
                         );
                     } else {
                         weights.insert(ClusterId::new(cluster.clone()), weight);
@@ -624,14 +629,15 @@ impl Validator {
             "use more than 0, at most 0.95",
             defaults.target_utilization,
         );
-        let positive = |v: f64| v > 0.0;
         let non_negative = |v: f64| v >= 0.0;
+        const MAX_SLO_MS: f64 = crate::kubernetes::crd::MAX_LATENCY_SLO_MS as f64;
+        const MAX_BYTES: f64 = crate::kubernetes::crd::MAX_MESSAGE_BYTES as f64;
         let latency_slo_ms = raw.latency_slo_ms.map(|v| {
             check(
                 "latencySloMs",
                 Some(v),
-                positive,
-                "use milliseconds > 0",
+                |v| v > 0.0 && v <= MAX_SLO_MS,
+                "use milliseconds > 0, at most 600000 (ten minutes)",
                 1.0,
             )
         });
@@ -644,18 +650,19 @@ impl Validator {
                 0.0,
             )
         });
+        let message_bytes = |v: f64| (0.0..=MAX_BYTES).contains(&v);
         let request_bytes = check(
             "requestBytes",
             raw.request_bytes,
-            non_negative,
-            "use bytes >= 0",
+            message_bytes,
+            "use bytes >= 0, at most 1 GiB (1073741824)",
             DEFAULT_REQUEST_BYTES,
         );
         let response_bytes = check(
             "responseBytes",
             raw.response_bytes,
-            non_negative,
-            "use bytes >= 0",
+            message_bytes,
+            "use bytes >= 0, at most 1 GiB (1073741824)",
             DEFAULT_RESPONSE_BYTES,
         );
         Optimized {

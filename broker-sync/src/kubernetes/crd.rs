@@ -51,23 +51,27 @@ pub struct AviatorPolicySpec {
     /// Answer with the local export while it is eligible (default true).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prefer_local: Option<bool>,
-    /// For `WeightedRoundRobin`: a proportional weight per cluster; 0 drains.
+    /// For `WeightedRoundRobin`: a proportional weight per cluster, 0 to 1,000,000; 0 drains.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("additionalProperties" = { "type": "integer", "format": "int32", "minimum": 0, "maximum": MAX_WEIGHT }))]
     pub weights: Option<BTreeMap<String, u32>>,
     /// Share every eligible export keeps, 0 to 0.5 (default 0).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 0.0, max = 0.5))]
     pub min_share: Option<f64>,
-    /// Expected latency, ms, that Cost and Mixed must stay within when they can.
+    /// Expected latency, ms, that Cost and Mixed must stay within when they can (at most ten
+    /// minutes).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(range(min = 1))]
+    #[schemars(range(min = 1, max = MAX_LATENCY_SLO_MS))]
     pub latency_slo_ms: Option<u32>,
-    /// Typical request size, bytes, for the price of a request.
+    /// Typical request size, bytes, for the price of a request (at most 1 GiB).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub request_bytes: Option<u64>,
-    /// Typical response size, bytes.
+    #[schemars(range(max = MAX_MESSAGE_BYTES))]
+    pub request_bytes: Option<u32>,
+    /// Typical response size, bytes (at most 1 GiB).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub response_bytes: Option<u64>,
+    #[schemars(range(max = MAX_MESSAGE_BYTES))]
+    pub response_bytes: Option<u32>,
     /// Seconds over which traffic leaves an export when another is far cheaper (default 8).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 1, max = 600))]
@@ -118,8 +122,9 @@ pub struct ProbeSpec {
 pub struct AviatorPolicyStatus {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub observed_generation: Option<i64>,
-    /// `Ready`, `Degraded` and `Invalid`, with reasons and messages.
+    /// `Ready`, `Degraded` and `Invalid`, with reasons and messages; one of each type.
     #[serde(default)]
+    #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["type"]))]
     pub conditions: Vec<Condition>,
     /// Per cluster: the share, its cost terms and the reason.
     #[serde(default)]
@@ -166,6 +171,7 @@ pub struct ClusterCostSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prices: Option<PriceTableSpec>,
     #[serde(default)]
+    #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["namespace", "name"]))]
     pub exports: Vec<ExportCapacitySpec>,
 }
 
@@ -225,15 +231,80 @@ pub struct ExportReportSpec {
     pub measured_at: f64,
 }
 
+/// Both CRDs, their schemas in Kubernetes' own formats ([`kubernetes_formats`]).
+pub fn crds() -> Vec<serde_json::Value> {
+    [AviatorPolicy::crd(), ClusterCost::crd()]
+        .into_iter()
+        .map(|crd| {
+            let mut crd = serde_json::to_value(crd).unwrap_or_default();
+            kubernetes_formats(&mut crd);
+            crd
+        })
+        .collect()
+}
+
 /// Both CRDs as one multi-document YAML, as `aviator crd` prints it and `deploy/crds` holds it.
 pub fn crds_yaml() -> Result<String, serde_yaml_ng::Error> {
     let mut out = String::new();
-    for crd in [AviatorPolicy::crd(), ClusterCost::crd()] {
+    for crd in crds() {
         out.push_str("---\n");
         out.push_str(&serde_yaml_ng::to_string(&crd)?);
     }
     Ok(out)
 }
+
+/// Rewrites schemars' unsigned formats, which the API server does not know and so does not
+/// enforce, as Kubernetes' `int32`/`int64` with the bounds the Rust type holds: without it, a
+/// value the field cannot hold (`latencySloMs: 5000000000`) is accepted by the API server and
+/// then fails to read.
+pub fn kubernetes_formats(schema: &mut serde_json::Value) {
+    use serde_json::{Value, json};
+    match schema {
+        Value::Object(map) => {
+            let format = map
+                .get("format")
+                .and_then(Value::as_str)
+                .unwrap_or_default();
+            // (Kubernetes format, the Rust type's bounds; int64 is bounded to what a JSON
+            // number holds exactly.)
+            let bounds = match format {
+                "uint8" => Some(("int32", 0.0, f64::from(u8::MAX))),
+                "uint16" => Some(("int32", 0.0, f64::from(u16::MAX))),
+                "uint32" => Some(("int32", 0.0, f64::from(i32::MAX))),
+                "uint64" | "uint" => Some(("int64", 0.0, 9_007_199_254_740_991.0)),
+                "int8" => Some(("int32", f64::from(i8::MIN), f64::from(i8::MAX))),
+                "int16" => Some(("int32", f64::from(i16::MIN), f64::from(i16::MAX))),
+                "int32" => Some(("int32", f64::from(i32::MIN), f64::from(i32::MAX))),
+                "int64" | "int" => {
+                    Some(("int64", -9_007_199_254_740_991.0, 9_007_199_254_740_991.0))
+                }
+                _ => None,
+            };
+            if let Some((format, floor, ceiling)) = bounds {
+                map.insert("format".to_owned(), json!(format));
+                let bound = |map: &serde_json::Map<String, Value>, key: &str, default: f64| {
+                    map.get(key).and_then(Value::as_f64).unwrap_or(default)
+                };
+                let min = bound(map, "minimum", floor).clamp(floor, ceiling);
+                let max = bound(map, "maximum", ceiling).clamp(floor, ceiling);
+                map.insert("minimum".to_owned(), json!(min as i64));
+                map.insert("maximum".to_owned(), json!(max as i64));
+            }
+            for value in map.values_mut() {
+                kubernetes_formats(value);
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(kubernetes_formats),
+        _ => {}
+    }
+}
+
+/// The largest weight a `WeightedRoundRobin` policy takes.
+pub const MAX_WEIGHT: u32 = 1_000_000;
+/// The largest latency SLO, ms: ten minutes.
+pub const MAX_LATENCY_SLO_MS: u32 = 600_000;
+/// The largest typical request or response, bytes: 1 GiB.
+pub const MAX_MESSAGE_BYTES: u32 = 1 << 30;
 
 #[cfg(test)]
 mod tests {
@@ -259,6 +330,27 @@ mod tests {
         assert_eq!(
             crd["spec"]["versions"][0]["subresources"]["status"],
             serde_json::json!({})
+        );
+    }
+
+    #[test]
+    fn every_integer_is_in_a_kubernetes_format_with_bounds() {
+        let text = crds_yaml().unwrap();
+        assert!(!text.contains("format: uint"), "{text}");
+        let policy = &crds()[0];
+        let spec = &policy["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"];
+        let slo = &spec["spec"]["properties"]["latencySloMs"];
+        assert_eq!(
+            (slo["format"].as_str(), slo["maximum"].as_i64()),
+            (Some("int32"), Some(600_000))
+        );
+        let weights = &spec["spec"]["properties"]["weights"]["additionalProperties"];
+        assert_eq!(weights["maximum"], 1_000_000);
+        let conditions = &spec["status"]["properties"]["conditions"];
+        assert_eq!(conditions["x-kubernetes-list-type"], "map");
+        assert_eq!(
+            conditions["x-kubernetes-list-map-keys"],
+            serde_json::json!(["type"])
         );
     }
 

@@ -7,6 +7,7 @@ pub mod access;
 pub mod crd;
 pub mod lighthouse;
 pub mod objects;
+pub mod policies;
 pub mod policy;
 pub mod slices;
 pub mod status;

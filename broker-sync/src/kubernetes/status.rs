@@ -13,6 +13,8 @@ pub enum Verdict<'a> {
     Invalid(&'a str),
     /// In force; the optimizer's decision if the service is `Optimized`.
     InForce(Option<&'a Decision>),
+    /// Another policy names the same service and is in force instead (the message says which).
+    Superseded(&'a str),
 }
 
 /// The status to write, given the one the object has (its conditions keep their transition
@@ -44,6 +46,11 @@ pub fn status(
                 ("True", "InvalidPolicy", reason.to_owned()),
             )
         }
+        Verdict::Superseded(message) => (
+            ("False", "Conflict", message.to_owned()),
+            ("False", "Conflict", String::new()),
+            ("True", "Conflict", message.to_owned()),
+        ),
         Verdict::InForce(decision) => {
             let mut degraded = ("False", "AsExpected", String::new());
             match decision {
@@ -117,6 +124,26 @@ pub fn mark_stale_prices(next: &mut AviatorPolicyStatus, current: Option<&Aviato
         degraded.reason = "BrokerStale".to_owned();
         degraded.message = "the broker cannot be read: the last known prices are in use".to_owned();
     }
+}
+
+/// Marks the policy in force Degraded because others name its service too: they are not in
+/// force, and one of them may be the one meant.
+pub fn mark_conflict(
+    next: &mut AviatorPolicyStatus,
+    message: &str,
+    current: Option<&AviatorPolicyStatus>,
+) {
+    let Some(degraded) = next.conditions.iter_mut().find(|c| c.type_ == "Degraded") else {
+        return;
+    };
+    let was = current.and_then(|c| c.conditions.iter().find(|x| x.type_ == "Degraded"));
+    degraded.last_transition_time = match was {
+        Some(old) if old.status == "True" => old.last_transition_time.clone(),
+        _ => Time(k8s_openapi::jiff::Timestamp::now()),
+    };
+    degraded.status = "True".to_owned();
+    degraded.reason = "Conflict".to_owned();
+    degraded.message = message.to_owned();
 }
 
 /// Whether two statuses say the same thing (transition times aside).

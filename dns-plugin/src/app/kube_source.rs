@@ -13,10 +13,10 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use aviator_broker::kubernetes::access::{self, Watched};
-use aviator_broker::kubernetes::crd::{AviatorPolicy, AviatorPolicySpec};
+use aviator_broker::kubernetes::crd::AviatorPolicy;
 use aviator_broker::kubernetes::lighthouse::{self, Objects};
 use aviator_broker::kubernetes::objects::{Gateway, ServiceImport};
-use aviator_broker::kubernetes::policy::effective_policy;
+use aviator_broker::kubernetes::policies::{Judgement, PolicyReport, apply_policies};
 use aviator_broker::kubernetes::slices;
 use aviator_broker::state::{ClusterSet, DnsSettings, Policy};
 use futures::StreamExt;
@@ -94,16 +94,6 @@ impl KindObjects {
             }
         }
     }
-}
-
-/// What the source made of one AviatorPolicy, for its status.
-#[derive(Debug, Clone)]
-pub struct PolicyReport {
-    pub policy: AviatorPolicy,
-    /// (namespace, name) of the service it is for; `None` for the cluster-wide defaults.
-    pub service: Option<(String, String)>,
-    /// Why it was not accepted.
-    pub invalid: Option<String>,
 }
 
 pub struct KubeSource {
@@ -242,62 +232,19 @@ impl KubeSource {
             own_slices: own,
             dns: self.dns.clone(),
         });
-        let defaults: Option<&AviatorPolicySpec> = policies
-            .iter()
-            .find(|p| {
-                p.metadata.name.as_deref() == Some("default")
-                    && p.metadata.namespace.as_deref() == Some(self.aviator_namespace.as_str())
-            })
-            .map(|p| &p.spec);
-        let clusters: Vec<String> = set.clusters.iter().map(|c| c.id.to_string()).collect();
-        let clusters: Vec<&str> = clusters.iter().map(String::as_str).collect();
-        let mut invalid: BTreeMap<(String, String), String> = BTreeMap::new();
-        for service in &mut set.services {
-            let specific = policies
-                .iter()
-                .find(|p| {
-                    p.metadata.namespace.as_deref() == Some(service.namespace.as_str())
-                        && p.spec.service.as_deref() == Some(service.name.as_str())
-                })
-                .map(|p| &p.spec);
-            let key = (service.namespace.clone(), service.name.clone());
-            match effective_policy(defaults, specific, &clusters) {
-                Ok(policy) => {
-                    policies_in_force.insert(key, policy.clone());
-                    service.policy = policy;
-                }
-                Err(reason) => {
-                    // The previous policy stays in force; the reason goes into the policy's
-                    // Invalid condition.
-                    warn!(service = %format!("{}/{}", key.0, key.1), %reason, "invalid AviatorPolicy");
-                    if let Some(previous) = policies_in_force.get(&key) {
-                        service.policy = previous.clone();
-                    }
-                    invalid.insert(key, reason);
-                }
+        let reports = apply_policies(
+            &mut set,
+            &policies,
+            &self.aviator_namespace,
+            policies_in_force,
+        );
+        for report in &reports {
+            if let (Judgement::Invalid(reason), Some((namespace, service))) =
+                (&report.verdict, &report.service)
+            {
+                debug!(service = %format!("{namespace}/{service}"), %reason, "invalid AviatorPolicy");
             }
         }
-        let reports = policies
-            .iter()
-            .map(|policy| {
-                let namespace = policy.metadata.namespace.clone().unwrap_or_default();
-                let invalid = match &policy.spec.service {
-                    Some(service) => invalid
-                        .get(&(namespace.clone(), service.clone()))
-                        .cloned()
-                        // A policy for a service not (yet) imported is judged on its own.
-                        .or_else(|| {
-                            effective_policy(defaults, Some(&policy.spec), &clusters).err()
-                        }),
-                    None => effective_policy(Some(&policy.spec), None, &clusters).err(),
-                };
-                PolicyReport {
-                    service: policy.spec.service.clone().map(|s| (namespace, s)),
-                    policy: policy.clone(),
-                    invalid,
-                }
-            })
-            .collect();
         Some((set, reports))
     }
 }

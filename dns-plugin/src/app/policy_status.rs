@@ -7,13 +7,13 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use aviator_broker::kubernetes::crd::AviatorPolicy;
-use aviator_broker::kubernetes::status::{Verdict, mark_stale_prices, same, status};
+use aviator_broker::kubernetes::policies::{Judgement, PolicyReport};
+use aviator_broker::kubernetes::status::{Verdict, mark_conflict, mark_stale_prices, same, status};
 use kube::api::{Api, PostParams};
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, warn};
 
-use super::kube_source::PolicyReport;
 use crate::handler::SnapshotCell;
 
 /// How often statuses are brought up to date: shares move every tick, but a status is for
@@ -40,9 +40,10 @@ pub async fn write_statuses(
                 (Some(key), Some(snapshot)) => snapshot.decisions().get(key),
                 _ => None,
             };
-            let verdict = match &report.invalid {
-                Some(reason) => Verdict::Invalid(reason),
-                None => Verdict::InForce(decision),
+            let verdict = match &report.verdict {
+                Judgement::Invalid(reason) => Verdict::Invalid(reason),
+                Judgement::Superseded(message) => Verdict::Superseded(message),
+                Judgement::InForce { .. } => Verdict::InForce(decision),
             };
             let policy = &report.policy;
             let mode = format!("{:?}", policy.spec.load_balancing);
@@ -52,6 +53,12 @@ pub async fn write_statuses(
                 verdict,
                 policy.status.as_ref(),
             );
+            if let Judgement::InForce {
+                conflict: Some(message),
+            } = &report.verdict
+            {
+                mark_conflict(&mut next, message, policy.status.as_ref());
+            }
             if broker_stale.load(Ordering::Relaxed) {
                 mark_stale_prices(&mut next, policy.status.as_ref());
             }

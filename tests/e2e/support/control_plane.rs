@@ -31,22 +31,32 @@ fn workspace() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
 }
 
-/// The built control plane (binaries and upstream CRDs), built once per test run: Go's caches
-/// make that seconds when nothing changed.
+/// The built control plane (binaries and Submariner's Gateway CRD) and the built Lighthouse
+/// agent (with the mcs-api CRDs at the version it requires), each built once per test run: Go's
+/// caches make that seconds when nothing changed.
 fn built() -> &'static Path {
     static BUILT: OnceLock<PathBuf> = OnceLock::new();
-    BUILT.get_or_init(|| {
-        let target = std::env::var_os("CARGO_TARGET_DIR")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| workspace().join("target"));
-        let out = target.join("control-plane");
-        let status = Command::new(workspace().join("tests/control-plane/build.sh"))
-            .arg(&out)
-            .status()
-            .expect("run tests/control-plane/build.sh (needs Go)");
-        assert!(status.success(), "tests/control-plane/build.sh failed");
-        out
-    })
+    BUILT.get_or_init(|| build("control-plane"))
+}
+
+/// `tests/lighthouse`'s build: `bin/lighthouse-agent` and `crds/`.
+pub fn lighthouse() -> &'static Path {
+    static BUILT: OnceLock<PathBuf> = OnceLock::new();
+    BUILT.get_or_init(|| build("lighthouse"))
+}
+
+fn build(what: &str) -> PathBuf {
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace().join("target"));
+    let out = target.join(what);
+    let script = workspace().join("tests").join(what).join("build.sh");
+    let status = Command::new(&script)
+        .arg(&out)
+        .status()
+        .unwrap_or_else(|e| panic!("run {} (needs Go): {e}", script.display()));
+    assert!(status.success(), "{} failed", script.display());
+    out
 }
 
 fn free_port() -> u16 {
@@ -56,7 +66,7 @@ fn free_port() -> u16 {
         .port()
 }
 
-fn spawn_logged(program: &Path, args: &[String], log: &Path) -> Child {
+pub fn spawn_logged(program: &Path, args: &[String], log: &Path) -> Child {
     let out = File::create(log).expect("log file");
     let err = out.try_clone().expect("log file");
     Command::new(program)
@@ -68,7 +78,7 @@ fn spawn_logged(program: &Path, args: &[String], log: &Path) -> Child {
         .unwrap_or_else(|e| panic!("spawn {}: {e}", program.display()))
 }
 
-fn stop(child: &mut Option<Child>) {
+pub fn stop(child: &mut Option<Child>) {
     if let Some(mut c) = child.take() {
         let _ = c.kill();
         let _ = c.wait();
@@ -104,7 +114,7 @@ impl ControlPlane {
         .unwrap();
         std::fs::write(
             dir.path().join("tokens.csv"),
-            "admin-token,admin,admin,\"system:masters\"\n",
+            format!("{},admin,admin,\"system:masters\"\n", Self::ADMIN_TOKEN),
         )
         .unwrap();
         let etcd_port = free_port();
@@ -135,7 +145,7 @@ impl ControlPlane {
             .enable_all()
             .build()
             .unwrap();
-        let kubeconfig = write_kubeconfig(dir.path(), "admin", &url, "admin-token");
+        let kubeconfig = write_kubeconfig(dir.path(), "admin", &url, Self::ADMIN_TOKEN);
         let client = runtime.block_on(async {
             let config = kube::Config::from_custom_kubeconfig(
                 kube::config::Kubeconfig::read_from(&kubeconfig).unwrap(),
@@ -229,9 +239,9 @@ impl ControlPlane {
 
     /// The upstream CRDs and Aviator's, and the `aviator` ServiceAccount with its role.
     fn install(&self) {
-        let crds = built().join("crds");
-        let mut files: Vec<PathBuf> = std::fs::read_dir(&crds)
-            .unwrap()
+        let mut files: Vec<PathBuf> = [built().join("crds"), lighthouse().join("crds")]
+            .iter()
+            .flat_map(|dir| std::fs::read_dir(dir).unwrap())
             .map(|e| e.unwrap().path())
             .collect();
         files.sort();
@@ -300,6 +310,24 @@ impl ControlPlane {
         response.status.expect("token status").token
     }
 
+    /// The admin's bearer token (the API server's static token file).
+    pub const ADMIN_TOKEN: &'static str = "admin-token";
+
+    /// The API server's port on 127.0.0.1.
+    pub fn port(&self) -> u16 {
+        self.apiserver_port
+    }
+
+    /// Where the CA bundle that signs the API server's certificate is.
+    pub fn ca_path(&self) -> PathBuf {
+        self.dir.path().join("pki/ca.crt")
+    }
+
+    /// A file in this control plane's own directory, for a process run beside it.
+    pub fn scratch(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
     /// The CA bundle that signs the API server's certificate, PEM.
     pub fn ca_pem(&self) -> String {
         std::fs::read_to_string(self.dir.path().join("pki/ca.crt")).unwrap()
@@ -342,7 +370,15 @@ impl ControlPlane {
 
     /// Server-side applies `object` as an admin, creating its namespace if need be, and then
     /// its status where that is a subresource (the main write ignores it there).
-    pub fn apply(&self, mut object: Value) {
+    pub fn apply(&self, object: Value) {
+        let kind = object["kind"].clone();
+        if let Err(e) = self.try_apply(object) {
+            panic!("apply {kind}: {e}");
+        }
+    }
+
+    /// [`ControlPlane::apply`], returning the API server's refusal instead of failing.
+    pub fn try_apply(&self, mut object: Value) -> Result<(), String> {
         if let Some(namespace) = object["metadata"]["namespace"].as_str() {
             self.ensure_namespace(namespace);
         }
@@ -354,7 +390,7 @@ impl ControlPlane {
         let params = PatchParams::apply(MANAGER).force();
         self.runtime
             .block_on(api.patch(&name, &params, &Patch::Apply(&object)))
-            .unwrap_or_else(|e| panic!("apply {}/{name}: {e}", object["kind"]));
+            .map_err(|e| format!("{name}: {e}"))?;
         if let Some(status) = status {
             let mut patch = json!({
                 "apiVersion": object["apiVersion"], "kind": object["kind"],
@@ -365,8 +401,9 @@ impl ControlPlane {
             }
             self.runtime
                 .block_on(api.patch_status(&name, &params, &Patch::Apply(&patch)))
-                .unwrap_or_else(|e| panic!("apply the status of {}/{name}: {e}", object["kind"]));
+                .map_err(|e| format!("the status of {name}: {e}"))?;
         }
+        Ok(())
     }
 
     fn ensure_namespace(&self, namespace: &str) {
@@ -392,6 +429,32 @@ impl ControlPlane {
             .ok()
             .flatten()
             .map(|o| serde_json::to_value(o).unwrap())
+    }
+
+    /// Deletes the object, as an admin; it is fine if it does not exist.
+    pub fn delete(&self, api_version: &str, kind: &str, namespace: &str, name: &str) {
+        let probe = json!({ "apiVersion": api_version, "kind": kind,
+                            "metadata": { "namespace": namespace } });
+        let (api, _) = self.api(&probe);
+        let _ = self
+            .runtime
+            .block_on(api.delete(name, &kube::api::DeleteParams::default()));
+    }
+
+    /// Every object of a kind in a namespace, as an admin reads them.
+    pub fn list(&self, api_version: &str, kind: &str, namespace: &str) -> Vec<Value> {
+        let probe = json!({ "apiVersion": api_version, "kind": kind,
+                            "metadata": { "namespace": namespace } });
+        let (api, _) = self.api(&probe);
+        self.runtime
+            .block_on(api.list(&kube::api::ListParams::default()))
+            .map(|l| {
+                l.items
+                    .into_iter()
+                    .map(|o| serde_json::to_value(o).unwrap())
+                    .collect()
+            })
+            .unwrap_or_default()
     }
 
     /// The API server's own metrics (`/metrics`), read as an admin.

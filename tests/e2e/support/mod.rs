@@ -5,6 +5,7 @@ pub mod control_plane;
 pub mod dns;
 pub mod http;
 pub mod kube_api;
+pub mod lighthouse_agent;
 pub mod process;
 pub mod submariner;
 
