@@ -5,7 +5,9 @@
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
-use aviator_broker::kubernetes::access::{READS, STATUS_WRITES, WATCH_VERBS, WATCHED};
+use aviator_broker::kubernetes::access::{
+    READS, STATUS_WRITES, SUBMARINER_READS, WATCH_VERBS, WATCHED,
+};
 use aviator_broker::kubernetes::crd::AviatorPolicy;
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Service, ServiceAccount};
@@ -173,4 +175,38 @@ fn the_cluster_role_grants_exactly_the_calls_the_code_makes() {
         granted, used,
         "ClusterRole vs the calls in aviator_broker::kubernetes::access"
     );
+}
+
+#[test]
+fn the_submariner_role_grants_exactly_the_reads_of_the_broker_credentials() {
+    let path = deploy().join("submariner/broker-credentials.yaml");
+    let role: Role = typed(&documents(&path)[0], &path);
+    assert_eq!(
+        role.metadata.namespace.as_deref(),
+        Some("submariner-operator")
+    );
+    let mut granted = BTreeSet::new();
+    for rule in role.rules.unwrap_or_default() {
+        if rule.resources.as_deref() == Some(&["secrets".to_owned()]) {
+            assert_eq!(
+                rule.resource_names.as_deref(),
+                Some(&["submariner-broker-secret".to_owned()][..]),
+                "only the broker Secret"
+            );
+        }
+        for group in rule.api_groups.unwrap_or_default() {
+            for resource in rule.resources.clone().unwrap_or_default() {
+                for verb in &rule.verbs {
+                    granted.insert((group.clone(), resource.clone(), verb.clone()));
+                }
+            }
+        }
+    }
+    let used: BTreeSet<(String, String, String)> = SUBMARINER_READS
+        .iter()
+        .map(|(g, r, v)| (g.to_string(), r.to_string(), v.to_string()))
+        .collect();
+    assert_eq!(granted, used);
+    let binding: RoleBinding = typed(&documents(&path)[1], &path);
+    assert_eq!(binding.subjects.unwrap()[0].name, "aviator");
 }

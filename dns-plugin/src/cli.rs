@@ -66,6 +66,10 @@ pub struct ServeArgs {
         default_value = "submariner-k8s-broker"
     )]
     pub broker_namespace: String,
+    /// Where Submariner keeps its `Submariner` object and the broker's Secret, read for the
+    /// broker's credentials when `BROKER_K8S_APISERVER` is not set (Kubernetes mode).
+    #[arg(long, value_name = "NS", default_value = "submariner-operator")]
+    pub submariner_namespace: String,
     /// Aviator's own namespace, home of the cluster-wide `default` AviatorPolicy.
     #[arg(long, env = "POD_NAMESPACE", default_value = "aviator")]
     pub namespace: String,

@@ -11,6 +11,7 @@ pub mod draw;
 pub mod explain;
 mod flow;
 pub mod input;
+mod list_prices;
 mod model;
 mod solve;
 pub mod weights;
@@ -20,5 +21,6 @@ pub use input::{
     ExportInput, ExportState, LoadReport, MAX_OFFERED_LOAD, Measurement, Objective, Policy,
     Problem, State,
 };
+pub use list_prices::list_prices;
 pub use model::quantile;
 pub use solve::{solve, solve_with};

@@ -18,7 +18,7 @@ use std::collections::BTreeSet;
 use std::path::Path;
 use std::sync::Mutex;
 
-use aviator_optimizer::cost::{PriceRow, PriceTable};
+use aviator_optimizer::cost::PriceTable;
 use serde::Serialize;
 
 use crate::dns::DnsModel;
@@ -258,51 +258,7 @@ pub fn parse(text: &str, file: &Path) -> Result<Scenario, ScenarioError> {
     validate::validate(raw).map_err(invalid)
 }
 
-/// A provider's list prices, first volume tier, typical US/EU source regions, from
-/// `shared/data/egress-prices.yaml`: AWS bills inter-zone traffic out and in and inter-region
-/// at the source; GCP bills each direction as egress at its source (its figures are per GiB);
-/// Azure's inter-zone transfer is free. Another provider is reached over the internet, at the
-/// sender's internet rate.
-pub fn list_prices(provider: &str) -> Option<PriceTable> {
-    Some(match provider {
-        "aws" => PriceTable {
-            egress: PriceRow {
-                intra_zone: 0.0,
-                inter_zone: 0.01,
-                inter_region: 0.02,
-                inter_continent: 0.02,
-                internet: 0.09,
-            },
-            ingress: PriceRow {
-                inter_zone: 0.01,
-                ..PriceRow::default()
-            },
-        },
-        "gcp" => PriceTable {
-            egress: PriceRow {
-                intra_zone: 0.0,
-                inter_zone: 0.01,
-                inter_region: 0.02,
-                // Estimated in the dataset (Northern America to Europe).
-                inter_continent: 0.05,
-                internet: 0.12,
-            },
-            ingress: PriceRow::default(),
-        },
-        "azure" => PriceTable {
-            egress: PriceRow {
-                intra_zone: 0.0,
-                inter_zone: 0.0,
-                inter_region: 0.02,
-                // Unsourced in the dataset: an estimate.
-                inter_continent: 0.05,
-                internet: 0.087,
-            },
-            ingress: PriceRow::default(),
-        },
-        _ => return None,
-    })
-}
+pub use aviator_optimizer::list_prices;
 
 /// `n` servers around `speed`, ±15 %: no two pods are quite alike.
 pub(crate) fn spread_speeds(n: usize, speed: f64) -> Vec<f64> {

@@ -3,7 +3,8 @@
 //! the gateway over a wrong setting, only the agent's slices watched, the per-cluster and broker
 //! ServiceImports left out, headless services merged over several slices with pods named and
 //! `publish-not-ready-addresses` honoured, Globalnet's local addresses, and the local export's
-//! capacity counted from its Service's own slices.
+//! capacity counted from its Service's own slices; the broker reached with the credentials
+//! where Submariner keeps them, and the cluster's place and prices from its nodes.
 
 use hickory_proto::op::ResponseCode;
 use hickory_proto::rr::RecordType;
@@ -11,7 +12,7 @@ use serde_json::{Value, json};
 
 use crate::support::control_plane::ControlPlane;
 use crate::support::process::eventually;
-use crate::support::submariner::{BROKER_NAMESPACE, FIXTURE, broker_for_east, fixture_object};
+use crate::support::submariner::{BROKER_NAMESPACE, FIXTURE, broker_in_submariner, fixture_object};
 use crate::support::*;
 
 const ZONE: &str = "svc.clusterset.local.";
@@ -126,9 +127,23 @@ fn submariner_objects_read_as_lighthouse_reads_them() {
     let broker = ControlPlane::start();
     cluster.apply_yaml(FIXTURE);
     east_exports(&cluster);
-    let mut env = broker_for_east(&broker);
+    // The broker's credentials only where Submariner keeps them: no BROKER_K8S_* variables.
+    broker_in_submariner(&cluster, &broker);
+    // Where east is, as its nodes say it.
+    for (name, zone) in [
+        ("east-1", "us-east-1a"),
+        ("east-2", "us-east-1b"),
+        ("east-3", "us-east-1b"),
+    ] {
+        cluster.apply(json!({
+            "apiVersion": "v1", "kind": "Node",
+            "metadata": { "name": name, "labels": {
+                "topology.kubernetes.io/region": "us-east-1", "topology.kubernetes.io/zone": zone } },
+            "spec": { "providerID": format!("aws:///{zone}/i-{name}") },
+        }));
+    }
     // A Deployment's placeholder: the gateway knows better.
-    env.push(("SUBMARINER_CLUSTERID", "CHANGE-ME".to_owned()));
+    let env = vec![("SUBMARINER_CLUSTERID", "CHANGE-ME".to_owned())];
     let server =
         Aviator::start_kubernetes(&cluster.aviator_kubeconfig(), &["--tick-ms", "200"], &env);
     cluster.grant_aviator();

@@ -195,16 +195,21 @@ pub fn to_spec(profile: &ClusterProfile) -> ClusterCostSpec {
     }
 }
 
+/// A price table as the CRDs write it.
+pub fn table_from_spec(spec: PriceTableSpec) -> PriceTable {
+    PriceTable {
+        egress: row_from_spec(spec.egress),
+        ingress: row_from_spec(spec.ingress),
+    }
+}
+
 pub fn from_spec(spec: ClusterCostSpec) -> ClusterProfile {
     ClusterProfile {
         cluster: spec.cluster,
         provider: spec.provider,
         region: spec.region,
         zone: spec.zone,
-        prices: spec.prices.map(|p| PriceTable {
-            egress: row_from_spec(p.egress),
-            ingress: row_from_spec(p.ingress),
-        }),
+        prices: spec.prices.map(table_from_spec),
         exports: spec
             .exports
             .into_iter()

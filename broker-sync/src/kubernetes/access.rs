@@ -62,10 +62,30 @@ pub const POD_METRICS: Watched = Watched {
     plural: "pods",
 };
 
+/// Where this cluster is ([`super::location`]).
+pub const NODES: Watched = Watched {
+    group: "",
+    version: "v1",
+    kind: "Node",
+    plural: "nodes",
+};
+
 /// Single reads: (resource, verb).
-pub const READS: [(Watched, &str); 3] = [(SERVICES, "get"), (PODS, "list"), (POD_METRICS, "list")];
+pub const READS: [(Watched, &str); 4] = [
+    (SERVICES, "get"),
+    (PODS, "list"),
+    (POD_METRICS, "list"),
+    (NODES, "list"),
+];
 
 /// Status writes: (group, resource/subresource, verb). Aviator replaces the status of the
 /// AviatorPolicies it acts on, and writes nothing else.
 pub const STATUS_WRITES: [(&str, &str, &str); 1] =
     [("aviator.dev", "aviatorpolicies/status", "update")];
+
+/// Reads in Submariner's namespace, for the broker's credentials where Submariner keeps them
+/// (`deploy/submariner`'s Role): (group, resource, verb).
+pub const SUBMARINER_READS: [(&str, &str, &str); 2] = [
+    ("submariner.io", "submariners", "list"),
+    ("", "secrets", "get"),
+];

@@ -79,6 +79,27 @@ pub struct AviatorPolicySpec {
     /// Health and latency probing of the exports; off unless set.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub probe: Option<ProbeSpec>,
+    /// Only on the cluster-wide `default` policy: where this cluster is, over what its Nodes say
+    /// (`spec.providerID`, `topology.kubernetes.io/region` and `/zone`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub location: Option<LocationSpec>,
+    /// Only on the cluster-wide `default` policy: this cluster's transfer prices, USD per GB,
+    /// over the list prices Aviator ships for its provider. Published to the broker.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prices: Option<PriceTableSpec>,
+}
+
+/// A cluster's place; each part set here overrides what the Nodes say.
+#[derive(Deserialize, Serialize, Clone, Debug, PartialEq, Default, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct LocationSpec {
+    /// `aws`, `gcp`, `azure`, or another name (which has no shipped prices).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provider: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub zone: Option<String>,
 }
 
 #[derive(Deserialize, Serialize, Clone, Copy, Debug, PartialEq, Eq, Default, JsonSchema)]

@@ -6,6 +6,7 @@
 pub mod access;
 pub mod crd;
 pub mod lighthouse;
+pub mod location;
 pub mod objects;
 pub mod policies;
 pub mod policy;

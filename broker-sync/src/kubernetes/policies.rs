@@ -8,7 +8,7 @@
 
 use std::collections::BTreeMap;
 
-use super::crd::AviatorPolicy;
+use super::crd::{AviatorPolicy, AviatorPolicySpec};
 use super::policy::effective_policy;
 use crate::state::{ClusterSet, Policy};
 
@@ -31,6 +31,21 @@ pub enum Judgement {
     Superseded(String),
 }
 
+/// The cluster-wide `default` policy, if there is one.
+pub fn defaults<'a>(
+    policies: &'a [AviatorPolicy],
+    aviator_namespace: &str,
+) -> Option<&'a AviatorPolicySpec> {
+    policies
+        .iter()
+        .find(|p| {
+            p.spec.service.is_none()
+                && p.metadata.name.as_deref() == Some("default")
+                && p.metadata.namespace.as_deref() == Some(aviator_namespace)
+        })
+        .map(|p| &p.spec)
+}
+
 /// The services' policies as the AviatorPolicies set them, written into `set`; `in_force`
 /// keeps each service's last valid policy across rounds.
 pub fn apply_policies(
@@ -39,12 +54,7 @@ pub fn apply_policies(
     aviator_namespace: &str,
     in_force: &mut BTreeMap<(String, String), Policy>,
 ) -> Vec<PolicyReport> {
-    let is_default = |p: &AviatorPolicy| {
-        p.spec.service.is_none()
-            && p.metadata.name.as_deref() == Some("default")
-            && p.metadata.namespace.as_deref() == Some(aviator_namespace)
-    };
-    let defaults = policies.iter().find(|p| is_default(p)).map(|p| &p.spec);
+    let defaults = defaults(policies, aviator_namespace);
     let clusters: Vec<String> = set.clusters.iter().map(|c| c.id.to_string()).collect();
     let clusters: Vec<&str> = clusters.iter().map(String::as_str).collect();
 
@@ -96,7 +106,8 @@ pub fn apply_policies(
             let service = policy.spec.service.clone().map(|s| (namespace, s));
             let verdict = match &service {
                 Some(key) => judge_specific(policy, key, &by_service[key], &invalid, || {
-                    effective_policy(defaults, Some(&policy.spec), &clusters).err()
+                    misplaced(&policy.spec)
+                        .or_else(|| effective_policy(defaults, Some(&policy.spec), &clusters).err())
                 }),
                 None => match effective_policy(Some(&policy.spec), None, &clusters) {
                     Ok(_) => Judgement::InForce { conflict: None },
@@ -110,6 +121,14 @@ pub fn apply_policies(
             }
         })
         .collect()
+}
+
+/// Why a service's policy sets what only the default policy may: where the cluster is and
+/// what its transfer costs are the cluster's, not a service's.
+fn misplaced(spec: &AviatorPolicySpec) -> Option<String> {
+    (spec.location.is_some() || spec.prices.is_some()).then(|| {
+        "spec.location and spec.prices describe the cluster: set them on the default policy (AviatorPolicy \"default\" in Aviator's namespace), not on a service's".to_owned()
+    })
 }
 
 fn judge_specific(

@@ -7,7 +7,8 @@
 //! replaced only when the relist is complete). A missing Gateway CRD counts as "no gateway".
 //! Only the agent's EndpointSlices are watched (by label selector, as Lighthouse's resolver
 //! does), and objects are kept without their `managedFields`. Beside the watches,
-//! [`own_slices`] reads the Kubernetes slices of the services this cluster exports.
+//! [`own_slices`] reads the Kubernetes slices of the services this cluster exports, and
+//! [`node_place`] where the cluster is, from its Nodes.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -15,8 +16,9 @@ use std::sync::Arc;
 use aviator_broker::kubernetes::access::{self, Watched};
 use aviator_broker::kubernetes::crd::AviatorPolicy;
 use aviator_broker::kubernetes::lighthouse::{self, Objects};
+use aviator_broker::kubernetes::location::{self, Place};
 use aviator_broker::kubernetes::objects::{Gateway, ServiceImport};
-use aviator_broker::kubernetes::policies::{Judgement, PolicyReport, apply_policies};
+use aviator_broker::kubernetes::policies::{Judgement, PolicyReport, apply_policies, defaults};
 use aviator_broker::kubernetes::slices;
 use aviator_broker::state::{ClusterSet, DnsSettings, Policy};
 use futures::StreamExt;
@@ -30,6 +32,7 @@ use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
 
+use super::node_place;
 use super::own_slices::{self, OwnSlices};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -146,6 +149,12 @@ impl KubeSource {
             shutdown.clone(),
         ));
         let mut own = OwnSlices::new();
+        let (place_tx, mut place) = watch::channel(Place::default());
+        tokio::spawn(node_place::run(
+            self.client.clone(),
+            place_tx,
+            shutdown.clone(),
+        ));
         let mut local_cluster: Option<String> = None;
         loop {
             let changed = tokio::select! {
@@ -162,15 +171,24 @@ impl KubeSource {
                     Some((kind, event)) => state.entry(kind).or_default().apply(kind, event),
                     None => return,
                 },
+                changed = place.changed() => match changed {
+                    Ok(()) => true,
+                    Err(_) => return,
+                },
             };
             if changed
                 && KINDS
                     .iter()
                     .all(|(k, ..)| state.get(k).is_some_and(|o| o.synced))
             {
-                let Some((set, policy_reports)) =
-                    self.cluster_set(&state, &own, &mut local_cluster, &mut policies_in_force)
-                else {
+                let here = place.borrow_and_update().clone();
+                let Some((set, policy_reports)) = self.cluster_set(
+                    &state,
+                    &own,
+                    &here,
+                    &mut local_cluster,
+                    &mut policies_in_force,
+                ) else {
                     warn!(
                         "no cluster id: set SUBMARINER_CLUSTERID, or wait for Submariner's gateway"
                     );
@@ -195,6 +213,7 @@ impl KubeSource {
         &self,
         state: &BTreeMap<Kind, KindObjects>,
         own: &OwnSlices,
+        place: &Place,
         local_cluster: &mut Option<String>,
         policies_in_force: &mut BTreeMap<(String, String), Policy>,
     ) -> Option<(ClusterSet, Vec<PolicyReport>)> {
@@ -237,6 +256,11 @@ impl KubeSource {
             &policies,
             &self.aviator_namespace,
             policies_in_force,
+        );
+        location::apply_place(
+            &mut set,
+            place,
+            defaults(&policies, &self.aviator_namespace),
         );
         for report in &reports {
             if let (Judgement::Invalid(reason), Some((namespace, service))) =

@@ -1,10 +1,12 @@
 //! What each subcommand does: the control plane around the DNS hot path.
 
+mod broker_setup;
 mod check;
 pub mod control;
 mod explain;
 mod kube_source;
 mod kube_utilization;
+mod node_place;
 mod own_slices;
 mod policy_status;
 mod reload;

@@ -14,7 +14,6 @@ use tracing::info;
 
 use std::time::Duration;
 
-use aviator_broker::broker::{AnyBroker, FileBroker, KubeBroker};
 use aviator_broker::probe::{ProbeSettings, Prober};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -221,6 +220,7 @@ async fn run_control(source: Source, shared: Shared, args: ServeArgs, shutdown: 
         reports,
     } = shared;
     let mut local_utilization = None;
+    let mut kube_client = None;
     let config = match source {
         Source::Ready(rx) => rx,
         Source::Pending(mut rx, client) => {
@@ -248,6 +248,7 @@ async fn run_control(source: Source, shared: Shared, args: ServeArgs, shutdown: 
                 }
             });
             let (readings, readings_rx) = watch::channel(Default::default());
+            kube_client = Some(client.clone());
             tokio::spawn(super::kube_utilization::run(
                 client,
                 forwarded.clone(),
@@ -259,13 +260,13 @@ async fn run_control(source: Source, shared: Shared, args: ServeArgs, shutdown: 
         }
     };
     let local_cluster = config.borrow().local_cluster.to_string();
-    let broker = match broker(&args, &local_cluster) {
-        Ok(broker) => broker,
-        Err(error) => {
-            tracing::error!(error = %format!("{error:#}"), "cannot set up the broker; prices come from the local state only");
-            None
-        }
-    };
+    let broker = super::broker_setup::broker_with_retries(
+        &args,
+        &local_cluster,
+        kube_client.as_ref(),
+        &shutdown,
+    )
+    .await;
     let control = Control {
         cell,
         config,
@@ -290,64 +291,4 @@ async fn cancel_on_signal(
         _ = terminate.recv() => info!("terminated; shutting down"),
     }
     shutdown.cancel();
-}
-
-/// The broker: the shared directory if `--broker-dir` is given; in Kubernetes mode, the broker's
-/// API server if Submariner's `BROKER_K8S_*` variables are set.
-fn broker(args: &ServeArgs, cluster: &str) -> anyhow::Result<Option<AnyBroker>> {
-    if let Some(dir) = &args.broker_dir {
-        return Ok(Some(AnyBroker::File(FileBroker::new(dir, cluster))));
-    }
-    let Some(url) = args
-        .kubernetes
-        .then(|| std::env::var("BROKER_K8S_APISERVER").ok())
-        .flatten()
-    else {
-        return Ok(None);
-    };
-    let url = if url.contains("://") {
-        url
-    } else {
-        format!("https://{url}")
-    };
-    let mut config = kube::Config::new(url.parse().context("BROKER_K8S_APISERVER is not a URL")?);
-    if let Ok(token) = std::env::var("BROKER_K8S_APISERVERTOKEN") {
-        config.auth_info.token = Some(token.into());
-    }
-    if let Ok(ca) = std::env::var("BROKER_K8S_CA") {
-        config.root_cert =
-            Some(pem_certificates(&ca).context("BROKER_K8S_CA is not a base64 PEM bundle")?);
-    }
-    let client = kube::Client::try_from(config).context("cannot configure the broker client")?;
-    Ok(Some(AnyBroker::Kube(Box::new(KubeBroker::new(
-        client,
-        &args.broker_namespace,
-        cluster,
-    )))))
-}
-
-/// DER certificates from a base64-encoded PEM bundle, as Submariner passes `BROKER_K8S_CA`.
-fn pem_certificates(encoded: &str) -> anyhow::Result<Vec<Vec<u8>>> {
-    use base64::Engine;
-    let engine = base64::engine::general_purpose::STANDARD;
-    let pem = String::from_utf8(engine.decode(encoded.trim())?)?;
-    let mut certificates = Vec::new();
-    let mut body = String::new();
-    let mut inside = false;
-    for line in pem.lines() {
-        match line.trim() {
-            "-----BEGIN CERTIFICATE-----" => {
-                inside = true;
-                body.clear();
-            }
-            "-----END CERTIFICATE-----" => {
-                inside = false;
-                certificates.push(engine.decode(&body)?);
-            }
-            text if inside => body.push_str(text),
-            _ => {}
-        }
-    }
-    anyhow::ensure!(!certificates.is_empty(), "no certificate in it");
-    Ok(certificates)
 }

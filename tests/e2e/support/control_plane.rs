@@ -263,6 +263,12 @@ impl ControlPlane {
         }
     }
 
+    /// Installs a CustomResourceDefinition and waits until its kind is served.
+    pub fn install_crd(&self, text: &str, group: &str, version: &str, kind: &str) {
+        self.apply_yaml(text);
+        self.eventually_served(&[(group, version, kind)]);
+    }
+
     /// Binds `deploy/base`'s ClusterRole to the ServiceAccount, as the install does.
     pub fn grant_aviator(&self) {
         self.apply_yaml(

@@ -44,3 +44,34 @@ pub fn broker_for_east(broker: &ControlPlane) -> Vec<(&'static str, String)> {
         ("BROKER_K8S_REMOTENAMESPACE", BROKER_NAMESPACE.to_owned()),
     ]
 }
+
+/// The broker's credentials where Submariner keeps them in cluster `east`: its `Submariner`
+/// object (on a stand-in CRD, see `tests/data/kubernetes/submariner-crd.yaml`) naming the broker's
+/// API server and namespace, and the `submariner-broker-secret` with the token and CA; plus
+/// `deploy/submariner`'s Role, which lets Aviator read them.
+pub fn broker_in_submariner(cluster: &ControlPlane, broker: &ControlPlane) {
+    let env = broker_for_east(broker);
+    let value = |name: &str| env.iter().find(|(k, _)| *k == name).unwrap().1.clone();
+    cluster.install_crd(
+        &std::fs::read_to_string(super::process::data("kubernetes/submariner-crd.yaml")).unwrap(),
+        "submariner.io",
+        "v1alpha1",
+        "Submariner",
+    );
+    cluster.apply(json!({
+        "apiVersion": "submariner.io/v1alpha1", "kind": "Submariner",
+        "metadata": { "name": "submariner", "namespace": "submariner-operator" },
+        "spec": { "brokerK8sApiServer": value("BROKER_K8S_APISERVER"),
+                  "brokerK8sRemoteNamespace": BROKER_NAMESPACE,
+                  "brokerK8sSecret": "submariner-broker-secret", "clusterID": "east" },
+    }));
+    cluster.apply(json!({
+        "apiVersion": "v1", "kind": "Secret",
+        "metadata": { "name": "submariner-broker-secret", "namespace": "submariner-operator" },
+        "stringData": { "token": value("BROKER_K8S_APISERVERTOKEN"), "ca.crt": broker.ca_pem(),
+                        "namespace": BROKER_NAMESPACE },
+    }));
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../deploy/submariner/broker-credentials.yaml");
+    cluster.apply_yaml(&std::fs::read_to_string(path).unwrap());
+}
