@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 use aviator_broker::kubernetes::access::{
-    READS, STATUS_WRITES, SUBMARINER_READS, WATCH_VERBS, WATCHED,
+    LEASE_CALLS, READS, STATUS_WRITES, SUBMARINER_READS, WATCH_VERBS, WATCHED,
 };
 use aviator_broker::kubernetes::crd::AviatorPolicy;
 use k8s_openapi::api::apps::v1::Deployment;
@@ -175,6 +175,31 @@ fn the_cluster_role_grants_exactly_the_calls_the_code_makes() {
         granted, used,
         "ClusterRole vs the calls in aviator_broker::kubernetes::access"
     );
+}
+
+/// (group, resource, verb) for every rule of the Role in `path`.
+fn role_grants(path: &Path) -> BTreeSet<(String, String, String)> {
+    let role: Role = typed(&documents(path)[0], path);
+    let mut granted = BTreeSet::new();
+    for rule in role.rules.unwrap_or_default() {
+        for group in rule.api_groups.unwrap_or_default() {
+            for resource in rule.resources.clone().unwrap_or_default() {
+                for verb in &rule.verbs {
+                    granted.insert((group.clone(), resource.clone(), verb.clone()));
+                }
+            }
+        }
+    }
+    granted
+}
+
+#[test]
+fn the_role_grants_exactly_the_lease_calls() {
+    let used: BTreeSet<(String, String, String)> = LEASE_CALLS
+        .iter()
+        .map(|(g, r, v)| (g.to_string(), r.to_string(), v.to_string()))
+        .collect();
+    assert_eq!(role_grants(&deploy().join("base/role.yaml")), used);
 }
 
 #[test]

@@ -70,6 +70,14 @@ pub struct ServeArgs {
     /// broker's credentials when `BROKER_K8S_APISERVER` is not set (Kubernetes mode).
     #[arg(long, value_name = "NS", default_value = "submariner-operator")]
     pub submariner_namespace: String,
+    /// This replica's name in the writer lease (Kubernetes mode): the pod's name.
+    #[arg(long, env = "POD_NAME", value_name = "NAME", default_value_t = default_identity())]
+    pub identity: String,
+    /// How long the writer lease lasts unrenewed, seconds; the writing replica renews it every
+    /// third of that (Kubernetes mode).
+    #[arg(long, value_name = "S", default_value_t = 15,
+          value_parser = clap::value_parser!(u64).range(3..=3600))]
+    pub lease_s: u64,
     /// Aviator's own namespace, home of the cluster-wide `default` AviatorPolicy.
     #[arg(long, env = "POD_NAMESPACE", default_value = "aviator")]
     pub namespace: String,
@@ -196,4 +204,10 @@ fn parse_seeds(text: &str) -> Result<std::ops::RangeInclusive<u64>, String> {
         return Err(format!("{text:?}: the first seed is after the last"));
     }
     Ok(first..=last)
+}
+
+/// A replica's name where the pod's is not given: the host's, and the process id.
+fn default_identity() -> String {
+    let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "aviator".to_owned());
+    format!("{host}-{}", std::process::id())
 }

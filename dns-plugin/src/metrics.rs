@@ -29,6 +29,8 @@ pub const SOLVE_SECONDS: &str = "aviator_solve_seconds";
 pub const BROKER_STALE: &str = "aviator_broker_stale";
 /// Seconds since the broker was last read successfully.
 pub const BROKER_AGE: &str = "aviator_broker_age_seconds";
+/// 1 while this replica holds the writer lease (writes the statuses and the broker profile).
+pub const WRITER: &str = "aviator_writer";
 /// Services and clusters in the serving snapshot.
 pub const SERVICES: &str = "aviator_services";
 pub const CLUSTERS: &str = "aviator_clusters";

@@ -10,6 +10,7 @@ mod kubernetes;
 mod kubernetes_lighthouse;
 mod kubernetes_policies;
 mod kubernetes_real;
+mod kubernetes_replicas;
 mod kubernetes_submariner;
 mod live;
 mod protocol;

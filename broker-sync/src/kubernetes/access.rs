@@ -89,3 +89,11 @@ pub const SUBMARINER_READS: [(&str, &str, &str); 2] = [
     ("submariner.io", "submariners", "list"),
     ("", "secrets", "get"),
 ];
+
+/// Calls on the writer lease ([`super::lease`]) in Aviator's namespace (`deploy/base`'s Role):
+/// (group, resource, verb).
+pub const LEASE_CALLS: [(&str, &str, &str); 3] = [
+    ("coordination.k8s.io", "leases", "get"),
+    ("coordination.k8s.io", "leases", "create"),
+    ("coordination.k8s.io", "leases", "update"),
+];

@@ -153,6 +153,9 @@ pub struct AviatorPolicyStatus {
     /// The shares at a glance, e.g. `west=62% central=36% east=2%`, for `kubectl get`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub summary: Option<String>,
+    /// The replica (pod) whose view this is: the holder of the writer lease.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub writer: Option<String>,
 }
 
 #[derive(Deserialize, Serialize, Clone, Debug, PartialEq, Default, JsonSchema)]

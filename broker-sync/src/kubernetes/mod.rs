@@ -5,6 +5,7 @@
 
 pub mod access;
 pub mod crd;
+pub mod lease;
 pub mod lighthouse;
 pub mod location;
 pub mod objects;

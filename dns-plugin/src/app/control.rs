@@ -43,6 +43,9 @@ pub struct Control {
     pub reports: Arc<ReportCell>,
     /// In Kubernetes mode, the utilisation of this cluster's own exports by the metrics API.
     pub local_utilization: Option<watch::Receiver<LocalUtilization>>,
+    /// Whether this replica publishes the cluster's profile (the writer lease's holder); every
+    /// replica reads the peers'.
+    pub writer: Arc<AtomicBool>,
 }
 
 /// A metrics-API reading older than this is unknown: metrics-server samples every 15 s, so a
@@ -126,7 +129,7 @@ impl Control {
                 // jitter, so clusters started together do not read in lockstep; writes follow
                 // their own, slower cadence.
                 next_broker_round = now + self.tick.mul_f64(0.5 + fastrand::f64());
-                let profile = (now >= next_publish)
+                let profile = (now >= next_publish && self.writer.load(Ordering::Acquire))
                     .then(|| {
                         next_publish =
                             next_publication(now, broker.min_publish_interval(), fastrand::f64());

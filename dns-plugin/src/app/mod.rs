@@ -14,6 +14,7 @@ pub(crate) mod serve;
 mod simulate;
 mod solve;
 mod telemetry;
+mod writer_lease;
 
 use std::process::ExitCode;
 

@@ -1,6 +1,6 @@
 //! Writes each AviatorPolicy's status: the shares Aviator answers with and why, the generation
-//! it acted on, and its conditions. It writes only when the status would change, so replicas
-//! computing the same status do not fight, and a conflict is simply retried next round.
+//! it acted on, and its conditions. Only the replica holding the writer lease writes, and only
+//! when the status would change; a conflict is simply retried next round.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -25,6 +25,8 @@ pub async fn write_statuses(
     cell: Arc<SnapshotCell>,
     reports: watch::Receiver<Vec<PolicyReport>>,
     broker_stale: Arc<AtomicBool>,
+    writer: Arc<AtomicBool>,
+    identity: String,
     shutdown: CancellationToken,
 ) {
     let mut tick = tokio::time::interval(INTERVAL);
@@ -32,6 +34,10 @@ pub async fn write_statuses(
         tokio::select! {
             () = shutdown.cancelled() => return,
             _ = tick.tick() => {}
+        }
+        // One replica writes (the writer lease's holder), so two do not flap the values.
+        if !writer.load(Ordering::Acquire) {
+            continue;
         }
         let reports = reports.borrow().clone();
         let snapshot = cell.load_full();
@@ -62,6 +68,7 @@ pub async fn write_statuses(
             if broker_stale.load(Ordering::Relaxed) {
                 mark_stale_prices(&mut next, policy.status.as_ref());
             }
+            next.writer = Some(identity.clone());
             if policy
                 .status
                 .as_ref()

@@ -79,6 +79,9 @@ pub async fn start(args: ServeArgs, shutdown: CancellationToken) -> anyhow::Resu
     let cell: Arc<SnapshotCell> = Arc::new(SnapshotCell::empty());
     let ready = Arc::new(AtomicBool::new(false));
     let broker_stale = Arc::new(AtomicBool::new(false));
+    // Whether this process writes what one replica must write alone: always, from a file; in
+    // Kubernetes, while it holds the writer lease.
+    let writer = Arc::new(AtomicBool::new(args.config.is_some()));
     // The first clusterset: from the file now, or from Kubernetes once every kind is listed.
     let (first_set, zones, source_task) = match &args.config {
         Some(path) => {
@@ -105,18 +108,32 @@ pub async fn start(args: ServeArgs, shutdown: CancellationToken) -> anyhow::Resu
                 cell.clone(),
                 reports_rx,
                 broker_stale.clone(),
+                writer.clone(),
+                args.identity.clone(),
                 shutdown.clone(),
             ));
+            let lease = super::writer_lease::run(
+                client.clone(),
+                args.namespace.clone(),
+                args.identity.clone(),
+                Duration::from_secs(args.lease_s),
+                writer.clone(),
+                shutdown.clone(),
+            );
             let source = KubeSource {
                 client: client.clone(),
                 local_cluster: args.cluster_id.clone(),
                 aviator_namespace: args.namespace.clone(),
                 dns: DnsSettings::default(),
             };
+            let watching = source.run(tx, reports_tx, shutdown.clone());
             (
                 Source::Pending(rx, client),
                 DnsSettings::default().zones,
-                tokio::spawn(source.run(tx, reports_tx, shutdown.clone())),
+                // Both end at shutdown; the lease is released on the way out.
+                tokio::spawn(async move {
+                    tokio::join!(watching, lease);
+                }),
             )
         }
     };
@@ -158,6 +175,7 @@ pub async fn start(args: ServeArgs, shutdown: CancellationToken) -> anyhow::Resu
             broker_stale,
             prober: prober.clone(),
             reports: reports.clone(),
+            writer,
         },
         args.clone(),
         shutdown.clone(),
@@ -207,6 +225,7 @@ struct Shared {
     broker_stale: Arc<AtomicBool>,
     prober: Arc<Prober>,
     reports: Arc<ReportCell>,
+    writer: Arc<AtomicBool>,
 }
 
 /// Runs the control loop once a first clusterset exists. Until then the cell stays empty: DNS
@@ -218,6 +237,7 @@ async fn run_control(source: Source, shared: Shared, args: ServeArgs, shutdown: 
         broker_stale,
         prober,
         reports,
+        writer,
     } = shared;
     let mut local_utilization = None;
     let mut kube_client = None;
@@ -277,6 +297,7 @@ async fn run_control(source: Source, shared: Shared, args: ServeArgs, shutdown: 
         broker_stale,
         reports,
         local_utilization,
+        writer,
     };
     control.run(shutdown).await;
 }

@@ -352,6 +352,8 @@ fn demo_serve_args(config: std::path::PathBuf) -> ServeArgs {
         cluster_id: None,
         broker_namespace: "submariner-k8s-broker".to_owned(),
         submariner_namespace: "submariner-operator".to_owned(),
+        identity: "demo".to_owned(),
+        lease_s: 15,
         namespace: "aviator".to_owned(),
         listen: "127.0.0.1:0".parse().expect("address"),
         admin: "127.0.0.1:0".parse().expect("address"),

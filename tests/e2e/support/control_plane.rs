@@ -256,7 +256,12 @@ impl ControlPlane {
             ("aviator.dev", "v1alpha1", "AviatorPolicy"),
             ("aviator.dev", "v1alpha1", "ClusterCost"),
         ]);
-        for file in ["namespace.yaml", "serviceaccount.yaml", "clusterrole.yaml"] {
+        for file in [
+            "namespace.yaml",
+            "serviceaccount.yaml",
+            "clusterrole.yaml",
+            "role.yaml",
+        ] {
             self.apply_yaml(
                 &std::fs::read_to_string(workspace().join("deploy/base").join(file)).unwrap(),
             );
@@ -269,12 +274,13 @@ impl ControlPlane {
         self.eventually_served(&[(group, version, kind)]);
     }
 
-    /// Binds `deploy/base`'s ClusterRole to the ServiceAccount, as the install does.
+    /// Binds `deploy/base`'s ClusterRole and Role to the ServiceAccount, as the install does.
     pub fn grant_aviator(&self) {
-        self.apply_yaml(
-            &std::fs::read_to_string(workspace().join("deploy/base/clusterrolebinding.yaml"))
-                .unwrap(),
-        );
+        for file in ["clusterrolebinding.yaml", "rolebinding.yaml"] {
+            self.apply_yaml(
+                &std::fs::read_to_string(workspace().join("deploy/base").join(file)).unwrap(),
+            );
+        }
     }
 
     fn eventually_served(&self, kinds: &[(&str, &str, &str)]) {
@@ -294,8 +300,13 @@ impl ControlPlane {
 
     /// A kubeconfig for the `aviator` ServiceAccount: a token from the TokenRequest API.
     pub fn aviator_kubeconfig(&self) -> PathBuf {
-        let token = self.service_account_token("aviator", "aviator");
-        write_kubeconfig(self.dir.path(), "aviator", &self.url, &token)
+        self.kubeconfig_for("aviator", "aviator")
+    }
+
+    /// A kubeconfig for ServiceAccount `namespace/name`.
+    pub fn kubeconfig_for(&self, namespace: &str, name: &str) -> PathBuf {
+        let token = self.service_account_token(namespace, name);
+        write_kubeconfig(self.dir.path(), name, &self.url, &token)
     }
 
     /// A token for ServiceAccount `namespace/name`, as a pod's projected volume gets one.
