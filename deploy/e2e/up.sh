@@ -26,15 +26,10 @@ done
 docker build -t aviator:e2e "$root"
 for i in 1 2; do
   kind load docker-image aviator:e2e --name "cluster$i"
-  kubectl --context "kind-cluster$i" apply -f "$root/deploy/crds/aviator.dev.yaml"
-  kubectl --context "kind-cluster$i" apply -k "$root/deploy/base" --dry-run=client -o yaml \
-    | sed -e "s/image: aviator:latest/image: aviator:e2e/" \
-    | kubectl --context "kind-cluster$i" apply -f -
-  kubectl --context "kind-cluster$i" -n aviator rollout status deploy/aviator --timeout=180s
-  ip=$(kubectl --context "kind-cluster$i" -n aviator get svc aviator -o jsonpath='{.spec.clusterIP}')
-  kubectl --context "kind-cluster$i" -n kube-system get configmap coredns -o yaml \
-    | sed -e "/clusterset.local:53 {/,/}/ s/forward \. .*/forward . $ip/" \
-    | kubectl --context "kind-cluster$i" apply -f -
+  KUBECTL="kubectl --context kind-cluster$i" "$root/deploy/e2e/steps/1-install.sh"
+  kubectl --context "kind-cluster$i" -n submariner-operator set image deploy/aviator aviator=aviator:e2e
+  kubectl --context "kind-cluster$i" -n submariner-operator rollout status deploy/aviator --timeout=180s
+  KUBECTL="kubectl --context kind-cluster$i" "$root/deploy/e2e/steps/2-cutover.sh"
 done
 
 kubectl --context kind-cluster2 create deployment nginx --image=nginx

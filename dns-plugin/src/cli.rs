@@ -70,6 +70,10 @@ pub struct ServeArgs {
     /// broker's credentials when `BROKER_K8S_APISERVER` is not set (Kubernetes mode).
     #[arg(long, value_name = "NS", default_value = "submariner-operator")]
     pub submariner_namespace: String,
+    /// The cluster's DNS server, asked every few seconds whether the clusterset zone's queries
+    /// reach Aviator (Kubernetes mode); by default the first nameserver of /etc/resolv.conf.
+    #[arg(long, value_name = "ADDR:PORT")]
+    pub cluster_dns: Option<SocketAddr>,
     /// This replica's name in the writer lease (Kubernetes mode): the pod's name.
     #[arg(long, env = "POD_NAME", value_name = "NAME", default_value_t = default_identity())]
     pub identity: String,

@@ -31,6 +31,11 @@ pub const BROKER_STALE: &str = "aviator_broker_stale";
 pub const BROKER_AGE: &str = "aviator_broker_age_seconds";
 /// 1 while this replica holds the writer lease (writes the statuses and the broker profile).
 pub const WRITER: &str = "aviator_writer";
+/// 1 while the cluster's own DNS sends the clusterset zone's queries to Aviator, 0 when it
+/// answers them without Aviator (the cutover undone).
+pub const ZONE_SERVED: &str = "aviator_zone_served";
+/// Checks of who serves the zone that got no answer.
+pub const ZONE_CHECK_FAILURES: &str = "aviator_zone_check_failures_total";
 /// Services and clusters in the serving snapshot.
 pub const SERVICES: &str = "aviator_services";
 pub const CLUSTERS: &str = "aviator_clusters";

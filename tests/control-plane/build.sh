@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds the real control plane the Kubernetes-mode tests run against into OUT (default
-# ../../target/control-plane): bin/kube-apiserver and bin/etcd at the versions go.mod pins,
+# ../../target/control-plane): bin/kube-apiserver, bin/kubectl (the docs' steps in deploy/e2e
+# run with it) and bin/etcd at the versions go.mod pins,
 # bin/certs, and crds/ with Submariner's Gateway CustomResourceDefinition (mcs-api's come from
 # tests/lighthouse, at the version Lighthouse requires). Go's module and build
 # caches make a second run take seconds; the first downloads and compiles for several minutes.
@@ -11,6 +12,6 @@ mkdir -p "$out/bin" "$out/crds"
 rm -f "$out"/crds/*.yaml
 # Submariner's module has no entry in the checksum database the proxy serves; go.sum pins it.
 export GONOSUMDB=github.com/submariner-io/submariner
-go build -o "$out/bin/" ./etcd ./certs k8s.io/kubernetes/cmd/kube-apiserver
+go build -o "$out/bin/" ./etcd ./certs k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kubectl
 cp "$(go list -m -f '{{.Dir}}' github.com/submariner-io/submariner)"/deploy/crds/submariner.io_gateways.yaml "$out/crds/"
 chmod u+w "$out"/crds/*.yaml

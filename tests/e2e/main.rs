@@ -7,6 +7,7 @@ mod cli;
 mod demo;
 mod hostile;
 mod kubernetes;
+mod kubernetes_docs;
 mod kubernetes_lighthouse;
 mod kubernetes_policies;
 mod kubernetes_real;

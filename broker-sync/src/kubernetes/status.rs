@@ -146,6 +146,37 @@ pub fn mark_conflict(
     degraded.message = message.to_owned();
 }
 
+/// Adds the `ZoneServed` condition: whether the cluster's DNS sends the clusterset zone's
+/// queries to Aviator (`Some(true)`), answers them elsewhere (`Some(false)`: the cutover is
+/// undone, and this policy decides nothing), or is not known yet (`None`).
+pub fn mark_zone_served(
+    next: &mut AviatorPolicyStatus,
+    served: Option<bool>,
+    current: Option<&AviatorPolicyStatus>,
+) {
+    let (state, reason, message) = match served {
+        Some(true) => ("True", "Received", "the cluster's DNS sends the clusterset zone's queries to Aviator".to_owned()),
+        Some(false) => (
+            "False",
+            "AnsweredElsewhere",
+            "the cluster's DNS answers the clusterset zone without Aviator, so this policy decides nothing: the cutover is undone (the submariner-operator rewrites CoreDNS's clusterset.local block; use deploy/submariner's cutover, docs/kubernetes.md)".to_owned(),
+        ),
+        None => ("Unknown", "NotChecked", "not yet known whether the cluster's DNS sends the zone's queries to Aviator".to_owned()),
+    };
+    let since = match current.and_then(|c| c.conditions.iter().find(|x| x.type_ == "ZoneServed")) {
+        Some(old) if old.status == state => old.last_transition_time.clone(),
+        _ => Time(k8s_openapi::jiff::Timestamp::now()),
+    };
+    next.conditions.push(Condition {
+        type_: "ZoneServed".to_owned(),
+        status: state.to_owned(),
+        reason: reason.to_owned(),
+        message,
+        last_transition_time: since,
+        observed_generation: next.observed_generation,
+    });
+}
+
 /// Whether two statuses say the same thing (transition times aside).
 pub fn same(a: &AviatorPolicyStatus, b: &AviatorPolicyStatus) -> bool {
     let strip = |s: &AviatorPolicyStatus| {

@@ -15,6 +15,7 @@ mod simulate;
 mod solve;
 mod telemetry;
 mod writer_lease;
+mod zone_check;
 
 use std::process::ExitCode;
 

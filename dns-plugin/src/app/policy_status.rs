@@ -8,27 +8,44 @@ use std::time::Duration;
 
 use aviator_broker::kubernetes::crd::AviatorPolicy;
 use aviator_broker::kubernetes::policies::{Judgement, PolicyReport};
-use aviator_broker::kubernetes::status::{Verdict, mark_conflict, mark_stale_prices, same, status};
+use aviator_broker::kubernetes::status::{
+    Verdict, mark_conflict, mark_stale_prices, mark_zone_served, same, status,
+};
 use kube::api::{Api, PostParams};
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, warn};
 
+use super::zone_check::{ZoneServed, ZoneServedCell};
 use crate::handler::SnapshotCell;
 
 /// How often statuses are brought up to date: shares move every tick, but a status is for
 /// people and `kubectl get`, not for machines.
 const INTERVAL: Duration = Duration::from_secs(2);
 
-pub async fn write_statuses(
-    client: kube::Client,
-    cell: Arc<SnapshotCell>,
-    reports: watch::Receiver<Vec<PolicyReport>>,
-    broker_stale: Arc<AtomicBool>,
-    writer: Arc<AtomicBool>,
-    identity: String,
-    shutdown: CancellationToken,
-) {
+/// What the status writer reads.
+pub struct StatusWriter {
+    pub client: kube::Client,
+    pub cell: Arc<SnapshotCell>,
+    pub reports: watch::Receiver<Vec<PolicyReport>>,
+    pub broker_stale: Arc<AtomicBool>,
+    /// Whether this replica holds the writer lease.
+    pub writer: Arc<AtomicBool>,
+    /// This replica's name, written into the statuses.
+    pub identity: String,
+    pub zone_served: Arc<ZoneServedCell>,
+}
+
+pub async fn write_statuses(parts: StatusWriter, shutdown: CancellationToken) {
+    let StatusWriter {
+        client,
+        cell,
+        reports,
+        broker_stale,
+        writer,
+        identity,
+        zone_served,
+    } = parts;
     let mut tick = tokio::time::interval(INTERVAL);
     loop {
         tokio::select! {
@@ -68,6 +85,12 @@ pub async fn write_statuses(
             if broker_stale.load(Ordering::Relaxed) {
                 mark_stale_prices(&mut next, policy.status.as_ref());
             }
+            let served = match zone_served.get() {
+                ZoneServed::Here => Some(true),
+                ZoneServed::Elsewhere => Some(false),
+                ZoneServed::Unknown => None,
+            };
+            mark_zone_served(&mut next, served, policy.status.as_ref());
             next.writer = Some(identity.clone());
             if policy
                 .status

@@ -82,6 +82,7 @@ pub async fn start(args: ServeArgs, shutdown: CancellationToken) -> anyhow::Resu
     // Whether this process writes what one replica must write alone: always, from a file; in
     // Kubernetes, while it holds the writer lease.
     let writer = Arc::new(AtomicBool::new(args.config.is_some()));
+    let zone_served: Arc<super::zone_check::ZoneServedCell> = Arc::default();
     // The first clusterset: from the file now, or from Kubernetes once every kind is listed.
     let (first_set, zones, source_task) = match &args.config {
         Some(path) => {
@@ -104,12 +105,15 @@ pub async fn start(args: ServeArgs, shutdown: CancellationToken) -> anyhow::Resu
             let (tx, rx) = watch::channel(None);
             let (reports_tx, reports_rx) = watch::channel(Vec::new());
             tokio::spawn(super::policy_status::write_statuses(
-                client.clone(),
-                cell.clone(),
-                reports_rx,
-                broker_stale.clone(),
-                writer.clone(),
-                args.identity.clone(),
+                super::policy_status::StatusWriter {
+                    client: client.clone(),
+                    cell: cell.clone(),
+                    reports: reports_rx,
+                    broker_stale: broker_stale.clone(),
+                    writer: writer.clone(),
+                    identity: args.identity.clone(),
+                    zone_served: zone_served.clone(),
+                },
                 shutdown.clone(),
             ));
             let lease = super::writer_lease::run(
@@ -176,6 +180,7 @@ pub async fn start(args: ServeArgs, shutdown: CancellationToken) -> anyhow::Resu
             prober: prober.clone(),
             reports: reports.clone(),
             writer,
+            zone_served,
         },
         args.clone(),
         shutdown.clone(),
@@ -226,6 +231,7 @@ struct Shared {
     prober: Arc<Prober>,
     reports: Arc<ReportCell>,
     writer: Arc<AtomicBool>,
+    zone_served: Arc<super::zone_check::ZoneServedCell>,
 }
 
 /// Runs the control loop once a first clusterset exists. Until then the cell stays empty: DNS
@@ -238,6 +244,7 @@ async fn run_control(source: Source, shared: Shared, args: ServeArgs, shutdown: 
         prober,
         reports,
         writer,
+        zone_served,
     } = shared;
     let mut local_utilization = None;
     let mut kube_client = None;
@@ -276,6 +283,31 @@ async fn run_control(source: Source, shared: Shared, args: ServeArgs, shutdown: 
                 shutdown.clone(),
             ));
             local_utilization = Some(readings_rx);
+            let cluster_dns = args.cluster_dns.or_else(|| {
+                std::fs::read_to_string("/etc/resolv.conf")
+                    .ok()
+                    .and_then(|text| super::zone_check::cluster_dns_from(&text))
+            });
+            let zone = forwarded
+                .borrow()
+                .dns
+                .zones
+                .first()
+                .and_then(|z| hickory_proto::rr::Name::from_ascii(z).ok());
+            match (cluster_dns, zone) {
+                (Some(cluster_dns), Some(zone)) => {
+                    tokio::spawn(super::zone_check::run(
+                        cluster_dns,
+                        zone,
+                        forwarded.clone(),
+                        zone_served,
+                        shutdown.clone(),
+                    ));
+                }
+                _ => info!(
+                    "no cluster DNS to ask (set --cluster-dns): whether the zone's queries reach Aviator is not checked"
+                ),
+            }
             forwarded
         }
     };

@@ -354,6 +354,7 @@ fn demo_serve_args(config: std::path::PathBuf) -> ServeArgs {
         submariner_namespace: "submariner-operator".to_owned(),
         identity: "demo".to_owned(),
         lease_s: 15,
+        cluster_dns: None,
         namespace: "aviator".to_owned(),
         listen: "127.0.0.1:0".parse().expect("address"),
         admin: "127.0.0.1:0".parse().expect("address"),

@@ -17,6 +17,16 @@ use super::select::{Choice, Selector};
 use super::*;
 use aviator_broker::decide::{Decisions, decide_all};
 
+/// `aviator-served.<zone>`: a TXT record saying that Aviator answers the zone, and for which
+/// cluster. Aviator asks for it through the cluster's own DNS to learn whether the zone's
+/// queries reach it (see `app::zone_check`).
+pub const SERVED_LABEL: &str = "aviator-served";
+
+/// The text of the `aviator-served` record for cluster `cluster`.
+pub fn served_text(cluster: &str) -> String {
+    format!("served-by=aviator cluster={cluster}")
+}
+
 /// The schema version of the Kubernetes multi-cluster DNS specification implemented.
 const DNS_SCHEMA_VERSION: &str = "1.1.0";
 
@@ -58,6 +68,7 @@ fn build_zone(
     let dns = &set.dns;
     let server = records::name(&["ns", "dns"], origin)?;
     let version_name = records::name(&["dns-version"], origin)?;
+    let served_name = records::name(&[SERVED_LABEL], origin)?;
     let mut namespaces: HashMap<Box<[u8]>, Namespace> = HashMap::new();
     for service in &set.services {
         let before = previous
@@ -84,6 +95,8 @@ fn build_zone(
         negative_soa: records::soa(origin, dns.negative_ttl, &server, dns.negative_ttl, serial)?,
         ns: records::ns(origin, dns.ttl, &server),
         version: records::txt(&version_name, dns.ttl, DNS_SCHEMA_VERSION),
+        // Short-lived: it says who answers the zone now, and a revert must show at once.
+        served: records::txt(&served_name, 0, &served_text(set.local_cluster.as_str())),
         namespaces,
     })
 }

@@ -16,7 +16,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use hickory_proto::rr::{LowerName, Record, RecordType};
 
-pub use build::build;
+pub use build::{SERVED_LABEL, build, served_text};
 
 use aviator_broker::decide::Decisions;
 use name::{Path, Prefix};
@@ -114,6 +114,7 @@ pub struct Zone {
     negative_soa: Record,
     ns: Record,
     version: Record,
+    served: Record,
     namespaces: HashMap<Box<[u8]>, Namespace>,
 }
 
@@ -132,6 +133,11 @@ impl Zone {
             }),
             Path::DnsVersion => Some(if qtype == RecordType::TXT {
                 slice::from_ref(&self.version)
+            } else {
+                &[]
+            }),
+            Path::Served => Some(if qtype == RecordType::TXT {
+                slice::from_ref(&self.served)
             } else {
                 &[]
             }),

@@ -13,6 +13,8 @@ pub enum Path<'a> {
     Apex,
     /// `dns-version`: the schema version TXT record.
     DnsVersion,
+    /// `aviator-served`: who answers the zone (a TXT record).
+    Served,
     /// `svc`: an empty non-terminal above every namespace.
     SvcRoot,
     /// `<ns>.svc`: an empty non-terminal above the namespace's services.
@@ -41,6 +43,7 @@ pub fn classify<'a>(labels: &[&'a [u8]]) -> Path<'a> {
     match labels {
         [] => Path::Apex,
         [b"dns-version"] => Path::DnsVersion,
+        [b"aviator-served"] => Path::Served,
         [b"svc"] => Path::SvcRoot,
         [namespace, b"svc"] => Path::Namespace(namespace),
         [service, namespace, b"svc"] => Path::Service {

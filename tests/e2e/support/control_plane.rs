@@ -39,6 +39,12 @@ fn built() -> &'static Path {
     BUILT.get_or_init(|| build("control-plane"))
 }
 
+/// `tests/coredns`'s build: `bin/coredns`.
+pub fn coredns() -> &'static Path {
+    static BUILT: OnceLock<PathBuf> = OnceLock::new();
+    BUILT.get_or_init(|| build("coredns"))
+}
+
 /// `tests/lighthouse`'s build: `bin/lighthouse-agent` and `crds/`.
 pub fn lighthouse() -> &'static Path {
     static BUILT: OnceLock<PathBuf> = OnceLock::new();
@@ -59,7 +65,7 @@ fn build(what: &str) -> PathBuf {
     out
 }
 
-fn free_port() -> u16 {
+pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .expect("a free port")
@@ -325,6 +331,16 @@ impl ControlPlane {
             .block_on(accounts.create_token_request(name, &PostParams::default(), &request))
             .expect("a ServiceAccount token");
         response.status.expect("token status").token
+    }
+
+    /// A kubeconfig for the admin, as `kubectl` takes it.
+    pub fn admin_kubeconfig(&self) -> PathBuf {
+        self.dir.path().join("admin.kubeconfig")
+    }
+
+    /// The kubectl built beside the API server.
+    pub fn kubectl() -> PathBuf {
+        built().join("bin/kubectl")
     }
 
     /// The admin's bearer token (the API server's static token file).

@@ -21,7 +21,7 @@ use serde_json::{Value, json};
 use tokio::sync::{Notify, broadcast};
 
 /// (api path prefix, plural) -> kind, for the resources served.
-const RESOURCES: [(&str, &str, &str); 8] = [
+const RESOURCES: [(&str, &str, &str); 9] = [
     ("aviator.dev/v1alpha1", "clustercosts", "ClusterCost"),
     (
         "multicluster.x-k8s.io/v1alpha1",
@@ -35,6 +35,8 @@ const RESOURCES: [(&str, &str, &str); 8] = [
     ("v1", "services", "Service"),
     ("v1", "pods", "Pod"),
     ("metrics.k8s.io/v1beta1", "pods", "PodMetrics"),
+    // The writer lease: get, create and replace, without resourceVersion checks.
+    ("coordination.k8s.io/v1", "leases", "Lease"),
 ];
 
 #[derive(Clone)]
@@ -108,11 +110,11 @@ impl KubeApi {
             )
             .route(
                 "/apis/{group}/{version}/namespaces/{namespace}/{plural}",
-                get(list_namespaced),
+                get(list_namespaced).post(create),
             )
             .route(
                 "/apis/{group}/{version}/namespaces/{namespace}/{plural}/{name}",
-                axum::routing::patch(apply),
+                axum::routing::patch(apply).get(get_named).put(replace),
             )
             .route(
                 "/api/{version}/namespaces/{namespace}/{plural}",
@@ -296,6 +298,76 @@ async fn list_core(
     Query(query): Query<BTreeMap<String, String>>,
 ) -> Response {
     list_in(state, version, namespace, plural, query)
+}
+
+/// GET of one object of a group.
+async fn get_named(
+    State(state): State<ApiState>,
+    Path((group, version, namespace, plural, name)): Path<(String, String, String, String, String)>,
+) -> Response {
+    get_core(
+        State(state),
+        Path((format!("{group}/{version}"), namespace, plural, name)),
+    )
+    .await
+}
+
+/// POST of a new object (the lease).
+async fn create(
+    State(state): State<ApiState>,
+    Path((group, version, namespace, plural)): Path<(String, String, String, String)>,
+    axum::Json(body): axum::Json<Value>,
+) -> Response {
+    let name = body["metadata"]["name"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    store(
+        state,
+        format!("{group}/{version}"),
+        namespace,
+        plural,
+        name,
+        body,
+    )
+}
+
+/// PUT of a whole object (the lease).
+async fn replace(
+    State(state): State<ApiState>,
+    Path((group, version, namespace, plural, name)): Path<(String, String, String, String, String)>,
+    axum::Json(body): axum::Json<Value>,
+) -> Response {
+    store(
+        state,
+        format!("{group}/{version}"),
+        namespace,
+        plural,
+        name,
+        body,
+    )
+}
+
+fn store(
+    state: ApiState,
+    prefix: String,
+    namespace: String,
+    plural: String,
+    name: String,
+    mut body: Value,
+) -> Response {
+    let Some(kind) = kind_of(&prefix, &plural) else {
+        return StatusCode::NOT_FOUND.into_response();
+    };
+    body["apiVersion"] = json!(prefix);
+    body["kind"] = json!(kind);
+    body["metadata"]["namespace"] = json!(namespace);
+    body["metadata"]["name"] = json!(name);
+    let version = state.version.fetch_add(1, Ordering::SeqCst) + 1;
+    body["metadata"]["resourceVersion"] = json!(version.to_string());
+    let key = (kind.to_owned(), format!("{namespace}/{name}"));
+    state.objects.lock().unwrap().insert(key, body.clone());
+    axum::Json(body).into_response()
 }
 
 /// GET of one core object.

@@ -2,6 +2,7 @@
 
 pub mod backend;
 pub mod control_plane;
+pub mod coredns;
 pub mod dns;
 pub mod http;
 pub mod kube_api;

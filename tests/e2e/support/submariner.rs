@@ -50,6 +50,14 @@ pub fn broker_for_east(broker: &ControlPlane) -> Vec<(&'static str, String)> {
 /// API server and namespace, and the `submariner-broker-secret` with the token and CA; plus
 /// `deploy/submariner`'s Role, which lets Aviator read them.
 pub fn broker_in_submariner(cluster: &ControlPlane, broker: &ControlPlane) {
+    submariner_objects(cluster, broker);
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../deploy/submariner/broker-credentials.yaml");
+    cluster.apply_yaml(&std::fs::read_to_string(path).unwrap());
+}
+
+/// The `Submariner` object and broker Secret alone, where the submariner-operator keeps them.
+pub fn submariner_objects(cluster: &ControlPlane, broker: &ControlPlane) {
     let env = broker_for_east(broker);
     let value = |name: &str| env.iter().find(|(k, _)| *k == name).unwrap().1.clone();
     cluster.install_crd(
@@ -71,7 +79,4 @@ pub fn broker_in_submariner(cluster: &ControlPlane, broker: &ControlPlane) {
         "stringData": { "token": value("BROKER_K8S_APISERVERTOKEN"), "ca.crt": broker.ca_pem(),
                         "namespace": BROKER_NAMESPACE },
     }));
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../deploy/submariner/broker-credentials.yaml");
-    cluster.apply_yaml(&std::fs::read_to_string(path).unwrap());
 }
