@@ -96,6 +96,40 @@ fn the_api_server_enforces_the_policy_schema_and_a_conflict_is_named() {
         );
     }
 
+    // The round trip to central is unknown (its gateway connection says "0s": no sample yet),
+    // so the optimizer takes the neutral figure (the known ones' median: west's 62.4 ms), not
+    // a round trip of zero that would make central look nearest.
+    cluster.delete(
+        "aviator.dev/v1alpha1",
+        "AviatorPolicy",
+        "default",
+        "nginx-a",
+    );
+    cluster.apply(json!({
+        "apiVersion": "aviator.dev/v1alpha1", "kind": "AviatorPolicy",
+        "metadata": { "name": "nginx-z", "namespace": "default" },
+        "spec": { "service": "nginx", "loadBalancing": "Optimized", "objective": "Performance" },
+    }));
+    let rtt = |cluster_name: &str| {
+        let weights: Value =
+            serde_json::from_str(&crate::support::http::get(server.admin, "/debug/weights").1)
+                .ok()?;
+        weights["services"]["default/nginx"]["decision"]["exports"]
+            .as_array()?
+            .iter()
+            .find(|e| e["cluster"] == cluster_name)?["terms"]["rttMs"]
+            .as_f64()
+    };
+    eventually("the optimizer's figures", || {
+        rtt("west").is_some() && rtt("central").is_some()
+    });
+    assert_eq!(rtt("west"), Some(62.4));
+    assert_eq!(
+        rtt("central"),
+        Some(62.4),
+        "an unknown round trip is the neutral figure, not 0"
+    );
+
     // Conditions are a map keyed by type: two of one type are refused.
     let mut twice = policy("nginx-z", json!({ "west": 1, "central": 0 }));
     let ready = json!({ "type": "Ready", "status": "True", "reason": "InForce", "message": "",

@@ -9,6 +9,7 @@ mod hostile;
 mod kubernetes;
 mod kubernetes_docs;
 mod kubernetes_lighthouse;
+mod kubernetes_memory;
 mod kubernetes_policies;
 mod kubernetes_real;
 mod kubernetes_replicas;

@@ -14,8 +14,8 @@ use crate::state::{
 /// Everything read from the cluster at one moment.
 pub struct Objects<'a> {
     pub local_cluster: &'a str,
-    pub imports: &'a [ServiceImport],
-    pub slices: &'a [EndpointSlice],
+    pub imports: &'a [&'a ServiceImport],
+    pub slices: &'a [&'a EndpointSlice],
     pub gateways: &'a [Gateway],
     /// The Kubernetes slices of the services this cluster exports, by (namespace, service):
     /// their ready endpoints are the local export's capacity, and under Globalnet its
@@ -89,7 +89,7 @@ pub fn local_cluster_of(gateways: &[Gateway]) -> Option<String> {
 /// are applied on top by the caller.
 pub fn cluster_set(objects: &Objects<'_>) -> ClusterSet {
     let gateway = connectivity(objects.gateways);
-    let grouped = slices::by_export(objects.slices);
+    let grouped = slices::by_export(objects.slices.iter().copied());
     let mut cluster_ids: BTreeSet<String> = grouped.keys().map(|k| k.2.clone()).collect();
     cluster_ids.insert(objects.local_cluster.to_owned());
     if let Some(gateway) = &gateway {
@@ -210,13 +210,17 @@ mod tests {
 
     use serde::Deserialize;
 
+    fn refs<T>(items: &[T]) -> Vec<&T> {
+        items.iter().collect()
+    }
+
     #[test]
     fn lighthouse_and_submariner_objects_map_to_the_clusterset() {
         let (imports, slices, gateways) = load();
         let set = cluster_set(&Objects {
             local_cluster: "east",
-            imports: &imports,
-            slices: &slices,
+            imports: &refs(&imports),
+            slices: &refs(&slices),
             gateways: &gateways,
             own_slices: &BTreeMap::new(),
             dns: DnsSettings::default(),
@@ -308,8 +312,8 @@ mod tests {
         });
         let set = cluster_set(&Objects {
             local_cluster: "east",
-            imports: &imports,
-            slices: &slices,
+            imports: &refs(&imports),
+            slices: &refs(&slices),
             gateways: &gateways,
             own_slices: &BTreeMap::new(),
             dns: DnsSettings::default(),
@@ -326,8 +330,8 @@ mod tests {
         slices.push(legacy);
         let set = cluster_set(&Objects {
             local_cluster: "east",
-            imports: &imports,
-            slices: &slices,
+            imports: &refs(&imports),
+            slices: &refs(&slices),
             gateways: &gateways,
             own_slices: &BTreeMap::new(),
             dns: DnsSettings::default(),
@@ -364,8 +368,8 @@ endpoints:
         let own_slices = BTreeMap::from([(("data".to_owned(), "db".to_owned()), vec![own])]);
         let set = cluster_set(&Objects {
             local_cluster: "west",
-            imports: &imports,
-            slices: &slices,
+            imports: &refs(&imports),
+            slices: &refs(&slices),
             gateways: &[],
             own_slices: &own_slices,
             dns: DnsSettings::default(),
@@ -403,8 +407,8 @@ endpoints:
         let own_slices = BTreeMap::from([(("default".to_owned(), "nginx".to_owned()), vec![own])]);
         let set = cluster_set(&Objects {
             local_cluster: "west",
-            imports: &imports,
-            slices: &slices,
+            imports: &refs(&imports),
+            slices: &refs(&slices),
             gateways: &gateways,
             own_slices: &own_slices,
             dns: DnsSettings::default(),
@@ -430,8 +434,8 @@ endpoints:
         let (imports, slices, _) = load();
         let set = cluster_set(&Objects {
             local_cluster: "east",
-            imports: &imports,
-            slices: &slices,
+            imports: &refs(&imports),
+            slices: &refs(&slices),
             gateways: &[],
             own_slices: &BTreeMap::new(),
             dns: DnsSettings::default(),

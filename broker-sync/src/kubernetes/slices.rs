@@ -41,7 +41,9 @@ pub fn selector() -> String {
 pub type ExportKey = (String, String, String);
 
 /// The slices that count, grouped by export, in name order.
-pub fn by_export(slices: &[EndpointSlice]) -> BTreeMap<ExportKey, Vec<&EndpointSlice>> {
+pub fn by_export<'a>(
+    slices: impl IntoIterator<Item = &'a EndpointSlice>,
+) -> BTreeMap<ExportKey, Vec<&'a EndpointSlice>> {
     let mut grouped: BTreeMap<ExportKey, Vec<&EndpointSlice>> = BTreeMap::new();
     for slice in slices {
         if let Some(key) = placed(slice) {

@@ -51,13 +51,25 @@ const KINDS: [(Kind, Watched); 4] = [
     (Kind::Policies, access::AVIATOR_POLICIES),
 ];
 
+/// How long after a change the clusterset is rebuilt, taking every change made meanwhile.
+const COALESCE: std::time::Duration = std::time::Duration::from_millis(100);
+
 /// One watch event, tagged with the kind of object it is about.
 type KindEvent = (Kind, Result<Event<DynamicObject>, watcher::Error>);
 
+/// One watched object, read into its type once, when its event comes (a rebuild reads them
+/// all, and must not parse thousands of objects again each time).
+enum Parsed {
+    Import(Box<ServiceImport>),
+    Slice(Box<EndpointSlice>),
+    Gateway(Box<Gateway>),
+    Policy(Box<AviatorPolicy>),
+}
+
 #[derive(Default)]
 struct KindObjects {
-    live: BTreeMap<String, Value>,
-    relisting: Option<BTreeMap<String, Value>>,
+    live: BTreeMap<String, Parsed>,
+    relisting: Option<BTreeMap<String, Parsed>>,
     synced: bool,
 }
 
@@ -71,7 +83,10 @@ impl KindObjects {
             }
             Ok(Event::InitApply(object)) => {
                 let buffer = self.relisting.get_or_insert_with(BTreeMap::new);
-                buffer.insert(key(&object), to_value(object));
+                let key = key(&object);
+                if let Some(parsed) = parse(kind, object) {
+                    buffer.insert(key, parsed);
+                }
                 false
             }
             Ok(Event::InitDone) => {
@@ -80,7 +95,16 @@ impl KindObjects {
                 true
             }
             Ok(Event::Apply(object)) => {
-                self.live.insert(key(&object), to_value(object));
+                let key = key(&object);
+                match parse(kind, object) {
+                    Some(parsed) => {
+                        self.live.insert(key, parsed);
+                    }
+                    // What no longer reads is gone, as far as answers go.
+                    None => {
+                        self.live.remove(&key);
+                    }
+                }
                 true
             }
             Ok(Event::Delete(object)) => self.live.remove(&key(&object)).is_some(),
@@ -156,30 +180,43 @@ impl KubeSource {
             shutdown.clone(),
         ));
         let mut local_cluster: Option<String> = None;
+        // A burst of events (a relist, an agent syncing thousands of slices) makes one rebuild,
+        // not one per event: the first change arms the timer, and the rebuild comes when it
+        // fires, with every change made meanwhile.
+        let mut rebuild_at: Option<tokio::time::Instant> = None;
         loop {
+            let due = rebuild_at.unwrap_or_else(tokio::time::Instant::now);
             let changed = tokio::select! {
                 () = shutdown.cancelled() => return,
+                () = tokio::time::sleep_until(due), if rebuild_at.is_some() => None,
                 next = own_rx.recv() => match next {
                     Some(next) if next != own => {
                         own = next;
-                        true
+                        Some(true)
                     }
-                    Some(_) => false,
+                    Some(_) => Some(false),
                     None => return,
                 },
                 next = events.next() => match next {
-                    Some((kind, event)) => state.entry(kind).or_default().apply(kind, event),
+                    Some((kind, event)) => Some(state.entry(kind).or_default().apply(kind, event)),
                     None => return,
                 },
                 changed = place.changed() => match changed {
-                    Ok(()) => true,
+                    Ok(()) => Some(true),
                     Err(_) => return,
                 },
             };
-            if changed
-                && KINDS
-                    .iter()
-                    .all(|(k, ..)| state.get(k).is_some_and(|o| o.synced))
+            match changed {
+                Some(false) => continue,
+                Some(true) => {
+                    rebuild_at.get_or_insert_with(|| tokio::time::Instant::now() + COALESCE);
+                    continue;
+                }
+                None => rebuild_at = None,
+            }
+            if KINDS
+                .iter()
+                .all(|(k, ..)| state.get(k).is_some_and(|o| o.synced))
             {
                 let here = place.borrow_and_update().clone();
                 let Some((set, policy_reports)) = self.cluster_set(
@@ -217,16 +254,32 @@ impl KubeSource {
         local_cluster: &mut Option<String>,
         policies_in_force: &mut BTreeMap<(String, String), Policy>,
     ) -> Option<(ClusterSet, Vec<PolicyReport>)> {
-        let typed = |kind: Kind| -> Vec<Value> {
-            state
-                .get(&kind)
-                .map(|o| o.live.values().cloned().collect())
-                .unwrap_or_default()
-        };
-        let imports: Vec<ServiceImport> = parse_all(typed(Kind::Imports), "ServiceImport");
-        let slices: Vec<EndpointSlice> = parse_all(typed(Kind::Slices), "EndpointSlice");
-        let gateways: Vec<Gateway> = parse_all(typed(Kind::Gateways), "Gateway");
-        let policies: Vec<AviatorPolicy> = parse_all(typed(Kind::Policies), "AviatorPolicy");
+        let live = |kind: Kind| state.get(&kind).into_iter().flat_map(|o| o.live.values());
+        let imports: Vec<&ServiceImport> = live(Kind::Imports)
+            .filter_map(|p| match p {
+                Parsed::Import(i) => Some(&**i),
+                _ => None,
+            })
+            .collect();
+        let slices: Vec<&EndpointSlice> = live(Kind::Slices)
+            .filter_map(|p| match p {
+                Parsed::Slice(s) => Some(&**s),
+                _ => None,
+            })
+            .collect();
+        // Few: copies are cheap.
+        let gateways: Vec<Gateway> = live(Kind::Gateways)
+            .filter_map(|p| match p {
+                Parsed::Gateway(g) => Some((**g).clone()),
+                _ => None,
+            })
+            .collect();
+        let policies: Vec<AviatorPolicy> = live(Kind::Policies)
+            .filter_map(|p| match p {
+                Parsed::Policy(p) => Some((**p).clone()),
+                _ => None,
+            })
+            .collect();
         // As Lighthouse: the gateway's own word on which cluster this is beats the setting
         // (a Deployment's placeholder, a copy from another cluster).
         let from_gateway = lighthouse::local_cluster_of(&gateways);
@@ -281,26 +334,29 @@ fn key(object: &DynamicObject) -> String {
     )
 }
 
-/// The object as kept: without the bookkeeping no reader uses, which is most of its size.
-fn to_value(mut object: DynamicObject) -> Value {
+/// The object read into its type, without the bookkeeping no reader uses (managedFields, the
+/// last-applied annotation: most of an object's size); `None`, logged, if it does not read.
+fn parse(kind: Kind, mut object: DynamicObject) -> Option<Parsed> {
     object.metadata.managed_fields = None;
     if let Some(annotations) = &mut object.metadata.annotations {
         annotations.remove("kubectl.kubernetes.io/last-applied-configuration");
     }
-    serde_json::to_value(object).unwrap_or(Value::Null)
-}
-
-fn parse_all<T: serde::de::DeserializeOwned>(values: Vec<Value>, kind: &str) -> Vec<T> {
-    values
-        .into_iter()
-        .filter_map(|value| match serde_json::from_value(value) {
-            Ok(object) => Some(object),
+    let value = serde_json::to_value(object).ok()?;
+    fn read<T: serde::de::DeserializeOwned>(value: Value, kind: Kind) -> Option<Box<T>> {
+        match serde_json::from_value(value) {
+            Ok(object) => Some(Box::new(object)),
             Err(error) => {
-                warn!(kind, %error, "skipping an object that does not parse");
+                warn!(?kind, %error, "skipping an object that does not parse");
                 None
             }
-        })
-        .collect()
+        }
+    }
+    Some(match kind {
+        Kind::Imports => Parsed::Import(read(value, kind)?),
+        Kind::Slices => Parsed::Slice(read(value, kind)?),
+        Kind::Gateways => Parsed::Gateway(read(value, kind)?),
+        Kind::Policies => Parsed::Policy(read(value, kind)?),
+    })
 }
 
 fn not_found(error: &watcher::Error) -> bool {

@@ -464,6 +464,37 @@ impl ControlPlane {
             .map(|o| serde_json::to_value(o).unwrap())
     }
 
+    /// Creates every object (of kinds already served), 32 requests at a time: for loading a
+    /// control plane with thousands of objects.
+    pub fn create_all(&self, objects: Vec<Value>) {
+        use futures::StreamExt;
+        let calls: Vec<_> = objects
+            .into_iter()
+            .map(|object| {
+                let (api, _) = self.api(&object);
+                async move {
+                    let object: DynamicObject = serde_json::from_value(object).unwrap();
+                    api.create(&PostParams::default(), &object)
+                        .await
+                        .map(|_| ())
+                        .map_err(|e| e.to_string())
+                }
+            })
+            .collect();
+        let failures: Vec<String> = self.runtime.block_on(
+            futures::stream::iter(calls)
+                .buffer_unordered(32)
+                .filter_map(|r| async move { r.err() })
+                .collect(),
+        );
+        assert!(
+            failures.is_empty(),
+            "{} creates failed: {:?}",
+            failures.len(),
+            &failures[..failures.len().min(3)]
+        );
+    }
+
     /// Deletes the object, as an admin; it is fine if it does not exist.
     pub fn delete(&self, api_version: &str, kind: &str, namespace: &str, name: &str) {
         let probe = json!({ "apiVersion": api_version, "kind": kind,
