@@ -214,17 +214,28 @@ mod tests {
         items.iter().collect()
     }
 
+    /// The clusterset these objects make, seen from `local`.
+    fn read(
+        local: &str,
+        imports: &[ServiceImport],
+        slices: &[EndpointSlice],
+        gateways: &[Gateway],
+        own_slices: &BTreeMap<(String, String), Vec<EndpointSlice>>,
+    ) -> ClusterSet {
+        cluster_set(&Objects {
+            local_cluster: local,
+            imports: &refs(imports),
+            slices: &refs(slices),
+            gateways,
+            own_slices,
+            dns: DnsSettings::default(),
+        })
+    }
+
     #[test]
     fn lighthouse_and_submariner_objects_map_to_the_clusterset() {
         let (imports, slices, gateways) = load();
-        let set = cluster_set(&Objects {
-            local_cluster: "east",
-            imports: &refs(&imports),
-            slices: &refs(&slices),
-            gateways: &gateways,
-            own_slices: &BTreeMap::new(),
-            dns: DnsSettings::default(),
-        });
+        let set = read("east", &imports, &slices, &gateways, &BTreeMap::new());
         let ids: Vec<&str> = set.clusters.iter().map(|c| c.id.as_str()).collect();
         assert_eq!(ids, ["central", "east", "west"]);
         // The active gateway says central is in error; the passive one's "connected" is ignored.
@@ -310,14 +321,7 @@ mod tests {
                 .get_or_insert_default()
                 .insert(slices::PUBLISH_NOT_READY.to_owned(), "true".to_owned());
         });
-        let set = cluster_set(&Objects {
-            local_cluster: "east",
-            imports: &refs(&imports),
-            slices: &refs(&slices),
-            gateways: &gateways,
-            own_slices: &BTreeMap::new(),
-            dns: DnsSettings::default(),
-        });
+        let set = read("east", &imports, &slices, &gateways, &BTreeMap::new());
         assert!(db_endpoints(&set).iter().all(|(_, ready)| *ready));
     }
 
@@ -328,14 +332,7 @@ mod tests {
         legacy.metadata.name = Some("nginx-west".to_owned());
         legacy.endpoints[0].addresses = vec!["10.2.9.9".to_owned()];
         slices.push(legacy);
-        let set = cluster_set(&Objects {
-            local_cluster: "east",
-            imports: &refs(&imports),
-            slices: &refs(&slices),
-            gateways: &gateways,
-            own_slices: &BTreeMap::new(),
-            dns: DnsSettings::default(),
-        });
+        let set = read("east", &imports, &slices, &gateways, &BTreeMap::new());
         let nginx = set.services.iter().find(|s| s.name == "nginx").unwrap();
         let west = nginx
             .exports
@@ -366,14 +363,7 @@ endpoints:
         )
         .unwrap();
         let own_slices = BTreeMap::from([(("data".to_owned(), "db".to_owned()), vec![own])]);
-        let set = cluster_set(&Objects {
-            local_cluster: "west",
-            imports: &refs(&imports),
-            slices: &refs(&slices),
-            gateways: &[],
-            own_slices: &own_slices,
-            dns: DnsSettings::default(),
-        });
+        let set = read("west", &imports, &slices, &[], &own_slices);
         let db = set.services.iter().find(|s| s.name == "db").unwrap();
         let addresses: Vec<IpAddr> = db.exports[0]
             .endpoints
@@ -405,14 +395,7 @@ endpoints:
         )
         .unwrap();
         let own_slices = BTreeMap::from([(("default".to_owned(), "nginx".to_owned()), vec![own])]);
-        let set = cluster_set(&Objects {
-            local_cluster: "west",
-            imports: &refs(&imports),
-            slices: &refs(&slices),
-            gateways: &gateways,
-            own_slices: &own_slices,
-            dns: DnsSettings::default(),
-        });
+        let set = read("west", &imports, &slices, &gateways, &own_slices);
         let nginx = set.services.iter().find(|s| s.name == "nginx").unwrap();
         let west = nginx
             .exports
@@ -432,14 +415,7 @@ endpoints:
     #[test]
     fn without_a_gateway_every_cluster_counts_as_connected() {
         let (imports, slices, _) = load();
-        let set = cluster_set(&Objects {
-            local_cluster: "east",
-            imports: &refs(&imports),
-            slices: &refs(&slices),
-            gateways: &[],
-            own_slices: &BTreeMap::new(),
-            dns: DnsSettings::default(),
-        });
+        let set = read("east", &imports, &slices, &[], &BTreeMap::new());
         assert!(set.clusters.iter().all(|c| c.connected));
     }
 

@@ -353,10 +353,41 @@ fn parse(kind: Kind, mut object: DynamicObject) -> Option<Parsed> {
     }
     Some(match kind {
         Kind::Imports => Parsed::Import(read(value, kind)?),
-        Kind::Slices => Parsed::Slice(read(value, kind)?),
+        Kind::Slices => Parsed::Slice(Box::new(trimmed(*read(value, kind)?))),
         Kind::Gateways => Parsed::Gateway(read(value, kind)?),
         Kind::Policies => Parsed::Policy(read(value, kind)?),
     })
+}
+
+/// A slice with only what [`slices`] reads: the thousands of them kept are most of the
+/// source's memory, and the rest (owners, node names, zones, hints, timestamps) is never read.
+fn trimmed(mut slice: EndpointSlice) -> EndpointSlice {
+    let meta = &mut slice.metadata;
+    meta.managed_fields = None;
+    meta.owner_references = None;
+    meta.finalizers = None;
+    meta.uid = None;
+    meta.generate_name = None;
+    meta.creation_timestamp = None;
+    meta.generation = None;
+    for endpoint in &mut slice.endpoints {
+        endpoint.node_name = None;
+        endpoint.zone = None;
+        endpoint.hints = None;
+        endpoint.deprecated_topology = None;
+        if let Some(target) = &mut endpoint.target_ref {
+            target.uid = None;
+            target.resource_version = None;
+            target.api_version = None;
+            target.field_path = None;
+            target.namespace = None;
+        }
+        if let Some(conditions) = &mut endpoint.conditions {
+            conditions.serving = None;
+            conditions.terminating = None;
+        }
+    }
+    slice
 }
 
 fn not_found(error: &watcher::Error) -> bool {
