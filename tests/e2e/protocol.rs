@@ -136,3 +136,28 @@ fn a_query_with_two_questions_is_formerr() {
         Message::from_vec(&exchange_udp(server.dns, &query.to_vec().unwrap()).unwrap()).unwrap();
     assert_eq!(reply.metadata.response_code, ResponseCode::FormErr);
 }
+
+#[test]
+fn a_negative_answers_soa_lives_no_longer_than_the_soa_itself() {
+    // RFC 2308 §3: min(SOA TTL, SOA MINIMUM), here the record TTL (2) under a MINIMUM of 30.
+    let text = std::fs::read_to_string(process::data("clusterset.yaml"))
+        .unwrap()
+        .replace(
+            "  ttl: 7\n  negativeTtl: 3\n",
+            "  ttl: 2\n  negativeTtl: 30\n",
+        );
+    assert!(text.contains("negativeTtl: 30"));
+    let server = Aviator::start_with(&text);
+    let answer = ask("nope.default.svc.clusterset.local.", RecordType::A).to(server.dns);
+    assert_eq!(answer.metadata.response_code, ResponseCode::NXDomain);
+    let soa = answer
+        .authorities
+        .iter()
+        .find(|r| r.record_type() == RecordType::SOA)
+        .expect("SOA in authority");
+    assert_eq!(soa.ttl, 2, "{answer}");
+    match &soa.data {
+        hickory_proto::rr::RData::SOA(data) => assert_eq!(data.minimum, 30),
+        other => panic!("not an SOA: {other:?}"),
+    }
+}

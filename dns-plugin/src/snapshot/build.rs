@@ -92,7 +92,15 @@ fn build_zone(
         origin: LowerName::new(origin),
         labels: usize::from(origin.num_labels()),
         soa: records::soa(origin, dns.ttl, &server, dns.negative_ttl, serial)?,
-        negative_soa: records::soa(origin, dns.negative_ttl, &server, dns.negative_ttl, serial)?,
+        // RFC 2308 §3: a negative answer's SOA lives for the smaller of the SOA's own TTL and
+        // its MINIMUM field.
+        negative_soa: records::soa(
+            origin,
+            dns.ttl.min(dns.negative_ttl),
+            &server,
+            dns.negative_ttl,
+            serial,
+        )?,
         ns: records::ns(origin, dns.ttl, &server),
         version: records::txt(&version_name, dns.ttl, DNS_SCHEMA_VERSION),
         // Short-lived: it says who answers the zone now, and a revert must show at once.
