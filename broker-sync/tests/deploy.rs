@@ -141,16 +141,7 @@ fn the_deployment_keeps_its_promises() {
 fn the_cluster_role_grants_exactly_the_calls_the_code_makes() {
     let path = deploy().join("base/clusterrole.yaml");
     let role: ClusterRole = typed(&documents(&path)[0], &path);
-    let mut granted = BTreeSet::new();
-    for rule in role.rules.unwrap_or_default() {
-        for group in rule.api_groups.unwrap_or_default() {
-            for resource in rule.resources.clone().unwrap_or_default() {
-                for verb in &rule.verbs {
-                    granted.insert((group.clone(), resource.clone(), verb.clone()));
-                }
-            }
-        }
-    }
+    let granted = grants(role.rules.unwrap_or_default());
     let mut used = BTreeSet::new();
     for watched in WATCHED {
         for verb in WATCH_VERBS {
@@ -177,11 +168,12 @@ fn the_cluster_role_grants_exactly_the_calls_the_code_makes() {
     );
 }
 
-/// (group, resource, verb) for every rule of the Role in `path`.
-fn role_grants(path: &Path) -> BTreeSet<(String, String, String)> {
-    let role: Role = typed(&documents(path)[0], path);
+/// (group, resource, verb) for every rule.
+fn grants(
+    rules: Vec<k8s_openapi::api::rbac::v1::PolicyRule>,
+) -> BTreeSet<(String, String, String)> {
     let mut granted = BTreeSet::new();
-    for rule in role.rules.unwrap_or_default() {
+    for rule in rules {
         for group in rule.api_groups.unwrap_or_default() {
             for resource in rule.resources.clone().unwrap_or_default() {
                 for verb in &rule.verbs {
@@ -191,6 +183,12 @@ fn role_grants(path: &Path) -> BTreeSet<(String, String, String)> {
         }
     }
     granted
+}
+
+/// (group, resource, verb) for every rule of the Role in `path`.
+fn role_grants(path: &Path) -> BTreeSet<(String, String, String)> {
+    let role: Role = typed(&documents(path)[0], path);
+    grants(role.rules.unwrap_or_default())
 }
 
 #[test]
@@ -210,8 +208,8 @@ fn the_submariner_role_grants_exactly_the_reads_of_the_broker_credentials() {
         role.metadata.namespace.as_deref(),
         Some("submariner-operator")
     );
-    let mut granted = BTreeSet::new();
-    for rule in role.rules.unwrap_or_default() {
+    let rules = role.rules.unwrap_or_default();
+    for rule in &rules {
         if rule.resources.as_deref() == Some(&["secrets".to_owned()]) {
             assert_eq!(
                 rule.resource_names.as_deref(),
@@ -219,14 +217,8 @@ fn the_submariner_role_grants_exactly_the_reads_of_the_broker_credentials() {
                 "only the broker Secret"
             );
         }
-        for group in rule.api_groups.unwrap_or_default() {
-            for resource in rule.resources.clone().unwrap_or_default() {
-                for verb in &rule.verbs {
-                    granted.insert((group.clone(), resource.clone(), verb.clone()));
-                }
-            }
-        }
     }
+    let granted = grants(rules);
     let used: BTreeSet<(String, String, String)> = SUBMARINER_READS
         .iter()
         .map(|(g, r, v)| (g.to_string(), r.to_string(), v.to_string()))

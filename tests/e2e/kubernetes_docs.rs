@@ -40,6 +40,18 @@ fn step(cluster: &ControlPlane, script: &str) -> String {
     text
 }
 
+/// The Service the submariner-operator made for lighthouse-coredns, as it stands.
+fn lighthouse_service(cluster: &ControlPlane) -> serde_json::Value {
+    cluster
+        .get(
+            "v1",
+            "Service",
+            "submariner-operator",
+            "submariner-lighthouse-coredns",
+        )
+        .expect("the lighthouse-coredns Service")
+}
+
 fn zone_served(cluster: &ControlPlane) -> Option<(String, String)> {
     let policy = cluster.get("aviator.dev/v1alpha1", "AviatorPolicy", "default", "nginx")?;
     let condition = policy["status"]["conditions"]
@@ -98,14 +110,7 @@ fn the_kubernetes_guide_works_as_written() {
         shown.contains("app.kubernetes.io/name") && shown.contains("5353"),
         "{shown}"
     );
-    let service = cluster
-        .get(
-            "v1",
-            "Service",
-            "submariner-operator",
-            "submariner-lighthouse-coredns",
-        )
-        .unwrap();
+    let service = lighthouse_service(&cluster);
     assert_eq!(
         service["spec"]["selector"],
         serde_json::json!({ "app.kubernetes.io/name": "aviator" })
@@ -136,14 +141,7 @@ fn the_kubernetes_guide_works_as_written() {
 
     // The way back, and uninstall.
     step(&cluster, "5-restore.sh");
-    let service = cluster
-        .get(
-            "v1",
-            "Service",
-            "submariner-operator",
-            "submariner-lighthouse-coredns",
-        )
-        .unwrap();
+    let service = lighthouse_service(&cluster);
     assert_eq!(
         service["spec"]["selector"],
         serde_json::json!({ "app": "submariner-lighthouse-coredns" })
