@@ -54,11 +54,7 @@ fn lighthouse_service(cluster: &ControlPlane) -> serde_json::Value {
 
 fn zone_served(cluster: &ControlPlane) -> Option<(String, String)> {
     let policy = cluster.get("aviator.dev/v1alpha1", "AviatorPolicy", "default", "nginx")?;
-    let condition = policy["status"]["conditions"]
-        .as_array()?
-        .iter()
-        .find(|c| c["type"] == "ZoneServed")?
-        .clone();
+    let condition = crate::support::submariner::condition(&policy, "ZoneServed")?;
     Some((
         condition["status"].as_str()?.to_owned(),
         condition["reason"].as_str()?.to_owned(),

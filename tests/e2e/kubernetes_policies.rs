@@ -22,11 +22,7 @@ fn policy(name: &str, weights: Value) -> Value {
 
 fn condition(cluster: &ControlPlane, name: &str, kind: &str) -> Option<Value> {
     let policy = cluster.get("aviator.dev/v1alpha1", "AviatorPolicy", "default", name)?;
-    policy["status"]["conditions"]
-        .as_array()?
-        .iter()
-        .find(|c| c["type"] == kind)
-        .cloned()
+    crate::support::submariner::condition(&policy, kind)
 }
 
 #[test]

@@ -12,16 +12,12 @@ use serde_json::{Value, json};
 use crate::support::control_plane::ControlPlane;
 use crate::support::http::{get, metric};
 use crate::support::process::eventually;
-use crate::support::submariner::{BROKER_NAMESPACE, FIXTURE, broker_for_east, fixture_object};
+use crate::support::submariner::{
+    BROKER_NAMESPACE, FIXTURE, broker_for_east, condition, fixture_object,
+};
 use crate::support::*;
 
 const NGINX: &str = "nginx.default.svc.clusterset.local.";
-
-fn condition(policy: &Value, kind: &str) -> Option<Value> {
-    policy["status"]["conditions"]
-        .as_array()
-        .and_then(|c| c.iter().find(|c| c["type"] == kind).cloned())
-}
 
 #[test]
 fn kubernetes_mode_on_a_real_api_server() {

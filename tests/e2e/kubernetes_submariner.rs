@@ -12,7 +12,9 @@ use serde_json::{Value, json};
 
 use crate::support::control_plane::ControlPlane;
 use crate::support::process::eventually;
-use crate::support::submariner::{BROKER_NAMESPACE, FIXTURE, broker_in_submariner, fixture_object};
+use crate::support::submariner::{
+    BROKER_NAMESPACE, FIXTURE, broker_in_submariner, condition, fixture_object,
+};
 use crate::support::*;
 
 const ZONE: &str = "svc.clusterset.local.";
@@ -167,6 +169,68 @@ fn submariner_objects_read_as_lighthouse_reads_them() {
                 "east",
             )
             .is_some_and(|c| ready_endpoints(&c, "nginx") == Some(3))
+    });
+
+    // And where it is, from its nodes, with the shipped list prices of AWS (which bills
+    // inter-zone traffic at both ends).
+    let cost = broker
+        .get(
+            "aviator.dev/v1alpha1",
+            "ClusterCost",
+            BROKER_NAMESPACE,
+            "east",
+        )
+        .unwrap();
+    let spec = &cost["spec"];
+    assert_eq!(
+        (&spec["provider"], &spec["region"], &spec["zone"]),
+        (&json!("aws"), &json!("us-east-1"), &json!("us-east-1b")),
+        "{spec}"
+    );
+    assert_eq!(spec["prices"]["egress"]["interZone"], json!(0.01), "{spec}");
+    assert_eq!(
+        spec["prices"]["ingress"]["interZone"],
+        json!(0.01),
+        "{spec}"
+    );
+    assert_eq!(spec["prices"]["egress"]["internet"], json!(0.09), "{spec}");
+
+    // The default policy overrides the list prices (a negotiated rate), and the broker hears it.
+    cluster.apply(json!({
+        "apiVersion": "aviator.dev/v1alpha1", "kind": "AviatorPolicy",
+        "metadata": { "name": "default", "namespace": "aviator" },
+        "spec": { "loadBalancing": "RoundRobin",
+                  "prices": { "egress": { "intraZone": 0, "interZone": 0.005, "interRegion": 0.01,
+                                          "interContinent": 0.015, "internet": 0.05 } } },
+    }));
+    eventually("the negotiated prices on the broker", || {
+        broker
+            .get(
+                "aviator.dev/v1alpha1",
+                "ClusterCost",
+                BROKER_NAMESPACE,
+                "east",
+            )
+            .is_some_and(|c| c["spec"]["prices"]["egress"]["internet"] == json!(0.05))
+    });
+    // A service's policy may not say where the cluster is.
+    cluster.apply(json!({
+        "apiVersion": "aviator.dev/v1alpha1", "kind": "AviatorPolicy",
+        "metadata": { "name": "nginx", "namespace": "default" },
+        "spec": { "service": "nginx", "location": { "zone": "us-east-1c" } },
+    }));
+    eventually("the misplaced location refused", || {
+        cluster
+            .get("aviator.dev/v1alpha1", "AviatorPolicy", "default", "nginx")
+            .as_ref()
+            .and_then(|p| condition(p, "Invalid"))
+            .is_some_and(|c| {
+                c["status"] == "True"
+                    && c["message"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .contains("default policy")
+            })
     });
 
     // Globalnet: the local headless export answers with the pods' own addresses.

@@ -288,16 +288,18 @@ mod tests {
         assert!(endpoints[0].ready && !endpoints[1].ready && endpoints[2].ready);
     }
 
-    /// One of the fixture's slices, changed by `edit`.
-    fn edited(
+    /// The fixture's slices, with annotation `key: value` on the one named `name`.
+    fn annotated(
         slices: &[EndpointSlice],
         name: &str,
-        edit: impl Fn(&mut EndpointSlice),
+        key: &str,
+        value: &str,
     ) -> Vec<EndpointSlice> {
         let mut slices = slices.to_vec();
         for slice in &mut slices {
             if slice.metadata.name.as_deref() == Some(name) {
-                edit(slice);
+                let annotations = slice.metadata.annotations.get_or_insert_default();
+                annotations.insert(key.to_owned(), value.to_owned());
             }
         }
         slices
@@ -315,12 +317,7 @@ mod tests {
     #[test]
     fn publish_not_ready_addresses_answers_unready_pods() {
         let (imports, slices, gateways) = load();
-        let slices = edited(&slices, "db-5mz8r", |s| {
-            s.metadata
-                .annotations
-                .get_or_insert_default()
-                .insert(slices::PUBLISH_NOT_READY.to_owned(), "true".to_owned());
-        });
+        let slices = annotated(&slices, "db-5mz8r", slices::PUBLISH_NOT_READY, "true");
         let set = read("east", &imports, &slices, &gateways, &BTreeMap::new());
         assert!(db_endpoints(&set).iter().all(|(_, ready)| *ready));
     }
@@ -346,12 +343,7 @@ mod tests {
     fn under_globalnet_the_local_headless_export_uses_the_services_own_slices() {
         let (imports, slices, _) = load();
         // As seen from west, whose db slices say Globalnet is on: they carry global IPs.
-        let slices = edited(&slices, "db-5mz8r", |s| {
-            s.metadata
-                .annotations
-                .get_or_insert_default()
-                .insert(slices::GLOBALNET_ENABLED.to_owned(), "true".to_owned());
-        });
+        let slices = annotated(&slices, "db-5mz8r", slices::GLOBALNET_ENABLED, "true");
         let own: EndpointSlice = serde_yaml_ng::from_str(
             r#"
 metadata: { name: db-hx2vb, namespace: data, labels: { kubernetes.io/service-name: db } }

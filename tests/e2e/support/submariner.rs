@@ -10,6 +10,15 @@ use super::control_plane::ControlPlane;
 pub const FIXTURE: &str = include_str!("../../data/kubernetes/lighthouse.yaml");
 pub const BROKER_NAMESPACE: &str = "submariner-k8s-broker";
 
+/// An AviatorPolicy's condition of type `kind`, if its status has one.
+pub fn condition(policy: &Value, kind: &str) -> Option<Value> {
+    policy["status"]["conditions"]
+        .as_array()?
+        .iter()
+        .find(|c| c["type"] == kind)
+        .cloned()
+}
+
 /// The fixture's object of `kind` named `name`.
 pub fn fixture_object(kind: &str, name: &str) -> Value {
     for document in serde_yaml_ng::Deserializer::from_str(FIXTURE) {
