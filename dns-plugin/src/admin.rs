@@ -14,7 +14,7 @@ use axum::Router;
 use serde::{Deserialize, Serialize};
 
 use crate::app::control::{ReportCell, reports_by_service};
-use crate::handler::SnapshotCell;
+use crate::wire::respond::SnapshotCell;
 use aviator_optimizer::LoadReport;
 use axum::extract::State;
 use axum::http::StatusCode;

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::handler::DEFAULT_UDP_PAYLOAD;
+use crate::wire::respond::DEFAULT_UDP_PAYLOAD;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -95,6 +95,16 @@ pub struct ServeArgs {
     #[arg(long, value_name = "BYTES", default_value_t = DEFAULT_UDP_PAYLOAD,
           value_parser = clap::value_parser!(u16).range(512..=4096))]
     pub udp_payload: u16,
+    /// The addresses `ns.dns.<zone>` (the zone's NS record and SOA name) resolve to; may be
+    /// repeated. Default: the `--listen` address, unless that is a wildcard (in Kubernetes the
+    /// Deployment passes the pod's address).
+    #[arg(
+        long = "ns-address",
+        env = "POD_IP",
+        value_name = "IP",
+        value_delimiter = ','
+    )]
+    pub ns_addresses: Vec<std::net::IpAddr>,
     /// UDP sockets (SO_REUSEPORT), each served by its own thread. Default: one per core.
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=256))]
     pub udp_threads: Option<u16>,

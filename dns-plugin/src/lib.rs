@@ -1,14 +1,14 @@
 //! Aviator's authoritative DNS responder for the clusterset zone, and the wiring of the
 //! `aviator` binary.
 //!
-//! Request path: [`server`] (sockets, hickory) -> [`handler`] (one request) -> [`snapshot`]
-//! (prebuilt answers, swapped atomically by the control plane in [`app`]).
+//! Request path: [`server`] (sockets, batches) -> [`wire`] (one query, read and answered) ->
+//! [`snapshot`] (pre-rendered answers, swapped atomically by the control plane in [`app`]).
 
 pub mod admin;
 pub mod app;
 pub mod cli;
 pub mod demo;
-pub mod handler;
 pub mod metrics;
 pub mod server;
 pub mod snapshot;
+pub mod wire;

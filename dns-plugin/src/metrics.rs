@@ -3,8 +3,7 @@
 //! Counters are registered once, so counting a query is one atomic add: no label strings are
 //! built or hashed per query.
 
-use hickory_proto::op::ResponseCode;
-use hickory_proto::rr::RecordType;
+use crate::wire::query::DropReason;
 
 /// Answers given, by `namespace`, `service` and `cluster` (ClusterSetIP selections).
 pub const ANSWERS: &str = "aviator_dns_answers_total";
@@ -40,31 +39,40 @@ pub const ZONE_CHECK_FAILURES: &str = "aviator_zone_check_failures_total";
 pub const SERVICES: &str = "aviator_services";
 pub const CLUSTERS: &str = "aviator_clusters";
 
-const QTYPES: [(&str, Option<RecordType>); 9] = [
-    ("A", Some(RecordType::A)),
-    ("AAAA", Some(RecordType::AAAA)),
-    ("SRV", Some(RecordType::SRV)),
-    ("TXT", Some(RecordType::TXT)),
-    ("SOA", Some(RecordType::SOA)),
-    ("NS", Some(RecordType::NS)),
-    ("ANY", Some(RecordType::ANY)),
-    ("PTR", Some(RecordType::PTR)),
+/// Packets that got no reply, by `reason`: `short` (no complete header) or `response` (a reply
+/// sent to us, never answered so that two servers cannot loop).
+pub const DROPPED: &str = "aviator_dns_dropped_total";
+
+const QTYPES: [(&str, Option<u16>); 9] = [
+    ("A", Some(1)),
+    ("AAAA", Some(28)),
+    ("SRV", Some(33)),
+    ("TXT", Some(16)),
+    ("SOA", Some(6)),
+    ("NS", Some(2)),
+    ("ANY", Some(255)),
+    ("PTR", Some(12)),
     ("other", None),
 ];
 
-const RCODES: [(&str, Option<ResponseCode>); 7] = [
-    ("NOERROR", Some(ResponseCode::NoError)),
-    ("NXDOMAIN", Some(ResponseCode::NXDomain)),
-    ("REFUSED", Some(ResponseCode::Refused)),
-    ("FORMERR", Some(ResponseCode::FormErr)),
-    ("NOTIMP", Some(ResponseCode::NotImp)),
-    ("SERVFAIL", Some(ResponseCode::ServFail)),
+const RCODES: [(&str, Option<u16>); 9] = [
+    ("NOERROR", Some(0)),
+    ("NXDOMAIN", Some(3)),
+    ("REFUSED", Some(5)),
+    ("FORMERR", Some(1)),
+    ("NOTIMP", Some(4)),
+    ("SERVFAIL", Some(2)),
+    ("NOTAUTH", Some(9)),
+    ("BADVERS", Some(16)),
     ("other", None),
 ];
 
-/// One pre-registered counter per (query type, response code).
+const DROP_REASONS: [DropReason; 2] = [DropReason::Short, DropReason::Response];
+
+/// One pre-registered counter per (query type, response code), and per reason for a drop.
 pub struct QueryCounters {
     counters: Vec<metrics::Counter>,
+    dropped: Vec<metrics::Counter>,
 }
 
 impl QueryCounters {
@@ -76,13 +84,24 @@ impl QueryCounters {
                 counters.push(metrics::counter!(QUERIES, "qtype" => qtype, "rcode" => rcode));
             }
         }
-        Self { counters }
+        let dropped = DROP_REASONS
+            .iter()
+            .map(|reason| metrics::counter!(DROPPED, "reason" => reason.label()))
+            .collect();
+        Self { counters, dropped }
     }
 
-    pub fn count(&self, qtype: RecordType, rcode: ResponseCode) {
-        let t = index_of(&QTYPES, qtype);
+    /// Counts a reply; `qtype` is `None` when the question could not be read.
+    pub fn count(&self, qtype: Option<u16>, rcode: u16) {
+        let t = qtype.map_or(QTYPES.len() - 1, |q| index_of(&QTYPES, q));
         let r = index_of(&RCODES, rcode);
         self.counters[t * RCODES.len() + r].increment(1);
+    }
+
+    pub fn dropped(&self, reason: DropReason) {
+        if let Some(i) = DROP_REASONS.iter().position(|&r| r == reason) {
+            self.dropped[i].increment(1);
+        }
     }
 }
 

@@ -13,5 +13,8 @@ rm -f "$out"/crds/*.yaml
 # Submariner's module has no entry in the checksum database the proxy serves; go.sum pins it.
 export GONOSUMDB=github.com/submariner-io/submariner
 go build -o "$out/bin/" ./etcd ./certs k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kubectl
+# `go list -m` names a module's folder only once it is in the module cache, and nothing built
+# here imports this one: fetch it first, or a cold cache gives an empty path.
+go mod download github.com/submariner-io/submariner
 cp "$(go list -m -f '{{.Dir}}' github.com/submariner-io/submariner)"/deploy/crds/submariner.io_gateways.yaml "$out/crds/"
 chmod u+w "$out"/crds/*.yaml

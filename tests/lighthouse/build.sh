@@ -22,5 +22,7 @@ export GONOSUMDB='github.com/submariner-io/*'
 version=$(go list -m -f '{{.Version}}' github.com/submariner-io/lighthouse)
 go build -ldflags "-X main.version=$version" -o "$out/bin/lighthouse-agent" \
 	github.com/submariner-io/lighthouse/pkg/agent
+# `go list -m` names a module's folder only once it is in the module cache.
+go mod download sigs.k8s.io/mcs-api
 cp "$(go list -m -f '{{.Dir}}' sigs.k8s.io/mcs-api)"/config/crd/multicluster.x-k8s.io_*.yaml "$out/crds/"
 chmod u+w "$out"/crds/*.yaml

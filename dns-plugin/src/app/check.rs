@@ -16,7 +16,7 @@ pub fn check(args: &CheckArgs) -> ExitCode {
         }
     };
     // Rendering can still fail (a name longer than DNS allows), so check it too.
-    if let Err(error) = snapshot::build(&set, None) {
+    if let Err(error) = snapshot::build(&set, None, &snapshot::Nameserver::default()) {
         eprintln!("{}: {error}", args.config.display());
         return ExitCode::FAILURE;
     }

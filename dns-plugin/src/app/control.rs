@@ -19,9 +19,9 @@ use tokio_util::sync::CancellationToken;
 use tracing::{error, warn};
 
 use super::kube_utilization::LocalUtilization;
-use crate::handler::SnapshotCell;
 use crate::metrics;
 use crate::snapshot;
+use crate::wire::respond::SnapshotCell;
 
 /// The longest a broker round may take before it counts as failed.
 const BROKER_TIMEOUT: Duration = Duration::from_secs(2);
@@ -46,6 +46,8 @@ pub struct Control {
     /// Whether this replica publishes the cluster's profile (the writer lease's holder); every
     /// replica reads the peers'.
     pub writer: Arc<AtomicBool>,
+    /// What `ns.dns.<zone>` answers.
+    pub nameserver: snapshot::Nameserver,
 }
 
 /// A metrics-API reading older than this is unknown: metrics-server samples every 15 s, so a
@@ -220,7 +222,7 @@ impl Control {
     fn publish(&self, set: &ClusterSet) {
         let previous = self.cell.load_full();
         let started = Instant::now();
-        match snapshot::build(set, previous.as_deref()) {
+        match snapshot::build(set, previous.as_deref(), &self.nameserver) {
             Ok(next) => {
                 ::metrics::histogram!(metrics::SOLVE_SECONDS)
                     .record(started.elapsed().as_secs_f64());

@@ -17,7 +17,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::{debug, warn};
 
 use super::zone_check::{ZoneServed, ZoneServedCell};
-use crate::handler::SnapshotCell;
+use crate::wire::respond::SnapshotCell;
 
 /// How often statuses are brought up to date: shares move every tick, but a status is for
 /// people and `kubectl get`, not for machines.

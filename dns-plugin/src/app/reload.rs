@@ -100,7 +100,7 @@ impl Reloader {
         };
         // Render it once here, so a file that validates but cannot be served (a name longer
         // than DNS allows) is rejected like any other invalid edit.
-        if let Err(error) = snapshot::build(&set, None) {
+        if let Err(error) = snapshot::build(&set, None, &snapshot::Nameserver::default()) {
             return reject(&format!("{}: {error}", self.path.display()));
         }
         record_served(&set);

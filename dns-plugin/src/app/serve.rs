@@ -25,8 +25,9 @@ use super::kube_source::KubeSource;
 use super::reload::{Reloader, record_served};
 use super::telemetry;
 use crate::cli::ServeArgs;
-use crate::handler::{Handler, SnapshotCell};
 use crate::server::DnsSockets;
+use crate::wire::Responder;
+use crate::wire::respond::SnapshotCell;
 use crate::{admin, server, snapshot};
 
 pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
@@ -144,7 +145,8 @@ pub async fn start(args: ServeArgs, shutdown: CancellationToken) -> anyhow::Resu
     if let Source::Ready(rx) = &first_set {
         // A file that validates but cannot be rendered is refused at start.
         let set = rx.borrow().clone();
-        let first = snapshot::build(&set, None).context("cannot render the clusterset")?;
+        let first = snapshot::build(&set, None, &nameserver(&args))
+            .context("cannot render the clusterset")?;
         record_served(&set);
         cell.store(Some(Arc::new(first)));
         ready.store(true, Ordering::Release);
@@ -193,11 +195,12 @@ pub async fn start(args: ServeArgs, shutdown: CancellationToken) -> anyhow::Resu
     ));
 
     let udp_payload = args.udp_payload;
+    let identity = args.identity.clone();
     let dns_cell = cell.clone();
     let done = tokio::spawn(async move {
         server::run(
             dns,
-            || Handler::new(dns_cell.clone(), udp_payload),
+            || Responder::new(dns_cell.clone(), udp_payload, &identity),
             shutdown.clone(),
         )
         .await?;
@@ -258,7 +261,7 @@ async fn run_control(source: Source, shared: Shared, args: ServeArgs, shutdown: 
                     None => return,
                 },
             };
-            match snapshot::build(&first, None) {
+            match snapshot::build(&first, None, &nameserver(&args)) {
                 Ok(snapshot) => cell.store(Some(Arc::new(snapshot))),
                 Err(error) => tracing::error!(%error, "cannot render the first clusterset"),
             }
@@ -330,8 +333,18 @@ async fn run_control(source: Source, shared: Shared, args: ServeArgs, shutdown: 
         reports,
         local_utilization,
         writer,
+        nameserver: nameserver(&args),
     };
     control.run(shutdown).await;
+}
+
+/// What `ns.dns.<zone>` resolves to: the addresses given, or the one DNS listens on.
+fn nameserver(args: &ServeArgs) -> snapshot::Nameserver {
+    let mut addresses = args.ns_addresses.clone();
+    if addresses.is_empty() && !args.listen.ip().is_unspecified() {
+        addresses.push(args.listen.ip());
+    }
+    snapshot::Nameserver { addresses }
 }
 
 async fn cancel_on_signal(

@@ -10,9 +10,9 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 use aviator_broker::state::{ClusterSet, DEFAULT_WEIGHT, Export, Mode, Service, ServiceType};
 use aviator_optimizer::Decision;
 use aviator_optimizer::weights::shares_from_weights;
-use hickory_proto::rr::{LowerName, Name, Record};
+use hickory_proto::rr::Name;
 
-use super::records;
+use super::arena::{self, Arena};
 use super::select::{Choice, Selector};
 use super::*;
 use aviator_broker::decide::{Decisions, decide_all};
@@ -30,9 +30,20 @@ pub fn served_text(cluster: &str) -> String {
 /// The schema version of the Kubernetes multi-cluster DNS specification implemented.
 const DNS_SCHEMA_VERSION: &str = "1.1.0";
 
+/// The addresses `ns.dns.<zone>` answers with: the host the zone's NS record and SOA name,
+/// which must resolve (a resolver that follows the NS would otherwise find nothing).
+#[derive(Debug, Clone, Default)]
+pub struct Nameserver {
+    pub addresses: Vec<IpAddr>,
+}
+
 /// Builds the snapshot for `set`. Rotations continue where `previous` left them (they share its
 /// counters), so republishing never repeats or skips a cluster.
-pub fn build(set: &ClusterSet, previous: Option<&Snapshot>) -> Result<Snapshot, BuildError> {
+pub fn build(
+    set: &ClusterSet,
+    previous: Option<&Snapshot>,
+    nameserver: &Nameserver,
+) -> Result<Snapshot, BuildError> {
     let serial = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(1, |d| d.as_secs() as u32);
@@ -49,7 +60,14 @@ pub fn build(set: &ClusterSet, previous: Option<&Snapshot>) -> Result<Snapshot, 
             reason: error.to_string(),
         })?;
         let before = previous.and_then(|p| p.zones.get(index));
-        zones.push(build_zone(set, &decisions, &origin, serial, before)?);
+        let context = ZoneContext {
+            set,
+            decisions: &decisions,
+            origin: &origin,
+            serial,
+            nameserver,
+        };
+        zones.push(context.build(before)?);
     }
     Ok(Snapshot {
         zones,
@@ -58,55 +76,80 @@ pub fn build(set: &ClusterSet, previous: Option<&Snapshot>) -> Result<Snapshot, 
     })
 }
 
-fn build_zone(
-    set: &ClusterSet,
-    decisions: &Decisions,
-    origin: &Name,
+struct ZoneContext<'a> {
+    set: &'a ClusterSet,
+    decisions: &'a Decisions,
+    origin: &'a Name,
     serial: u32,
-    previous: Option<&Zone>,
-) -> Result<Zone, BuildError> {
-    let dns = &set.dns;
-    let server = records::name(&["ns", "dns"], origin)?;
-    let version_name = records::name(&["dns-version"], origin)?;
-    let served_name = records::name(&[SERVED_LABEL], origin)?;
-    let mut namespaces: HashMap<Box<[u8]>, Namespace> = HashMap::new();
-    for service in &set.services {
-        let before = previous
-            .and_then(|z| z.namespaces.get(service.namespace.as_bytes()))
-            .and_then(|n| n.services.get(service.name.as_bytes()));
-        let node = ServiceBuilder {
-            set,
-            decision: decisions.get(&(service.namespace.clone(), service.name.clone())),
-            service,
-            zone: origin,
-            ttl: dns.ttl,
+    nameserver: &'a Nameserver,
+}
+
+impl ZoneContext<'_> {
+    fn build(&self, previous: Option<&Zone>) -> Result<Zone, BuildError> {
+        let (set, origin) = (self.set, self.origin);
+        let dns = &set.dns;
+        let mut arena = Arena::default();
+        let server = arena::name(&["ns", "dns"], origin)?;
+        let mailbox = arena::name(&["hostmaster"], origin)?;
+        let mut namespaces: HashMap<Box<[u8]>, Namespace> = HashMap::new();
+        for service in &set.services {
+            let before = previous
+                .and_then(|z| z.namespaces.get(service.namespace.as_bytes()))
+                .and_then(|n| n.services.get(service.name.as_bytes()));
+            let node = ServiceBuilder {
+                set,
+                decision: self
+                    .decisions
+                    .get(&(service.namespace.clone(), service.name.clone())),
+                service,
+                zone: origin,
+                ttl: dns.ttl,
+                arena: &mut arena,
+            }
+            .build(before)?;
+            namespaces
+                .entry(service.namespace.as_bytes().into())
+                .or_default()
+                .services
+                .insert(service.name.as_bytes().into(), node);
         }
-        .build(before)?;
-        namespaces
-            .entry(service.namespace.as_bytes().into())
-            .or_default()
-            .services
-            .insert(service.name.as_bytes().into(), node);
-    }
-    Ok(Zone {
-        origin: LowerName::new(origin),
-        labels: usize::from(origin.num_labels()),
-        soa: records::soa(origin, dns.ttl, &server, dns.negative_ttl, serial)?,
+        let (ttl, serial) = (dns.ttl, self.serial);
+        let soa = arena.run(|a| a.soa(ttl, &server, &mailbox, serial, dns.negative_ttl))?;
         // RFC 2308 §3: a negative answer's SOA lives for the smaller of the SOA's own TTL and
         // its MINIMUM field.
-        negative_soa: records::soa(
-            origin,
-            dns.ttl.min(dns.negative_ttl),
-            &server,
-            dns.negative_ttl,
-            serial,
-        )?,
-        ns: records::ns(origin, dns.ttl, &server),
-        version: records::txt(&version_name, dns.ttl, DNS_SCHEMA_VERSION),
+        let negative_ttl = ttl.min(dns.negative_ttl);
+        let negative_soa =
+            arena.run(|a| a.soa(negative_ttl, &server, &mailbox, serial, dns.negative_ttl))?;
+        let ns = arena.run(|a| a.ns(ttl, &server))?;
+        let addresses = &self.nameserver.addresses;
+        let nameserver_a = arena.run(|a| {
+            for ip in addresses.iter().filter(|ip| ip.is_ipv4()) {
+                a.address(ttl, *ip);
+            }
+        })?;
+        let nameserver_aaaa = arena.run(|a| {
+            for ip in addresses.iter().filter(|ip| ip.is_ipv6()) {
+                a.address(ttl, *ip);
+            }
+        })?;
+        let version = arena.run(|a| a.txt(ttl, DNS_SCHEMA_VERSION))?;
         // Short-lived: it says who answers the zone now, and a revert must show at once.
-        served: records::txt(&served_name, 0, &served_text(set.local_cluster.as_str())),
-        namespaces,
-    })
+        let served_by = served_text(set.local_cluster.as_str());
+        let served = arena.run(|a| a.txt(0, &served_by))?;
+        Ok(Zone {
+            origin: arena::wire(origin).into_boxed_slice(),
+            display: origin.to_string(),
+            arena: arena.freeze(),
+            soa,
+            negative_soa,
+            ns,
+            nameserver_a,
+            nameserver_aaaa,
+            version,
+            served,
+            namespaces,
+        })
+    }
 }
 
 /// The selection counters a service's answer carries from one snapshot to the next.
@@ -121,6 +164,7 @@ struct ServiceBuilder<'a> {
     service: &'a Service,
     zone: &'a Name,
     ttl: u32,
+    arena: &'a mut Arena,
 }
 
 #[derive(Clone, Copy, PartialEq)]
@@ -135,28 +179,41 @@ impl Family {
     }
 }
 
-impl ServiceBuilder<'_> {
-    fn name(&self, prefix: &[&str]) -> Result<Name, BuildError> {
+impl<'a> ServiceBuilder<'a> {
+    /// `prefix` in front of the service's name, in wire form.
+    fn name(&self, prefix: &[&str]) -> Result<Vec<u8>, BuildError> {
         let mut labels = prefix.to_vec();
         labels.extend([
             self.service.name.as_str(),
             self.service.namespace.as_str(),
             "svc",
         ]);
-        records::name(&labels, self.zone)
+        arena::name(&labels, self.zone)
     }
 
-    fn eligible(&self) -> impl Iterator<Item = &Export> + '_ {
+    fn eligible(&self) -> Vec<&'a Export> {
         let eligibility = self.service.eligibility(self.set);
         self.service
             .exports
             .iter()
             .zip(eligibility)
             .filter_map(|(export, eligible)| eligible.then_some(export))
+            .collect()
     }
 
-    fn build(&self, previous: Option<&ServiceNode>) -> Result<ServiceNode, BuildError> {
-        let owner = self.name(&[])?;
+    fn addresses<'i>(
+        &mut self,
+        ips: impl IntoIterator<Item = &'i IpAddr>,
+    ) -> Result<Span, BuildError> {
+        let ttl = self.ttl;
+        self.arena.run(|a| {
+            for &ip in ips {
+                a.address(ttl, ip);
+            }
+        })
+    }
+
+    fn build(mut self, previous: Option<&ServiceNode>) -> Result<ServiceNode, BuildError> {
         let counters = |answer: Option<&Answer>| match answer {
             Some(Answer::Pick(selector)) => Counters {
                 rotation: selector.counter().unwrap_or_default(),
@@ -169,65 +226,58 @@ impl ServiceBuilder<'_> {
                 spread: Selector::new_spread_counter(),
             },
         };
-        let a = self.address_answer(&owner, Family::V4, counters(previous.map(|p| &p.a)));
-        let aaaa = self.address_answer(&owner, Family::V6, counters(previous.map(|p| &p.aaaa)));
-        let (srv, ports) = self.service_srv(&owner)?;
-        let mut clusters = self
-            .service
-            .exports
+        let a = self.address_answer(Family::V4, counters(previous.map(|p| &p.a)))?;
+        let aaaa = self.address_answer(Family::V6, counters(previous.map(|p| &p.aaaa)))?;
+        let (srv, ports) = self.service_srv()?;
+        let exports = &self.service.exports;
+        let mut clusters = exports
             .iter()
             .map(|export| self.cluster_node(export))
             .collect::<Result<Vec<_>, _>>()?;
-        clusters.sort_by(|x, y| x.name.cmp(&y.name));
+        clusters.sort_by(|x, y| x.0.cmp(&y.0));
         Ok(ServiceNode {
             looked_up: AtomicBool::new(false),
             a,
             aaaa,
             srv,
-            ports,
-            clusters,
+            ports: ports.into_boxed_slice(),
+            clusters: clusters.into_iter().map(|(_, node)| node).collect(),
         })
     }
 
-    fn address_answer(&self, owner: &Name, family: Family, counters: Counters) -> Answer {
+    fn address_answer(&mut self, family: Family, counters: Counters) -> Result<Answer, BuildError> {
         let service = self.service;
         let of_family = |ip: &&IpAddr| Family::of(ip) == family;
         if !service.vips.is_empty() {
-            let vips = service.vips.iter().filter(of_family);
-            return Answer::Static(
-                vips.map(|&ip| records::address(owner, self.ttl, ip))
-                    .collect(),
-            );
+            return Ok(Answer::Static(
+                self.addresses(service.vips.iter().filter(of_family))?,
+            ));
         }
         if service.service_type == ServiceType::Headless {
             let mut addresses: Vec<IpAddr> = self
                 .eligible()
+                .into_iter()
                 .flat_map(|e| e.endpoints.iter().filter(|ep| ep.ready))
                 .flat_map(|ep| ep.addresses.iter().filter(of_family).copied())
                 .collect();
             addresses.sort();
             addresses.dedup();
-            let records = addresses
-                .into_iter()
-                .map(|ip| records::address(owner, self.ttl, ip));
-            return Answer::Static(records.collect());
+            return Ok(Answer::Static(self.addresses(&addresses)?));
         }
-        let mut candidates: Vec<(&Export, Choice)> = self
-            .eligible()
-            .filter_map(|export| {
-                let records: Vec<Record> = (export.ips.iter().filter(of_family))
-                    .map(|&ip| records::address(owner, self.ttl, ip))
-                    .collect();
-                (!records.is_empty()).then(|| (export, self.choice(export, records)))
-            })
-            .collect();
+        let mut candidates: Vec<(&'a Export, Choice)> = Vec::new();
+        for export in self.eligible() {
+            let records = self.addresses(export.ips.iter().filter(of_family))?;
+            if !records.is_empty() {
+                candidates.push((export, self.choice(export, records)));
+            }
+        }
         let local = &self.set.local_cluster;
         if service.policy.prefer_local
             && let Some(i) = candidates.iter().position(|(e, _)| &e.cluster == local)
         {
-            return Answer::Pick(Selector::fixed(candidates.swap_remove(i).1));
+            return Ok(Answer::Pick(Selector::fixed(candidates.swap_remove(i).1)));
         }
-        Answer::Pick(match &service.policy.mode {
+        Ok(Answer::Pick(match &service.policy.mode {
             Mode::RoundRobin => Selector::rotate(
                 candidates.into_iter().map(|(_, c)| c).collect(),
                 counters.rotation,
@@ -256,10 +306,10 @@ impl ServiceBuilder<'_> {
                 let choices = candidates.into_iter().map(|(_, c)| c).collect();
                 Selector::spread(choices, &shares, counters.spread)
             }
-        })
+        }))
     }
 
-    fn choice(&self, export: &Export, records: Vec<Record>) -> Choice {
+    fn choice(&self, export: &Export, records: Span) -> Choice {
         let answered = metrics::counter!(
             crate::metrics::ANSWERS,
             "namespace" => self.service.namespace.clone(),
@@ -273,113 +323,129 @@ impl ServiceBuilder<'_> {
         }
     }
 
+    /// One SRV per port and target: `srv` of all ports, and one [`PortNode`] per named port.
+    fn port_records(
+        &mut self,
+        ports: &[aviator_broker::state::Port],
+        targets: &[Vec<u8>],
+    ) -> Result<(Span, Vec<PortNode>), BuildError> {
+        let (ttl, weight) = (self.ttl, srv_weight(targets.len()));
+        let all = self.arena.run(|a| {
+            for port in ports {
+                for target in targets {
+                    a.srv(ttl, weight, port.port, target);
+                }
+            }
+        })?;
+        let mut nodes = Vec::new();
+        for port in ports {
+            let Some(name) = &port.name else { continue };
+            let name = self.arena.bytes(name.to_ascii_lowercase().as_bytes())?;
+            let srv = self.arena.run(|a| {
+                for target in targets {
+                    a.srv(ttl, weight, port.port, target);
+                }
+            })?;
+            nodes.push(PortNode {
+                name,
+                protocol: port.protocol.label().as_bytes(),
+                srv,
+            });
+        }
+        Ok((all, nodes))
+    }
+
     /// SRV at the service name and per named port. ClusterSetIP: one record per common port,
     /// aimed at the service name. Headless: one per ready endpoint and port of eligible exports.
-    fn service_srv(&self, owner: &Name) -> Result<(Vec<Record>, Vec<PortNode>), BuildError> {
+    fn service_srv(&mut self) -> Result<(Span, Vec<PortNode>), BuildError> {
         let service = self.service;
         let ports = service.common_ports();
-        let mut targets: Vec<Name> = Vec::new();
+        let mut targets: Vec<Vec<u8>> = Vec::new();
+        let eligible = self.eligible();
         match service.service_type {
             ServiceType::ClusterSetIp => {
-                if !service.vips.is_empty() || self.eligible().next().is_some() {
-                    targets.push(owner.clone());
+                if !service.vips.is_empty() || !eligible.is_empty() {
+                    targets.push(self.name(&[])?);
                 }
             }
             ServiceType::Headless => {
-                for export in self.eligible() {
+                for export in eligible {
                     for endpoint in export.endpoints.iter().filter(|e| e.ready) {
                         targets.push(self.name(&[&endpoint.hostname, export.cluster.as_str()])?);
                     }
                 }
             }
         }
-        let weight = srv_weight(targets.len());
-        let mut all = Vec::new();
-        let mut nodes = Vec::new();
-        for port in &ports {
-            let srv: Vec<Record> = targets
-                .iter()
-                .map(|t| records::srv(owner, self.ttl, weight, port.port, t))
-                .collect();
-            if let Some(name) = &port.name {
-                let port_owner =
-                    self.name(&[&format!("_{name}"), &format!("_{}", port.protocol.label())])?;
-                nodes.push(PortNode {
-                    name: name.as_bytes().into(),
-                    protocol: port.protocol.label().as_bytes(),
-                    srv: targets
-                        .iter()
-                        .map(|t| records::srv(&port_owner, self.ttl, weight, port.port, t))
-                        .collect(),
-                });
-            }
-            all.extend(srv);
-        }
-        Ok((all, nodes))
+        self.port_records(&ports, &targets)
     }
 
-    fn cluster_node(&self, export: &Export) -> Result<ClusterNode, BuildError> {
+    /// The node of `<cluster>.<svc>...`, with its name for sorting.
+    fn cluster_node(&mut self, export: &Export) -> Result<(String, ClusterNode), BuildError> {
         let cluster = export.cluster.as_str();
-        let owner = self.name(&[cluster])?;
-        let split = |ips: &mut dyn Iterator<Item = &IpAddr>, owner: &Name| {
-            let (mut a, mut aaaa) = (Vec::new(), Vec::new());
-            for &ip in ips {
-                let record = records::address(owner, self.ttl, ip);
-                match Family::of(&ip) {
-                    Family::V4 => a.push(record),
-                    Family::V6 => aaaa.push(record),
+        let ttl = self.ttl;
+        let split = |arena: &mut Arena, ips: &mut dyn Iterator<Item = &IpAddr>| {
+            let ips: Vec<IpAddr> = ips.copied().collect();
+            let a = arena.run(|a| {
+                for ip in ips.iter().filter(|ip| ip.is_ipv4()) {
+                    a.address(ttl, *ip);
                 }
-            }
-            (a, aaaa)
+            })?;
+            let aaaa = arena.run(|a| {
+                for ip in ips.iter().filter(|ip| ip.is_ipv6()) {
+                    a.address(ttl, *ip);
+                }
+            })?;
+            Ok::<_, BuildError>((a, aaaa))
         };
         let mut hosts = Vec::new();
-        let mut srv = Vec::new();
-        let (a, aaaa) = match self.service.service_type {
+        let (a, aaaa, srv, ports) = match self.service.service_type {
             ServiceType::ClusterSetIp => {
-                let weight = srv_weight(1);
-                for port in &export.ports {
-                    srv.push(records::srv(&owner, self.ttl, weight, port.port, &owner));
-                }
-                split(&mut export.ips.iter(), &owner)
+                let (srv, ports) = self.port_records(&export.ports, &[self.name(&[cluster])?])?;
+                let (a, aaaa) = split(self.arena, &mut export.ips.iter())?;
+                (a, aaaa, srv, ports)
             }
             ServiceType::Headless => {
-                let ready: Vec<_> = export.endpoints.iter().filter(|e| e.ready).collect();
-                let weight = srv_weight(ready.len());
+                let mut targets = Vec::new();
                 for endpoint in &export.endpoints {
-                    let host_owner = self.name(&[&endpoint.hostname, cluster])?;
                     let (a, aaaa) = if endpoint.ready {
-                        split(&mut endpoint.addresses.iter(), &host_owner)
+                        targets.push(self.name(&[&endpoint.hostname, cluster])?);
+                        split(self.arena, &mut endpoint.addresses.iter())?
                     } else {
-                        (Vec::new(), Vec::new())
+                        Default::default()
                     };
-                    if endpoint.ready {
-                        for port in &export.ports {
-                            srv.push(records::srv(
-                                &owner,
-                                self.ttl,
-                                weight,
-                                port.port,
-                                &host_owner,
-                            ));
-                        }
-                    }
-                    hosts.push(HostNode {
-                        name: endpoint.hostname.as_bytes().into(),
-                        a,
-                        aaaa,
-                    });
+                    hosts.push((endpoint.hostname.to_ascii_lowercase(), a, aaaa));
                 }
-                hosts.sort_by(|x, y| x.name.cmp(&y.name));
-                split(&mut ready.iter().flat_map(|e| e.addresses.iter()), &owner)
+                let (srv, ports) = self.port_records(&export.ports, &targets)?;
+                let ready = export.endpoints.iter().filter(|e| e.ready);
+                let (a, aaaa) = split(self.arena, &mut ready.flat_map(|e| e.addresses.iter()))?;
+                (a, aaaa, srv, ports)
             }
         };
-        Ok(ClusterNode {
-            name: cluster.as_bytes().into(),
-            a,
-            aaaa,
-            srv,
-            hosts,
-        })
+        hosts.sort_by(|x, y| x.0.cmp(&y.0));
+        let hosts = hosts
+            .into_iter()
+            .map(|(name, a, aaaa)| {
+                Ok(HostNode {
+                    name: self.arena.bytes(name.as_bytes())?,
+                    a,
+                    aaaa,
+                })
+            })
+            .collect::<Result<Box<[_]>, BuildError>>()?;
+        // Queries are matched lower-cased, so names are stored so.
+        let cluster = cluster.to_ascii_lowercase();
+        let name = self.arena.bytes(cluster.as_bytes())?;
+        Ok((
+            cluster,
+            ClusterNode {
+                name,
+                a,
+                aaaa,
+                srv,
+                ports: ports.into_boxed_slice(),
+                hosts,
+            },
+        ))
     }
 }
 

@@ -1,23 +1,23 @@
 //! The immutable, pre-rendered answers the DNS hot path reads.
 //!
 //! A [`Snapshot`] is built off the hot path from a validated clusterset (see [`build`]) and then
-//! never changes: every answer is a slice of records built ahead of time, and the only per-query
-//! work is walking a few hash maps and, for ClusterSetIP services, one [`select::Selector`] pick.
-//! The control plane swaps in a new snapshot atomically; queries in flight keep the old one.
+//! never changes: every answer is a run of wire-format records in its zone's arena (see
+//! [`arena`]), and the only per-query work is walking a few hash maps and, for ClusterSetIP
+//! services, one [`select::Selector`] pick. The control plane swaps in a new snapshot
+//! atomically; queries in flight keep the old one.
 
+pub mod arena;
 mod build;
 mod name;
-mod records;
 pub mod select;
 
 use std::collections::HashMap;
-use std::slice;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use hickory_proto::rr::{LowerName, Record, RecordType};
+pub use arena::{Rrs, Span};
+pub use build::{Nameserver, SERVED_LABEL, build, served_text};
 
-pub use build::{SERVED_LABEL, build, served_text};
-
+use crate::wire::query::QName;
 use aviator_broker::decide::Decisions;
 use name::{Path, Prefix};
 use select::Selector;
@@ -28,6 +28,8 @@ use select::Selector;
 pub enum BuildError {
     #[error("cannot form the DNS name \"{name}\": {reason}")]
     Name { name: String, reason: String },
+    #[error("the zone's records exceed 4 GiB")]
+    TooLarge,
 }
 
 /// Every zone's answers at one moment, and the optimizer decisions behind them.
@@ -42,11 +44,8 @@ pub struct Snapshot {
 /// The outcome of looking a question up.
 #[derive(Debug)]
 pub enum Resolution<'a> {
-    /// The name exists in `zone`; `records` answer the question (empty: NODATA).
-    Found {
-        zone: &'a Zone,
-        records: &'a [Record],
-    },
+    /// The name exists in `zone`; `rrs` answer the question (none: NODATA).
+    Found { zone: &'a Zone, rrs: Rrs<'a> },
     /// The name does not exist in `zone`.
     NxDomain { zone: &'a Zone },
     /// The name is in none of our zones.
@@ -54,23 +53,31 @@ pub enum Resolution<'a> {
 }
 
 impl Snapshot {
-    /// Answers `qtype` for `name` (which hickory has already lower-cased).
-    pub fn resolve(&self, name: &LowerName, qtype: RecordType) -> Resolution<'_> {
-        let Some(zone) = self.zones.iter().find(|zone| zone.origin.zone_of(name)) else {
+    /// Answers `qtype` for the question's (lower-cased) name.
+    pub fn resolve(&self, name: &QName, qtype: u16) -> Resolution<'_> {
+        let Some((zone, below)) = self
+            .zones
+            .iter()
+            .find_map(|zone| Some((zone, name.labels_before(&zone.origin)?)))
+        else {
             return Resolution::NotOurs;
         };
-        let mut buf = [&[][..]; 5];
-        let path = match name::relative_labels(name, zone.labels, &mut buf) {
-            Some(labels) => name::classify(labels),
-            None => Path::Unknown,
+        let path = if below > name::MAX_RELATIVE_LABELS {
+            Path::Unknown
+        } else {
+            let mut labels = [&[][..]; name::MAX_RELATIVE_LABELS];
+            for (i, slot) in labels.iter_mut().enumerate().take(below) {
+                *slot = name.label(i);
+            }
+            name::classify(&labels[..below])
         };
-        let records = if qtype == RecordType::ANY {
+        let rrs = if qtype == TYPE_ANY {
             zone.resolve_any(path)
         } else {
             zone.resolve(path, qtype)
         };
-        match records {
-            Some(records) => Resolution::Found { zone, records },
+        match rrs {
+            Some(rrs) => Resolution::Found { zone, rrs },
             None => Resolution::NxDomain { zone },
         }
     }
@@ -100,88 +107,115 @@ impl Snapshot {
 
     /// The zone apexes served, for logs.
     pub fn zone_names(&self) -> impl Iterator<Item = String> + '_ {
-        self.zones.iter().map(|z| z.origin.to_string())
+        self.zones.iter().map(|z| z.display.clone())
     }
 }
 
-/// One served zone.
+const TYPE_A: u16 = 1;
+const TYPE_NS: u16 = 2;
+const TYPE_SOA: u16 = 6;
+const TYPE_TXT: u16 = 16;
+const TYPE_AAAA: u16 = 28;
+const TYPE_SRV: u16 = 33;
+const TYPE_ANY: u16 = 255;
+
+/// One served zone: its records in one arena, and the tree of names that index them.
 #[derive(Debug)]
 pub struct Zone {
-    origin: LowerName,
-    labels: usize,
-    soa: Record,
-    /// The SOA for the authority section of negative answers: TTL = the SOA minimum (RFC 2308).
-    negative_soa: Record,
-    ns: Record,
-    version: Record,
-    served: Record,
+    /// The apex in lower-case wire form.
+    origin: Box<[u8]>,
+    display: String,
+    arena: Box<[u8]>,
+    soa: Span,
+    /// The SOA for the authority section of negative answers: TTL = min(SOA TTL, minimum).
+    negative_soa: Span,
+    ns: Span,
+    /// `ns.dns.<zone>`, the host the NS record and the SOA name.
+    nameserver_a: Span,
+    nameserver_aaaa: Span,
+    version: Span,
+    served: Span,
     namespaces: HashMap<Box<[u8]>, Namespace>,
 }
 
 impl Zone {
-    pub fn negative_soa(&self) -> &Record {
-        &self.negative_soa
+    /// The negative answer's SOA, whose owner (the apex) the responder points at.
+    pub fn negative_soa(&self) -> Rrs<'_> {
+        arena::rrs(&self.arena, self.negative_soa)
     }
 
-    /// `None` when the name does not exist; an empty slice when it exists without that type.
-    fn resolve(&self, path: Path<'_>, qtype: RecordType) -> Option<&[Record]> {
-        match path {
-            Path::Apex => Some(match qtype {
-                RecordType::SOA => slice::from_ref(&self.soa),
-                RecordType::NS => slice::from_ref(&self.ns),
-                _ => &[],
-            }),
-            Path::DnsVersion => Some(if qtype == RecordType::TXT {
-                slice::from_ref(&self.version)
-            } else {
-                &[]
-            }),
-            Path::Served => Some(if qtype == RecordType::TXT {
-                slice::from_ref(&self.served)
-            } else {
-                &[]
-            }),
-            Path::SvcRoot => (!self.namespaces.is_empty()).then_some(&[]),
-            Path::Namespace(namespace) => self.namespaces.get(namespace).map(|_| &[][..]),
+    /// The apex's length in wire form, to find it inside the question's name.
+    pub fn origin_len(&self) -> usize {
+        self.origin.len()
+    }
+
+    fn rrs(&self, span: Span) -> Rrs<'_> {
+        arena::rrs(&self.arena, span)
+    }
+
+    /// `span` when `qtype` is `wanted`, else nothing (the name exists without that type).
+    fn only(&self, qtype: u16, wanted: u16, span: Span) -> Rrs<'_> {
+        if qtype == wanted {
+            self.rrs(span)
+        } else {
+            Rrs::NONE
+        }
+    }
+
+    /// `None` when the name does not exist; no records when it exists without that type.
+    fn resolve(&self, path: Path<'_>, qtype: u16) -> Option<Rrs<'_>> {
+        Some(match path {
+            Path::Apex => match qtype {
+                TYPE_SOA => self.rrs(self.soa),
+                TYPE_NS => self.rrs(self.ns),
+                _ => Rrs::NONE,
+            },
+            Path::Nameserver => match qtype {
+                TYPE_A => self.rrs(self.nameserver_a),
+                TYPE_AAAA => self.rrs(self.nameserver_aaaa),
+                _ => Rrs::NONE,
+            },
+            Path::NameserverParent => Rrs::NONE,
+            Path::DnsVersion => self.only(qtype, TYPE_TXT, self.version),
+            Path::Served => self.only(qtype, TYPE_TXT, self.served),
+            Path::SvcRoot => return (!self.namespaces.is_empty()).then_some(Rrs::NONE),
+            Path::Namespace(namespace) => {
+                self.namespaces.get(namespace)?;
+                Rrs::NONE
+            }
             Path::Service {
                 namespace,
                 service,
                 prefix,
-            } => self
-                .namespaces
-                .get(namespace)?
-                .services
-                .get(service)?
-                .resolve(prefix, qtype),
-            Path::Unknown => None,
-        }
+            } => {
+                let node = self.namespaces.get(namespace)?.services.get(service)?;
+                self.rrs(node.resolve(&self.arena, prefix, qtype)?)
+            }
+            Path::Unknown => return None,
+        })
     }
 
     /// RFC 8482: answer ANY with one RRset the name has, not all of them.
-    fn resolve_any(&self, path: Path<'_>) -> Option<&[Record]> {
-        const ORDER: [RecordType; 6] = [
-            RecordType::A,
-            RecordType::AAAA,
-            RecordType::SRV,
-            RecordType::TXT,
-            RecordType::SOA,
-            RecordType::NS,
-        ];
-        let mut found = None;
+    fn resolve_any(&self, path: Path<'_>) -> Option<Rrs<'_>> {
+        const ORDER: [u16; 6] = [TYPE_A, TYPE_AAAA, TYPE_SRV, TYPE_TXT, TYPE_SOA, TYPE_NS];
         for qtype in ORDER {
-            match self.resolve(path, qtype) {
-                None => return None,
-                Some([]) => found = Some(&[][..]),
-                Some(records) => return Some(records),
+            let rrs = self.resolve(path, qtype)?;
+            if rrs.count > 0 {
+                return Some(rrs);
             }
         }
-        found
+        Some(Rrs::NONE)
     }
 }
 
 #[derive(Debug, Default)]
 struct Namespace {
     services: HashMap<Box<[u8]>, ServiceNode>,
+}
+
+/// `_tcp`, `tcp`, `_udp`...: a protocol label, with or without its underscore.
+fn bare(label: &[u8]) -> &[u8] {
+    label.strip_prefix(b"_").unwrap_or(label)
 }
 
 /// A service's answers: service-wide, per named port and per exporting cluster.
@@ -192,65 +226,64 @@ struct ServiceNode {
     looked_up: AtomicBool,
     a: Answer,
     aaaa: Answer,
-    srv: Vec<Record>,
-    ports: Vec<PortNode>,
+    srv: Span,
+    ports: Box<[PortNode]>,
     /// Sorted by name.
-    clusters: Vec<ClusterNode>,
+    clusters: Box<[ClusterNode]>,
 }
 
 impl ServiceNode {
-    fn resolve(&self, prefix: Prefix<'_>, qtype: RecordType) -> Option<&[Record]> {
+    /// The records for `prefix` in front of the service name; `None` when no such name exists.
+    fn resolve(&self, arena: &[u8], prefix: Prefix<'_>, qtype: u16) -> Option<Span> {
         match prefix {
             Prefix::None => {
-                if matches!(qtype, RecordType::A | RecordType::AAAA | RecordType::SRV)
+                if matches!(qtype, TYPE_A | TYPE_AAAA | TYPE_SRV)
                     && !self.looked_up.load(Ordering::Relaxed)
                 {
                     self.looked_up.store(true, Ordering::Relaxed);
                 }
                 Some(match qtype {
-                    RecordType::A => self.a.records(),
-                    RecordType::AAAA => self.aaaa.records(),
-                    RecordType::SRV => &self.srv,
-                    _ => &[],
+                    TYPE_A => self.a.pick(),
+                    TYPE_AAAA => self.aaaa.pick(),
+                    TYPE_SRV => self.srv,
+                    _ => Span::default(),
                 })
             }
             Prefix::One(label) => {
-                if let Some(cluster) = self.cluster(label) {
+                if let Some(cluster) = self.cluster(arena, label) {
                     return Some(cluster.resolve(qtype));
                 }
-                // `_tcp.<svc>.<ns>.svc` is the empty non-terminal above `_<port>._tcp...`.
-                let proto = label.strip_prefix(b"_")?;
-                self.ports
-                    .iter()
-                    .any(|p| p.protocol == proto)
-                    .then_some(&[])
+                // `[_]tcp.<svc>.<ns>.svc`: the empty non-terminal above `[_]<port>.[_]tcp...`.
+                PortNode::has_protocol(&self.ports, bare(label)).then(Span::default)
             }
             Prefix::Two(first, second) => {
-                if let (Some(port), Some(proto)) =
-                    (first.strip_prefix(b"_"), second.strip_prefix(b"_"))
+                if let Some(host) = self
+                    .cluster(arena, second)
+                    .and_then(|c| c.host(arena, first))
                 {
-                    return self.port(port, proto).map(|p| p.answer(qtype));
-                }
-                if let Some(host) = self.cluster(second).and_then(|c| c.host(first)) {
                     return Some(host.resolve(qtype));
                 }
-                // Lighthouse also accepts `<port>.<proto>.<svc>.<ns>.svc`.
-                self.port(first, second).map(|p| p.answer(qtype))
+                // `[_]<port>.[_]<proto>`, as Lighthouse reads it, underscores optional.
+                if let Some(port) = PortNode::find(&self.ports, arena, bare(first), bare(second)) {
+                    return Some(port.answer(qtype));
+                }
+                // `[_]tcp.<cluster>.<svc>...`: empty, above that cluster's ports.
+                let cluster = self.cluster(arena, second)?;
+                PortNode::has_protocol(&cluster.ports, bare(first)).then(Span::default)
+            }
+            Prefix::Three(port, protocol, cluster) => {
+                let cluster = self.cluster(arena, cluster)?;
+                PortNode::find(&cluster.ports, arena, bare(port), bare(protocol))
+                    .map(|p| p.answer(qtype))
             }
         }
     }
 
-    fn cluster(&self, name: &[u8]) -> Option<&ClusterNode> {
+    fn cluster(&self, arena: &[u8], name: &[u8]) -> Option<&ClusterNode> {
         self.clusters
-            .binary_search_by(|c| (*c.name).cmp(name))
+            .binary_search_by(|c| arena::slice(arena, c.name).cmp(name))
             .ok()
             .map(|i| &self.clusters[i])
-    }
-
-    fn port(&self, name: &[u8], protocol: &[u8]) -> Option<&PortNode> {
-        self.ports
-            .iter()
-            .find(|p| *p.name == *name && p.protocol == protocol)
     }
 }
 
@@ -258,62 +291,80 @@ impl ServiceNode {
 #[derive(Debug)]
 enum Answer {
     /// The same records every time: clusterset VIPs, or a headless service's endpoints.
-    Static(Vec<Record>),
+    Static(Span),
     /// One cluster's records, chosen per lookup.
     Pick(Selector),
 }
 
 impl Answer {
-    fn records(&self) -> &[Record] {
+    fn pick(&self) -> Span {
         match self {
-            Answer::Static(records) => records,
-            Answer::Pick(selector) => selector.pick(),
+            Answer::Static(span) => *span,
+            Answer::Pick(selector) => selector.pick().unwrap_or_default(),
         }
     }
 }
 
-/// The SRV records of one named port: `_<name>._<protocol>.<svc>.<ns>.svc`.
+/// The SRV records of one named port: `_<name>._<protocol>` in front of a service or cluster.
 #[derive(Debug)]
 struct PortNode {
-    name: Box<[u8]>,
+    /// Lower case.
+    name: Span,
     protocol: &'static [u8],
-    srv: Vec<Record>,
+    srv: Span,
 }
 
 impl PortNode {
-    fn answer(&self, qtype: RecordType) -> &[Record] {
-        if qtype == RecordType::SRV {
-            &self.srv
+    fn answer(&self, qtype: u16) -> Span {
+        if qtype == TYPE_SRV {
+            self.srv
         } else {
-            &[]
+            Span::default()
         }
+    }
+
+    fn find<'a>(
+        ports: &'a [PortNode],
+        arena: &[u8],
+        name: &[u8],
+        protocol: &[u8],
+    ) -> Option<&'a PortNode> {
+        ports
+            .iter()
+            .find(|p| p.protocol == protocol && arena::slice(arena, p.name) == name)
+    }
+
+    fn has_protocol(ports: &[PortNode], protocol: &[u8]) -> bool {
+        ports.iter().any(|p| p.protocol == protocol)
     }
 }
 
 /// `<cluster>.<svc>.<ns>.svc`: one cluster's records, healthy or not (the operator asked).
 #[derive(Debug)]
 struct ClusterNode {
-    name: Box<[u8]>,
-    a: Vec<Record>,
-    aaaa: Vec<Record>,
-    srv: Vec<Record>,
+    name: Span,
+    a: Span,
+    aaaa: Span,
+    srv: Span,
+    /// `[_]<port>.[_]<proto>.<cluster>.<svc>.<ns>.svc`, which Lighthouse also answers.
+    ports: Box<[PortNode]>,
     /// Headless endpoints, sorted by name.
-    hosts: Vec<HostNode>,
+    hosts: Box<[HostNode]>,
 }
 
 impl ClusterNode {
-    fn resolve(&self, qtype: RecordType) -> &[Record] {
+    fn resolve(&self, qtype: u16) -> Span {
         match qtype {
-            RecordType::A => &self.a,
-            RecordType::AAAA => &self.aaaa,
-            RecordType::SRV => &self.srv,
-            _ => &[],
+            TYPE_A => self.a,
+            TYPE_AAAA => self.aaaa,
+            TYPE_SRV => self.srv,
+            _ => Span::default(),
         }
     }
 
-    fn host(&self, name: &[u8]) -> Option<&HostNode> {
+    fn host(&self, arena: &[u8], name: &[u8]) -> Option<&HostNode> {
         self.hosts
-            .binary_search_by(|h| (*h.name).cmp(name))
+            .binary_search_by(|h| arena::slice(arena, h.name).cmp(name))
             .ok()
             .map(|i| &self.hosts[i])
     }
@@ -322,17 +373,17 @@ impl ClusterNode {
 /// `<hostname>.<cluster>.<svc>.<ns>.svc`: one headless endpoint (no records while not ready).
 #[derive(Debug)]
 struct HostNode {
-    name: Box<[u8]>,
-    a: Vec<Record>,
-    aaaa: Vec<Record>,
+    name: Span,
+    a: Span,
+    aaaa: Span,
 }
 
 impl HostNode {
-    fn resolve(&self, qtype: RecordType) -> &[Record] {
+    fn resolve(&self, qtype: u16) -> Span {
         match qtype {
-            RecordType::A => &self.a,
-            RecordType::AAAA => &self.aaaa,
-            _ => &[],
+            TYPE_A => self.a,
+            TYPE_AAAA => self.aaaa,
+            _ => Span::default(),
         }
     }
 }

@@ -3,8 +3,8 @@
 //! Works on borrowed labels of the already lower-cased query name and never allocates.
 
 /// The most labels a clusterset name can have below its zone:
-/// `<hostname>.<cluster>.<svc>.<ns>.svc`.
-const MAX_RELATIVE_LABELS: usize = 5;
+/// `<port>.<proto>.<cluster>.<svc>.<ns>.svc`.
+pub const MAX_RELATIVE_LABELS: usize = 6;
 
 /// What a query name points at, before the snapshot is consulted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -15,16 +15,20 @@ pub enum Path<'a> {
     DnsVersion,
     /// `aviator-served`: who answers the zone (a TXT record).
     Served,
+    /// `ns.dns`: the name server the NS record and the SOA name.
+    Nameserver,
+    /// `dns`: an empty non-terminal above it.
+    NameserverParent,
     /// `svc`: an empty non-terminal above every namespace.
     SvcRoot,
     /// `<ns>.svc`: an empty non-terminal above the namespace's services.
     Namespace(&'a [u8]),
-    /// `[<a>.[<b>.]]<svc>.<ns>.svc`: a service, with up to two more labels in front.
+    /// `[<a>.[<b>.[<c>.]]]<svc>.<ns>.svc`: a service, with up to three more labels in front.
     Service {
         namespace: &'a [u8],
         service: &'a [u8],
         /// The labels before the service name, leftmost first: `[]`, `[cluster]`,
-        /// `[hostname, cluster]` or `[_port, _proto]`.
+        /// `[hostname, cluster]`, `[_port, _proto]` or `[_port, _proto, cluster]`.
         prefix: Prefix<'a>,
     },
     /// Anything else below the zone (`*.pod.*`, deeper names): it does not exist.
@@ -36,6 +40,7 @@ pub enum Prefix<'a> {
     None,
     One(&'a [u8]),
     Two(&'a [u8], &'a [u8]),
+    Three(&'a [u8], &'a [u8], &'a [u8]),
 }
 
 /// Classifies the labels below the zone, given leftmost first.
@@ -44,6 +49,8 @@ pub fn classify<'a>(labels: &[&'a [u8]]) -> Path<'a> {
         [] => Path::Apex,
         [b"dns-version"] => Path::DnsVersion,
         [b"aviator-served"] => Path::Served,
+        [b"dns"] => Path::NameserverParent,
+        [b"ns", b"dns"] => Path::Nameserver,
         [b"svc"] => Path::SvcRoot,
         [namespace, b"svc"] => Path::Namespace(namespace),
         [service, namespace, b"svc"] => Path::Service {
@@ -61,25 +68,13 @@ pub fn classify<'a>(labels: &[&'a [u8]]) -> Path<'a> {
             service,
             prefix: Prefix::Two(a, b),
         },
+        [a, b, c, service, namespace, b"svc"] => Path::Service {
+            namespace,
+            service,
+            prefix: Prefix::Three(a, b, c),
+        },
         _ => Path::Unknown,
     }
-}
-
-/// Collects the labels of `name` that lie below a zone of `zone_labels` labels, leftmost first,
-/// into `buf`; returns `None` when there are more than any clusterset name has.
-pub fn relative_labels<'a, 'b>(
-    name: &'a hickory_proto::rr::Name,
-    zone_labels: usize,
-    buf: &'b mut [&'a [u8]; MAX_RELATIVE_LABELS],
-) -> Option<&'b [&'a [u8]]> {
-    let relative = usize::from(name.num_labels()).checked_sub(zone_labels)?;
-    if relative > MAX_RELATIVE_LABELS {
-        return None;
-    }
-    for (slot, label) in buf.iter_mut().zip(name.iter().take(relative)) {
-        *slot = label;
-    }
-    Some(&buf[..relative])
 }
 
 #[cfg(test)]
@@ -113,6 +108,11 @@ mod tests {
             classify(&split("_http._tcp.nginx.default.svc")),
             service(Prefix::Two(b"_http", b"_tcp"))
         );
+        assert_eq!(
+            classify(&split("_http._tcp.west.nginx.default.svc")),
+            service(Prefix::Three(b"_http", b"_tcp", b"west"))
+        );
+        assert_eq!(classify(&split("ns.dns")), Path::Nameserver);
     }
 
     #[test]
@@ -120,17 +120,6 @@ mod tests {
         assert_eq!(classify(&split("10-0-0-1.default.pod")), Path::Unknown);
         assert_eq!(classify(&split("nginx.default.pod")), Path::Unknown);
         assert_eq!(classify(&split("nginx.default")), Path::Unknown);
-        assert_eq!(classify(&split("a.b.c.d.e.svc")), Path::Unknown);
-    }
-
-    #[test]
-    fn relative_labels_are_taken_from_the_left() {
-        let name = hickory_proto::rr::Name::from_ascii("west.nginx.default.svc.clusterset.local.")
-            .unwrap();
-        let mut buf = [&[][..]; MAX_RELATIVE_LABELS];
-        let labels = relative_labels(&name, 2, &mut buf).unwrap();
-        assert_eq!(labels, split("west.nginx.default.svc"));
-        let deep = hickory_proto::rr::Name::from_ascii("a.b.c.d.e.f.clusterset.local.").unwrap();
-        assert!(relative_labels(&deep, 2, &mut buf).is_none());
+        assert_eq!(classify(&split("a.b.c.d.e.f.svc")), Path::Unknown);
     }
 }

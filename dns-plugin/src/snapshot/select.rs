@@ -6,14 +6,14 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
+use super::Span;
 use aviator_optimizer::draw;
-use hickory_proto::rr::Record;
 
 /// One cluster's answer and the counter of how often it was given.
 #[derive(Debug)]
 pub struct Choice {
     pub cluster: String,
-    pub records: Vec<Record>,
+    pub records: Span,
     pub answered: metrics::Counter,
 }
 
@@ -131,8 +131,8 @@ impl Selector {
         }
     }
 
-    /// The records of the chosen cluster; empty when there is nothing to choose from.
-    pub fn pick(&self) -> &[Record] {
+    /// The records of the chosen cluster; `None` when there is nothing to choose from.
+    pub fn pick(&self) -> Option<Span> {
         let index = match &self.how {
             How::First => 0,
             How::Rotate(next) => next.fetch_add(1, Ordering::Relaxed) % self.choices.len(),
@@ -146,36 +146,36 @@ impl Selector {
                 cumulative,
             } => draw::spread(counter.fetch_add(1, Ordering::Relaxed), cumulative),
         };
-        match self.choices.get(index) {
-            Some(choice) => {
-                choice.answered.increment(1);
-                &choice.records
-            }
-            None => &[],
-        }
+        let choice = self.choices.get(index)?;
+        choice.answered.increment(1);
+        Some(choice.records)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::net::Ipv4Addr;
+    use crate::snapshot::arena::Arena;
 
+    /// Choice `last` answers a span as long as `last` addresses, so a pick names its choice.
     fn choice(last: u8) -> Choice {
-        let name = hickory_proto::rr::Name::from_ascii("s.n.svc.z.").unwrap();
+        let mut arena = Arena::default();
+        let records = arena
+            .run(|a| {
+                for _ in 0..last {
+                    a.address(5, "10.0.0.1".parse().unwrap());
+                }
+            })
+            .unwrap();
         Choice {
             cluster: format!("c{last}"),
-            records: vec![Record::from_rdata(
-                name,
-                5,
-                hickory_proto::rr::RData::A(Ipv4Addr::new(10, 0, 0, last).into()),
-            )],
+            records,
             answered: metrics::Counter::noop(),
         }
     }
 
     fn picked(selector: &Selector) -> String {
-        selector.pick()[0].data.to_string()
+        format!("10.0.0.{}", selector.pick().unwrap().count())
     }
 
     #[test]
@@ -229,8 +229,8 @@ mod tests {
         assert!(
             Selector::rotate(Vec::new(), Arc::default())
                 .pick()
-                .is_empty()
+                .is_none()
         );
-        assert!(Selector::weighted(Vec::new(), &[]).pick().is_empty());
+        assert!(Selector::weighted(Vec::new(), &[]).pick().is_none());
     }
 }

@@ -1,28 +1,25 @@
-//! The DNS sockets and the threads that serve them with hickory's [`Server`] and our handler.
+//! The DNS sockets and the threads that serve them with the [`Responder`].
 //!
-//! UDP is sharded: one `SO_REUSEPORT` socket per core, each served by its own thread and
-//! single-threaded runtime, so a query is received, answered and sent on one thread with no
-//! cross-thread wake-ups (the kernel spreads clients over the sockets by address hash). TCP,
-//! which carries little traffic, is served on the caller's runtime from a listener on the same
-//! port, beside the control plane.
+//! UDP is sharded: one `SO_REUSEPORT` socket per core, each served by its own thread in
+//! batches (see [`udp`]), so a query is received, answered and sent on one thread with no
+//! task, no wake-up and no allocation (the kernel spreads clients over the sockets by address
+//! hash). TCP, which carries little traffic, is served on the caller's runtime from a listener
+//! on the same port (see [`tcp`]).
 
-use std::future::Future;
+mod tcp;
+mod udp;
+
 use std::io;
 use std::net::SocketAddr;
 use std::thread::JoinHandle;
-use std::time::Duration;
 
 use anyhow::Context;
-use hickory_server::Server;
-use hickory_server::server::RequestHandler;
 use socket2::{Domain, Protocol, Socket, Type};
-use tokio::net::{TcpListener, UdpSocket};
+use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
-/// A TCP client that sends nothing for this long is disconnected (RFC 7766 suggests seconds).
-const TCP_IDLE_TIMEOUT: Duration = Duration::from_secs(10);
-/// Responses queued per TCP connection before the writer applies back-pressure.
-const TCP_RESPONSE_BUFFER: usize = 32;
+use crate::wire::Responder;
+
 /// Attempts to find a port free for both UDP and TCP when asked for port 0.
 const PORT_ATTEMPTS: usize = 16;
 
@@ -75,60 +72,39 @@ fn udp_socket(addr: SocketAddr) -> io::Result<std::net::UdpSocket> {
     Ok(socket.into())
 }
 
-/// Serves DNS on `sockets` until `shutdown` completes, then stops accepting and drains.
-/// `handler` makes one handler per shard (they share the snapshot behind an `Arc`).
-pub async fn run<H: RequestHandler>(
+/// Serves DNS on `sockets` until `shutdown` is cancelled, then stops and drains. `responder`
+/// makes one responder per thread (they share the snapshot behind an `Arc`).
+pub async fn run(
     sockets: DnsSockets,
-    handler: impl Fn() -> H,
+    responder: impl Fn() -> Responder,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
     let DnsSockets { udp, tcp } = sockets;
-    let shards: Vec<JoinHandle<anyhow::Result<()>>> = udp
+    let shards: Vec<JoinHandle<io::Result<()>>> = udp
         .into_iter()
         .enumerate()
         .map(|(i, socket)| {
-            let handler = handler();
+            let responder = responder();
             let shutdown = shutdown.clone();
             std::thread::Builder::new()
                 .name(format!("dns-udp-{i}"))
-                .spawn(move || {
-                    let runtime = tokio::runtime::Builder::new_current_thread()
-                        .enable_all()
-                        .build()?;
-                    runtime.block_on(async move {
-                        let mut server = Server::new(handler);
-                        server.register_socket(UdpSocket::from_std(socket)?);
-                        serve_until(server, shutdown.cancelled_owned()).await
-                    })
-                })
+                .spawn(move || udp::serve(socket, &responder, &shutdown))
         })
         .collect::<io::Result<_>>()
         .context("cannot start the UDP threads")?;
 
-    let mut server = Server::new(handler());
-    server.register_listener(
+    let result = tcp::serve(
         TcpListener::from_std(tcp)?,
-        TCP_IDLE_TIMEOUT,
-        TCP_RESPONSE_BUFFER,
-    );
-    let result = serve_until(server, shutdown.clone().cancelled_owned()).await;
+        std::sync::Arc::new(responder()),
+        shutdown.clone(),
+    )
+    .await;
     shutdown.cancel();
     for shard in shards {
         match shard.join() {
-            Ok(shard_result) => shard_result?,
+            Ok(shard_result) => shard_result.context("a UDP thread failed")?,
             Err(_) => anyhow::bail!("a UDP thread panicked"),
         }
     }
     result
-}
-
-async fn serve_until<H: RequestHandler>(
-    mut server: Server<H>,
-    shutdown: impl Future<Output = ()>,
-) -> anyhow::Result<()> {
-    tokio::select! {
-        result = server.block_until_done() => result?,
-        () = shutdown => server.shutdown_gracefully().await?,
-    }
-    Ok(())
 }
