@@ -9,6 +9,7 @@ use hickory_proto::op::{Message, MessageType};
 use hickory_proto::rr::RecordType;
 use proptest::prelude::*;
 
+use crate::support::http::{get, metric};
 use crate::support::*;
 
 const GOOD: &str = "nginx.default.svc.clusterset.local.";
@@ -159,4 +160,45 @@ fn tcp_garbage_and_stalled_clients_do_not_block_others() {
     still_answers(&mut server);
     drop((stalled, garbage, idle));
     still_answers(&mut server);
+}
+
+#[test]
+fn hostile_packets_are_counted_and_never_logged() {
+    // The tests' servers log at info; nothing below may show there.
+    let mut server = Aviator::start(&process::data("clusterset.yaml"));
+    let socket = socket();
+    // Drain the start-up lines: what comes after is what the packets caused.
+    server.stderr_text();
+    let formerr = [
+        0x12, 0x34, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0, 40, b'a', b'b',
+    ];
+    // A reply sent to us: QR set.
+    let mut response = ask(GOOD, RecordType::A).message().to_vec().unwrap();
+    response[2] |= 0x80;
+    let good = ask(GOOD, RecordType::A).message().to_vec().unwrap();
+    let mut buf = [0u8; 512];
+    for round in 0..50 {
+        socket.send_to(&[1, 2, 3], server.dns).unwrap();
+        socket.send_to(&response, server.dns).unwrap();
+        socket.send_to(&formerr, server.dns).unwrap();
+        socket.recv_from(&mut buf).expect("FORMERR");
+        // From the same socket, so the same thread: once this is answered, the rest were read.
+        socket.send_to(&good, server.dns).unwrap();
+        socket
+            .recv_from(&mut buf)
+            .unwrap_or_else(|_| panic!("round {round}"));
+    }
+    still_answers(&mut server);
+    let (_, body) = get(server.admin, "/metrics");
+    let dropped = |reason| metric(&body, "aviator_dns_dropped_total", &[("reason", reason)]);
+    assert_eq!(dropped("short"), Some(50.0), "{body}");
+    assert_eq!(dropped("response"), Some(50.0));
+    let formerrs = metric(
+        &body,
+        "aviator_dns_queries_total",
+        &[("qtype", "other"), ("rcode", "FORMERR")],
+    );
+    assert_eq!(formerrs, Some(50.0));
+    let logged = server.stderr_text();
+    assert!(logged.is_empty(), "hostile packets were logged:\n{logged}");
 }

@@ -18,6 +18,7 @@ mod live;
 mod protocol;
 mod reload;
 mod reports;
+mod rfc;
 mod selection;
 mod simulate;
 mod solve;

@@ -12,7 +12,7 @@ fn fixture() -> Aviator {
 }
 
 #[test]
-fn edns_is_echoed_with_our_payload_size() {
+fn edns_is_answered_with_our_payload_size() {
     let server = fixture();
     let big = ask("nginx.default.svc.clusterset.local.", RecordType::A).to(server.dns);
     let edns = big.edns.as_ref().expect("OPT in answer");
