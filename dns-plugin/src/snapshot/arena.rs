@@ -11,16 +11,10 @@ use std::net::IpAddr;
 use hickory_proto::rr::Name;
 
 use super::BuildError;
+use crate::wire::{CLASS_IN, TYPE_A, TYPE_AAAA, TYPE_NS, TYPE_SOA, TYPE_SRV, TYPE_TXT};
 
 /// A pointer to offset 12, where the question's name starts.
 pub const OWNER_IS_QUESTION: [u8; 2] = [0xc0, 0x0c];
-const CLASS_IN: u16 = 1;
-const TYPE_A: u16 = 1;
-const TYPE_NS: u16 = 2;
-const TYPE_SOA: u16 = 6;
-const TYPE_TXT: u16 = 16;
-const TYPE_AAAA: u16 = 28;
-const TYPE_SRV: u16 = 33;
 
 /// A run of records in an arena.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -108,6 +102,25 @@ impl Arena {
         if let Some((_, count)) = &mut self.run {
             *count += 1;
         }
+    }
+
+    /// The A and the AAAA records of `ips`, as two runs.
+    pub fn addresses<'i>(
+        &mut self,
+        ttl: u32,
+        ips: impl IntoIterator<Item = &'i IpAddr> + Clone,
+    ) -> Result<(Span, Span), BuildError> {
+        let a = self.run(|a| {
+            for ip in ips.clone().into_iter().filter(|ip| ip.is_ipv4()) {
+                a.address(ttl, *ip);
+            }
+        })?;
+        let aaaa = self.run(|a| {
+            for ip in ips.into_iter().filter(|ip| ip.is_ipv6()) {
+                a.address(ttl, *ip);
+            }
+        })?;
+        Ok((a, aaaa))
     }
 
     pub fn address(&mut self, ttl: u32, ip: IpAddr) {

@@ -123,17 +123,7 @@ impl ZoneContext<'_> {
         let negative_soa =
             arena.run(|a| a.soa(negative_ttl, &server, &mailbox, serial, dns.negative_ttl))?;
         let ns = arena.run(|a| a.ns(ttl, &server))?;
-        let addresses = &self.nameserver.addresses;
-        let nameserver_a = arena.run(|a| {
-            for ip in addresses.iter().filter(|ip| ip.is_ipv4()) {
-                a.address(ttl, *ip);
-            }
-        })?;
-        let nameserver_aaaa = arena.run(|a| {
-            for ip in addresses.iter().filter(|ip| ip.is_ipv6()) {
-                a.address(ttl, *ip);
-            }
-        })?;
+        let (nameserver_a, nameserver_aaaa) = arena.addresses(ttl, &self.nameserver.addresses)?;
         let version = arena.run(|a| a.txt(ttl, DNS_SCHEMA_VERSION))?;
         // Short-lived: it says who answers the zone now, and a revert must show at once.
         let served_by = served_text(set.local_cluster.as_str());
@@ -385,25 +375,11 @@ impl<'a> ServiceBuilder<'a> {
     fn cluster_node(&mut self, export: &Export) -> Result<(String, ClusterNode), BuildError> {
         let cluster = export.cluster.as_str();
         let ttl = self.ttl;
-        let split = |arena: &mut Arena, ips: &mut dyn Iterator<Item = &IpAddr>| {
-            let ips: Vec<IpAddr> = ips.copied().collect();
-            let a = arena.run(|a| {
-                for ip in ips.iter().filter(|ip| ip.is_ipv4()) {
-                    a.address(ttl, *ip);
-                }
-            })?;
-            let aaaa = arena.run(|a| {
-                for ip in ips.iter().filter(|ip| ip.is_ipv6()) {
-                    a.address(ttl, *ip);
-                }
-            })?;
-            Ok::<_, BuildError>((a, aaaa))
-        };
         let mut hosts = Vec::new();
         let (a, aaaa, srv, ports) = match self.service.service_type {
             ServiceType::ClusterSetIp => {
                 let (srv, ports) = self.port_records(&export.ports, &[self.name(&[cluster])?])?;
-                let (a, aaaa) = split(self.arena, &mut export.ips.iter())?;
+                let (a, aaaa) = self.arena.addresses(ttl, &export.ips)?;
                 (a, aaaa, srv, ports)
             }
             ServiceType::Headless => {
@@ -411,7 +387,7 @@ impl<'a> ServiceBuilder<'a> {
                 for endpoint in &export.endpoints {
                     let (a, aaaa) = if endpoint.ready {
                         targets.push(self.name(&[&endpoint.hostname, cluster])?);
-                        split(self.arena, &mut endpoint.addresses.iter())?
+                        self.arena.addresses(ttl, &endpoint.addresses)?
                     } else {
                         Default::default()
                     };
@@ -419,7 +395,9 @@ impl<'a> ServiceBuilder<'a> {
                 }
                 let (srv, ports) = self.port_records(&export.ports, &targets)?;
                 let ready = export.endpoints.iter().filter(|e| e.ready);
-                let (a, aaaa) = split(self.arena, &mut ready.flat_map(|e| e.addresses.iter()))?;
+                let (a, aaaa) = self
+                    .arena
+                    .addresses(ttl, ready.flat_map(|e| e.addresses.iter()))?;
                 (a, aaaa, srv, ports)
             }
         };

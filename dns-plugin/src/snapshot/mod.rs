@@ -18,6 +18,7 @@ pub use arena::{Rrs, Span};
 pub use build::{Nameserver, SERVED_LABEL, build, served_text};
 
 use crate::wire::query::QName;
+use crate::wire::{TYPE_A, TYPE_AAAA, TYPE_ANY, TYPE_NS, TYPE_SOA, TYPE_SRV, TYPE_TXT};
 use aviator_broker::decide::Decisions;
 use name::{Path, Prefix};
 use select::Selector;
@@ -124,14 +125,6 @@ impl Snapshot {
         self.zones.iter().map(|z| z.display.clone())
     }
 }
-
-const TYPE_A: u16 = 1;
-const TYPE_NS: u16 = 2;
-const TYPE_SOA: u16 = 6;
-const TYPE_TXT: u16 = 16;
-const TYPE_AAAA: u16 = 28;
-const TYPE_SRV: u16 = 33;
-const TYPE_ANY: u16 = 255;
 
 /// One served zone: its records in one arena, and the tree of names that index them.
 #[derive(Debug)]
