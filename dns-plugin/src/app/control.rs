@@ -26,9 +26,6 @@ use crate::wire::respond::SnapshotCell;
 /// The longest a broker round may take before it counts as failed.
 const BROKER_TIMEOUT: Duration = Duration::from_secs(2);
 
-/// The longest a snapshot at rest (same state, settled shares) goes without a rebuild.
-const REST_REBUILD: Duration = Duration::from_secs(10);
-
 /// A service not looked up for this long is idle and probed at the keep-alive rate.
 const IDLE_AFTER: Duration = Duration::from_secs(10);
 
@@ -51,9 +48,6 @@ pub struct Control {
     pub writer: Arc<AtomicBool>,
     /// What `ns.dns.<zone>` answers.
     pub nameserver: snapshot::Nameserver,
-    /// The state the serving snapshot was built from: a tick whose state is the same, once
-    /// the optimizer has settled, rebuilds nothing.
-    pub built_from: Option<ClusterSet>,
 }
 
 /// A metrics-API reading older than this is unknown: metrics-server samples every 15 s, so a
@@ -173,19 +167,7 @@ impl Control {
                 profile.apply(&mut set, now_unix);
             }
             self.reports.store(Arc::new(reports_of(&set)));
-            // Once the shares have come to rest and nothing they depend on has changed, a
-            // rebuild would give the same answers: skip it, but not for longer than
-            // REST_REBUILD, so rules that move with time alone (recovery, ageing) still act.
-            let at_rest = self
-                .cell
-                .load()
-                .as_ref()
-                .is_some_and(|s| s.settled() && s.age() < REST_REBUILD)
-                && self.built_from.as_ref() == Some(&set);
-            if !at_rest {
-                self.publish(&set);
-                self.built_from = Some(set);
-            }
+            self.publish(&set);
         }
     }
 

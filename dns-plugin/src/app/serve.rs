@@ -334,7 +334,6 @@ async fn run_control(source: Source, shared: Shared, args: ServeArgs, shutdown: 
         local_utilization,
         writer,
         nameserver: nameserver(&args),
-        built_from: None,
     };
     control.run(shutdown).await;
 }

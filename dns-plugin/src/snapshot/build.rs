@@ -69,12 +69,10 @@ pub fn build(
         };
         zones.push(context.build(before)?);
     }
-    let settled = previous.is_some_and(|p| same_shares(&p.decisions, &decisions));
     Ok(Snapshot {
         zones,
         decisions,
         built,
-        settled,
     })
 }
 
@@ -427,25 +425,6 @@ impl<'a> ServiceBuilder<'a> {
             },
         ))
     }
-}
-
-/// Shares closer than this to the last build's are at rest: a rebuild for a move of one
-/// answer in ten thousand costs a whole clusterset's rendering and changes nothing a client
-/// could measure. The migration still happens, in full, at the next build (it runs on the time
-/// elapsed since this one).
-const SHARE_AT_REST: f64 = 1e-4;
-
-/// Whether every service's shares are where they were, to within [`SHARE_AT_REST`].
-fn same_shares(before: &Decisions, after: &Decisions) -> bool {
-    before.len() == after.len()
-        && after.iter().all(|(key, decision)| {
-            before.get(key).is_some_and(|previous| {
-                previous.exports.len() == decision.exports.len()
-                    && (previous.exports.iter().zip(&decision.exports)).all(|(p, d)| {
-                        p.cluster == d.cluster && (p.share - d.share).abs() < SHARE_AT_REST
-                    })
-            })
-        })
 }
 
 /// SRV weights of equal targets sum to about 100, as CoreDNS's kubernetes plugin does.

@@ -40,9 +40,6 @@ pub struct Snapshot {
     decisions: Decisions,
     /// When it was built: the next build's decisions migrate for the time since.
     built: std::time::Instant,
-    /// Whether its shares are those of the snapshot before it: the optimizer has come to rest,
-    /// so the same inputs would build the same answers again.
-    settled: bool,
 }
 
 /// The outcome of looking a question up.
@@ -91,17 +88,7 @@ impl Snapshot {
         &self.decisions
     }
 
-    /// Whether the optimizer's shares stopped moving at this build (see [`Snapshot`]).
-    pub fn settled(&self) -> bool {
-        self.settled
-    }
-
-    pub fn age(&self) -> std::time::Duration {
-        self.built.elapsed()
-    }
-
-    /// Whether each service (`namespace/name`) has been looked up since the last call (or since
-    /// this snapshot was built); the flags are cleared as they are read.
+    /// Whether each service (`namespace/name`) has been looked up since this snapshot was built.
     pub fn looked_up(&self) -> HashMap<String, bool> {
         let mut seen: HashMap<String, bool> = HashMap::new();
         for zone in &self.zones {
@@ -112,8 +99,7 @@ impl Snapshot {
                         String::from_utf8_lossy(namespace),
                         String::from_utf8_lossy(name)
                     );
-                    *seen.entry(key).or_default() |=
-                        service.looked_up.swap(false, Ordering::Relaxed);
+                    *seen.entry(key).or_default() |= service.looked_up.load(Ordering::Relaxed);
                 }
             }
         }
