@@ -12,11 +12,13 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 work=$(mktemp -d)
 cleanup() { [ -n "${pid:-}" ] && kill "$pid" 2>/dev/null || true; rm -rf "$work"; }
 trap cleanup EXIT
-cargo build --release --locked --quiet --manifest-path "$root/Cargo.toml" -p aviator-dns
+# AVIATOR_BIN runs another build (an earlier commit's, say) beside this one's.
+bin=${AVIATOR_BIN:-$root/target/release/aviator}
+[ -n "${AVIATOR_BIN:-}" ] || cargo build --release --locked --quiet --manifest-path "$root/Cargo.toml" -p aviator-dns
 "$root/bench/gen-clusterset.sh" "$services" > "$work/clusterset.yaml"
 port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 dns=$(port); admin=$(port)
-"$root/target/release/aviator" serve --config "$work/clusterset.yaml" --listen "127.0.0.1:$dns" \
+"$bin" serve --config "$work/clusterset.yaml" --listen "127.0.0.1:$dns" \
   --admin "127.0.0.1:$admin" --log-level warn >/dev/null 2>&1 &
 pid=$!
 hz=$(getconf CLK_TCK)

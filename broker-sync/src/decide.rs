@@ -100,6 +100,7 @@ fn input(
 #[cfg(test)]
 mod tests {
     use std::path::Path;
+    use std::sync::Arc;
 
     use super::*;
     use crate::state::LoadReport;
@@ -149,8 +150,8 @@ services:
                 .unwrap()
         };
         let (west, central) = (at(&set, "west"), at(&set, "central"));
-        set.services[0].exports[west].load = Some(report(0.9, 2.0));
-        set.services[0].exports[central].load = Some(report(0.2, 2.0));
+        Arc::make_mut(&mut set.services[0]).exports[west].load = Some(report(0.9, 2.0));
+        Arc::make_mut(&mut set.services[0]).exports[central].load = Some(report(0.2, 2.0));
         let service = set.services[0].clone();
         let moved = decide(&set, &service, &optimized, &even.state, 1.0);
         // One second of the default migration (several seconds) moves a small part of west's
@@ -160,8 +161,8 @@ services:
         assert!((west_share + share(&moved, "central") - 1.0).abs() < 1e-9);
 
         let expiry = optimized.policy.report_expiry_s;
-        set.services[0].exports[west].load = Some(report(0.9, expiry + 1.0));
-        set.services[0].exports[central].load = Some(report(0.2, expiry + 1.0));
+        Arc::make_mut(&mut set.services[0]).exports[west].load = Some(report(0.9, expiry + 1.0));
+        Arc::make_mut(&mut set.services[0]).exports[central].load = Some(report(0.2, expiry + 1.0));
         let service = set.services[0].clone();
         let held = decide(&set, &service, &optimized, &even.state, 1.0);
         assert!((share(&held, "west") - 0.5).abs() < 1e-9, "{held:?}");

@@ -15,6 +15,7 @@
 //! Ready endpoints travel beside the report in the profile, as before.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use crate::probe::{TargetKey, TargetReport};
 use crate::state::{ClusterSet, LoadReport, Mode, Service};
@@ -25,15 +26,21 @@ use crate::state::{ClusterSet, LoadReport, Mode, Service};
 pub fn measure_own(set: &mut ClusterSet, probes: &HashMap<TargetKey, TargetReport>) {
     let local = set.local_cluster.clone();
     for service in &mut set.services {
-        let max_age_s = max_age_s(service);
-        let key = TargetKey {
-            service: format!("{}/{}", service.namespace, service.name),
-            cluster: local.to_string(),
-        };
-        let Some(export) = service.exports.iter_mut().find(|e| e.cluster == local) else {
+        let Some(at) = service.exports.iter().position(|e| e.cluster == local) else {
             continue;
         };
-        let probed = probes.get(&key);
+        let declared = service.exports[at].load;
+        // Only a probed service has figures of its own; the key is formed only for those.
+        let probed = service.policy.probe.as_ref().and_then(|_| {
+            probes.get(&TargetKey {
+                service: format!("{}/{}", service.namespace, service.name),
+                cluster: local.to_string(),
+            })
+        });
+        if probed.is_none() && declared.is_none() {
+            continue;
+        }
+        let max_age_s = max_age_s(service);
         let latency_ms = probed
             .and_then(|r| r.latency)
             .filter(|m| m.age_s <= max_age_s && m.mean_ms.is_finite() && m.mean_ms >= 0.0)
@@ -42,16 +49,19 @@ pub fn measure_own(set: &mut ClusterSet, probes: &HashMap<TargetKey, TargetRepor
             .and_then(|r| r.load)
             .filter(|l| l.age_s <= max_age_s)
             .and_then(|l| l.utilization);
-        let declared = export.load;
         if latency_ms.is_none() && utilization.is_none() && declared.is_none() {
             continue;
         }
-        export.load = Some(LoadReport {
+        let load = Some(LoadReport {
             utilization: utilization.or(declared.and_then(|d| d.utilization)),
             latency_ms: latency_ms.or(declared.and_then(|d| d.latency_ms)),
             error_rate: declared.and_then(|d| d.error_rate),
             age_s: 0.0,
         });
+        // A shared service is copied only when its report changes.
+        if declared != load {
+            Arc::make_mut(service).exports[at].load = load;
+        }
     }
 }
 
@@ -160,7 +170,7 @@ services:
         assert_eq!(load.utilization, Some(0.4));
 
         let mut set = fresh();
-        set.services[0].exports[0].load = None;
+        Arc::make_mut(&mut set.services[0]).exports[0].load = None;
         measure_own(&mut set, &probes);
         assert_eq!(set.services[0].exports[0].load, None);
     }

@@ -6,6 +6,7 @@
 use std::collections::BTreeMap;
 use std::fmt;
 use std::net::IpAddr;
+use std::sync::Arc;
 
 pub use aviator_optimizer::cost::{Location, PriceRow, PriceTable};
 pub use aviator_optimizer::{LoadReport, Measurement};
@@ -39,8 +40,9 @@ pub struct ClusterSet {
     pub dns: DnsSettings,
     /// Sorted by id.
     pub clusters: Vec<Cluster>,
-    /// Sorted by (namespace, name).
-    pub services: Vec<Service>,
+    /// Sorted by (namespace, name). Shared, so that a copy of the set with a few services'
+    /// measurements filled in costs those few services, not the whole set.
+    pub services: Vec<Arc<Service>>,
 }
 
 impl ClusterSet {
@@ -54,6 +56,22 @@ impl ClusterSet {
     /// Whether the cluster is reachable over the Submariner tunnel (unknown clusters are not).
     pub fn is_connected(&self, id: &ClusterId) -> bool {
         self.cluster(id).is_some_and(|c| c.connected)
+    }
+
+    /// The service `namespace/name`, to change: found by binary search, since the services are
+    /// sorted. Changing it through [`Arc::make_mut`] copies it only if it is shared.
+    pub fn service_mut(&mut self, namespace: &str, name: &str) -> Option<&mut Arc<Service>> {
+        let i = self
+            .services
+            .binary_search_by(|s| (s.namespace.as_str(), s.name.as_str()).cmp(&(namespace, name)))
+            .ok()?;
+        Some(&mut self.services[i])
+    }
+
+    /// The service named by a `namespace/name` key, to change.
+    pub fn service_by_key_mut(&mut self, key: &str) -> Option<&mut Arc<Service>> {
+        let (namespace, name) = key.split_once('/')?;
+        self.service_mut(namespace, name)
     }
 }
 

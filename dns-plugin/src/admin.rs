@@ -13,7 +13,7 @@ use axum::Json;
 use axum::Router;
 use serde::{Deserialize, Serialize};
 
-use crate::app::control::{ReportCell, reports_by_service};
+use crate::app::control::{ReportCell, reports_by_service, reports_of};
 use crate::wire::respond::SnapshotCell;
 use aviator_optimizer::LoadReport;
 use axum::extract::State;
@@ -69,7 +69,10 @@ pub async fn run(
 }
 
 async fn render_metrics(State(state): State<AdminState>) -> String {
-    state.metrics.render()
+    let mut text = state.metrics.render();
+    let snapshot = state.cell.load_full();
+    crate::state_metrics::render(snapshot.as_deref(), &state.prober.reports(), &mut text);
+    text
 }
 
 async fn readiness(State(state): State<AdminState>) -> (StatusCode, &'static str) {
@@ -112,8 +115,9 @@ async fn weights(State(state): State<AdminState>) -> Json<Weights> {
     for (service, reports) in reports_by_service(&state.prober) {
         out.services.entry(service).or_default().probes = reports.into_iter().collect();
     }
-    for (service, reports) in state.reports.load().iter() {
-        out.services.entry(service.clone()).or_default().reports = reports.clone();
+    let measured = state.reports.load_full();
+    for (service, reports) in measured.as_deref().map(reports_of).unwrap_or_default() {
+        out.services.entry(service).or_default().reports = reports;
     }
     Json(out)
 }

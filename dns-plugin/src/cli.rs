@@ -26,7 +26,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Serve the clusterset zone from a clusterset file, reloading it when it changes.
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Validate a clusterset file and print every error in it.
     Check(CheckArgs),
     /// Solve one optimizer problem (policy, exports, previous state; YAML or JSON) and print
@@ -108,6 +108,9 @@ pub struct ServeArgs {
     /// UDP sockets (SO_REUSEPORT), each served by its own thread. Default: one per core.
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=256))]
     pub udp_threads: Option<u16>,
+    /// The largest clusterset file accepted, bytes; a larger one is refused unread.
+    #[arg(long, value_name = "BYTES", default_value_t = aviator_broker::clusterset::DEFAULT_MAX_FILE_BYTES)]
+    pub max_config_bytes: u64,
     /// How often the control loop re-solves and republishes the answers, milliseconds.
     #[arg(long, value_name = "MS", default_value_t = 1000,
           value_parser = clap::value_parser!(u64).range(10..=600_000))]

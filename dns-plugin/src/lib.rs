@@ -11,4 +11,5 @@ pub mod demo;
 pub mod metrics;
 pub mod server;
 pub mod snapshot;
+pub mod state_metrics;
 pub mod wire;

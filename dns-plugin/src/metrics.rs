@@ -11,6 +11,8 @@ pub const ANSWERS: &str = "aviator_dns_answers_total";
 pub const QUERIES: &str = "aviator_dns_queries_total";
 /// Clusterset file reloads, by `result` (`ok` or `error`).
 pub const RELOADS: &str = "aviator_config_reloads_total";
+/// Reloads that dropped most of the services served (taken, since valid, and warned of).
+pub const MASS_DROPS: &str = "aviator_config_mass_drops_total";
 /// 1 while the last reload attempt succeeded, 0 after a rejected one.
 pub const LAST_RELOAD_OK: &str = "aviator_config_last_reload_successful";
 /// Optimizer share per export, by `namespace`, `service`, `cluster`.

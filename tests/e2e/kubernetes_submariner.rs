@@ -170,6 +170,18 @@ fn submariner_objects_read_as_lighthouse_reads_them() {
             )
             .is_some_and(|c| ready_endpoints(&c, "nginx") == Some(3))
     });
+    // Its location comes from its nodes, read by a watch of their own, which may publish a
+    // round after the endpoints.
+    eventually("east's location on the broker", || {
+        broker
+            .get(
+                "aviator.dev/v1alpha1",
+                "ClusterCost",
+                BROKER_NAMESPACE,
+                "east",
+            )
+            .is_some_and(|c| c["spec"]["zone"].is_string())
+    });
 
     // And where it is, from its nodes, with the shipped list prices of AWS (which bills
     // inter-zone traffic at both ends).

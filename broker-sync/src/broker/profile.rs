@@ -4,6 +4,7 @@
 use aviator_optimizer::MAX_OFFERED_LOAD;
 use aviator_optimizer::cost::PriceTable;
 use serde::{Deserialize, Serialize};
+use std::sync::Arc;
 
 use crate::state::{ClusterSet, LoadReport, ServiceType};
 
@@ -172,17 +173,27 @@ impl ClusterProfile {
             cluster.prices = self.prices;
         }
         for capacity in &self.exports {
-            let export = set
-                .services
-                .iter_mut()
-                .filter(|s| s.namespace == capacity.namespace && s.name == capacity.name)
-                .flat_map(|s| s.exports.iter_mut())
-                .find(|e| e.cluster.as_str() == self.cluster);
-            if let Some(export) = export {
-                export.ready_endpoints = Some(capacity.ready_endpoints);
-                if let Some(load) = capacity.load.and_then(|r| r.at(now_unix)) {
-                    export.load = Some(load);
-                }
+            let Some(service) = set.service_mut(&capacity.namespace, &capacity.name) else {
+                continue;
+            };
+            let Some(at) = service
+                .exports
+                .iter()
+                .position(|e| e.cluster.as_str() == self.cluster)
+            else {
+                continue;
+            };
+            let ready_endpoints = Some(capacity.ready_endpoints);
+            let load = capacity
+                .load
+                .and_then(|r| r.at(now_unix))
+                .or(service.exports[at].load);
+            // Copied only when the peer's word changes it: most services, most ticks, it does not.
+            let export = &service.exports[at];
+            if export.ready_endpoints != ready_endpoints || export.load != load {
+                let export = &mut Arc::make_mut(service).exports[at];
+                export.ready_endpoints = ready_endpoints;
+                export.load = load;
             }
         }
     }
@@ -254,7 +265,10 @@ services:
         );
         // The local export keeps what this cluster knows of it.
         assert_eq!(
-            set.services[0].exports[0].load.unwrap().utilization,
+            Arc::make_mut(&mut set.services[0]).exports[0]
+                .load
+                .unwrap()
+                .utilization,
             Some(0.3)
         );
     }
@@ -303,7 +317,10 @@ services:
         }))
         .apply(&mut set, NOW);
         assert_eq!(
-            set.services[0].exports[1].load.unwrap().utilization,
+            Arc::make_mut(&mut set.services[0]).exports[1]
+                .load
+                .unwrap()
+                .utilization,
             Some(0.1)
         );
     }
@@ -313,7 +330,10 @@ services:
         let mut set = fresh();
         west(None).apply(&mut set, NOW);
         assert_eq!(
-            set.services[0].exports[1].load.unwrap().utilization,
+            Arc::make_mut(&mut set.services[0]).exports[1]
+                .load
+                .unwrap()
+                .utilization,
             Some(0.1)
         );
         let mut impostor = west(Some(report(NOW)));
@@ -326,7 +346,7 @@ services:
     #[test]
     fn the_local_profile_stamps_each_report_with_when_it_was_measured() {
         let mut set = fresh();
-        set.services[0].exports[0].load = Some(LoadReport {
+        Arc::make_mut(&mut set.services[0]).exports[0].load = Some(LoadReport {
             utilization: Some(0.3),
             latency_ms: Some(8.0),
             error_rate: None,

@@ -20,10 +20,18 @@ pub enum LoadError {
         column: usize,
         message: String,
     },
-    #[error("{}: {} error{}:\n{}", file.display(), errors.len(), if errors.len() == 1 { "" } else { "s" }, FieldErrors(errors))]
+    #[error("{}: {} error{}:\n{}{}", file.display(), errors.len() + omitted, if errors.len() + omitted == 1 { "" } else { "s" }, FieldErrors(errors), Omitted(*omitted))]
     Invalid {
         file: PathBuf,
         errors: Vec<FieldError>,
+        /// Errors found past the ones listed, only counted.
+        omitted: usize,
+    },
+    #[error("{}: the file is {size} bytes, more than the limit of {limit} (a clusterset of about 100,000 exports); raise --max-config-bytes if it is meant", file.display())]
+    TooLarge {
+        file: PathBuf,
+        size: u64,
+        limit: u64,
     },
 }
 
@@ -57,6 +65,18 @@ impl fmt::Display for FieldError {
 /// Field errors as a list, one indented line each: how every validated file of the project
 /// (this one, the simulator's scenarios) prints them.
 pub struct FieldErrors<'a>(pub &'a [FieldError]);
+
+/// The line after the listed errors saying how many more there were.
+struct Omitted(usize);
+
+impl fmt::Display for Omitted {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            0 => Ok(()),
+            n => write!(f, "\n  ... and {n} more, not listed"),
+        }
+    }
+}
 
 impl fmt::Display for FieldErrors<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

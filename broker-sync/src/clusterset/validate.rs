@@ -3,6 +3,7 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::net::IpAddr;
+use std::sync::Arc;
 
 use aviator_optimizer::MAX_OFFERED_LOAD;
 use serde::de::DeserializeOwned;
@@ -13,7 +14,8 @@ use super::raw::*;
 use crate::state::*;
 
 /// Validates the whole file. Either every check passes or every failure is returned.
-pub(crate) fn validate(raw: RawClusterSet) -> Result<ClusterSet, Vec<FieldError>> {
+/// On failure, the first [`MAX_ERRORS`] errors and the number of the rest.
+pub(crate) fn validate(raw: RawClusterSet) -> Result<ClusterSet, (Vec<FieldError>, usize)> {
     let mut v = Validator::default();
     let dns = v.dns(raw.dns);
     // Ids of every cluster entry, even one that fails to decode, so that its other errors do not
@@ -28,13 +30,13 @@ pub(crate) fn validate(raw: RawClusterSet) -> Result<ClusterSet, Vec<FieldError>
     let local_cluster = v.local_cluster(raw.local_cluster, &known, &clusters);
     let services = v.services(raw.services, &known);
     if !v.errors.is_empty() {
-        return Err(v.errors);
+        return Err((v.errors, v.omitted));
     }
     Ok(ClusterSet {
         local_cluster,
         dns,
         clusters,
-        services,
+        services: services.into_iter().map(Arc::new).collect(),
     })
 }
 
@@ -51,17 +53,39 @@ pub(crate) fn validate_policy(
     if v.errors.is_empty() {
         Ok(policy)
     } else {
+        if v.omitted > 0 {
+            let message = format!("and {} more errors", v.omitted);
+            v.errors.push(FieldError {
+                path: path.to_owned(),
+                message,
+            });
+        }
         Err(v.errors)
     }
 }
 
+/// The most errors one validation keeps; the rest are only counted. A file of millions of bad
+/// entries is refused in the time it takes to read, not with a message of hundreds of MB.
+pub const MAX_ERRORS: usize = 100;
+
 #[derive(Default)]
 struct Validator {
     errors: Vec<FieldError>,
+    /// Errors past [`MAX_ERRORS`], counted and dropped.
+    omitted: usize,
 }
 
 impl Validator {
+    /// Errors so far, kept or not.
+    fn error_count(&self) -> usize {
+        self.errors.len() + self.omitted
+    }
+
     fn error(&mut self, path: impl Into<String>, message: impl Into<String>) {
+        if self.errors.len() >= MAX_ERRORS {
+            self.omitted += 1;
+            return;
+        }
         self.errors.push(FieldError {
             path: path.into(),
             message: message.into(),
@@ -249,7 +273,7 @@ impl Validator {
     }
 
     fn service(&mut self, path: &str, raw: RawService, known: &HashSet<&str>) -> Option<Service> {
-        let errors_before = self.errors.len();
+        let errors_before = self.error_count();
         let service_type = match raw.service_type {
             RawServiceType::ClusterSetIp => ServiceType::ClusterSetIp,
             RawServiceType::Headless => ServiceType::Headless,
@@ -287,7 +311,7 @@ impl Validator {
         }
         exports.sort_by(|a, b| a.cluster.cmp(&b.cluster));
         let policy = self.policy(&format!("{path}.policy"), raw.policy, known);
-        if self.errors.len() > errors_before {
+        if self.error_count() > errors_before {
             return None;
         }
         Some(Service {

@@ -4,6 +4,7 @@
 
 use k8s_openapi::api::discovery::v1::EndpointSlice;
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 use super::objects::{Gateway, ServiceImport, go_duration_ms};
 use super::slices;
@@ -151,7 +152,7 @@ pub fn cluster_set(objects: &Objects<'_>) -> ClusterSet {
         local_cluster: ClusterId::new(objects.local_cluster),
         dns: objects.dns.clone(),
         clusters,
-        services,
+        services: services.into_iter().map(Arc::new).collect(),
     }
 }
 

@@ -7,6 +7,7 @@
 //! policy leaves the previous one in force. Pure: the caller owns the I/O.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use super::crd::{AviatorPolicy, AviatorPolicySpec};
 use super::policy::effective_policy;
@@ -88,11 +89,13 @@ pub fn apply_policies(
         match effective_policy(defaults, specific, &clusters) {
             Ok(policy) => {
                 in_force.insert(key, policy.clone());
-                service.policy = policy;
+                if service.policy != policy {
+                    Arc::make_mut(service).policy = policy;
+                }
             }
             Err(reason) => {
                 if let Some(previous) = in_force.get(&key) {
-                    service.policy = previous.clone();
+                    Arc::make_mut(service).policy = previous.clone();
                 }
                 invalid.insert(key, reason);
             }
@@ -191,14 +194,14 @@ mod tests {
                 connected: true,
                 prices: None,
             }],
-            services: vec![Service {
+            services: vec![Arc::new(Service {
                 namespace: "shop".to_owned(),
                 name: "cart".to_owned(),
                 service_type: ServiceType::ClusterSetIp,
                 vips: Vec::new(),
                 exports: Vec::new(),
                 policy: Policy::default(),
-            }],
+            })],
         }
     }
 

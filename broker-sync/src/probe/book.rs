@@ -52,8 +52,8 @@ impl ProbeBook {
     /// Replaces the set of targets. A target whose address changed starts its estimates
     /// afresh; a new export of a service already probed is a newcomer and slow-starts.
     pub fn set_targets(&mut self, targets: Vec<Target>, now: Instant) {
-        self.slots
-            .retain(|key, _| targets.iter().any(|t| &t.key == key));
+        let wanted: HashSet<&TargetKey> = targets.iter().map(|t| &t.key).collect();
+        self.slots.retain(|key, _| wanted.contains(key));
         let known: HashSet<String> = self.slots.keys().map(|k| k.service.clone()).collect();
         for target in targets {
             let newcomer = known.contains(&target.key.service);

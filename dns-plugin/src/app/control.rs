@@ -3,13 +3,13 @@
 //! a new snapshot, and publishes it to the DNS path; every 2 s or so it also publishes this
 //! cluster's profile. It is the only writer of the snapshot after start-up.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use arc_swap::ArcSwap;
+use arc_swap::ArcSwapOption;
 use aviator_broker::broker::{AnyBroker, Broker, ClusterProfile, PeerBook, unix_now};
 use aviator_broker::probe::{Prober, Target, TargetKey, TargetReport};
 use aviator_broker::report;
@@ -59,30 +59,48 @@ const UTILIZATION_MAX_AGE_S: f64 = 30.0;
 /// otherwise more recently.
 fn apply_local_utilization(set: &mut ClusterSet, readings: &LocalUtilization, now_unix: f64) {
     let local = set.local_cluster.clone();
-    for service in &mut set.services {
-        let key = (service.namespace.clone(), service.name.clone());
-        let Some(reading) = readings
-            .get(&key)
-            .filter(|r| now_unix - r.measured_unix <= UTILIZATION_MAX_AGE_S)
-        else {
+    for ((namespace, name), reading) in readings {
+        if now_unix - reading.measured_unix > UTILIZATION_MAX_AGE_S {
+            continue;
+        }
+        let Some(service) = set.service_mut(namespace, name) else {
             continue;
         };
-        if let Some(export) = service.exports.iter_mut().find(|e| e.cluster == local) {
-            let mut load = export.load.unwrap_or(LoadReport {
-                utilization: None,
-                latency_ms: None,
-                error_rate: None,
-                age_s: 0.0,
-            });
-            load.utilization = Some(reading.utilization);
-            export.load = Some(load);
+        let Some(at) = service.exports.iter().position(|e| e.cluster == local) else {
+            continue;
+        };
+        let before = service.exports[at].load;
+        let mut load = before.unwrap_or(LoadReport {
+            utilization: None,
+            latency_ms: None,
+            error_rate: None,
+            age_s: 0.0,
+        });
+        load.utilization = Some(reading.utilization);
+        if before != Some(load) {
+            Arc::make_mut(service).exports[at].load = Some(load);
         }
     }
 }
 
+/// What the control loop knows of the probed services' demand between ticks.
+#[derive(Default)]
+struct Demand {
+    /// The clusterset the prober's targets were taken from.
+    targets_of: Option<Arc<ClusterSet>>,
+    /// The probed services (`namespace/name`).
+    probed: HashSet<String>,
+    /// When each service was last looked up, within the idle window.
+    last_lookup: HashMap<String, Instant>,
+    /// What the prober was last told of each probed service.
+    active: HashMap<String, bool>,
+}
+
 /// Load reports by service (`namespace/name`), then by exporting cluster.
 pub type Reports = BTreeMap<String, BTreeMap<String, LoadReport>>;
-pub type ReportCell = ArcSwap<Reports>;
+/// The clusterset, measurements included, of the last rebuild: where `/debug/weights` reads
+/// the load reports in force (see [`reports_of`]).
+pub type ReportCell = ArcSwapOption<ClusterSet>;
 
 /// How often this cluster publishes its profile (and so its load reports), ± [`PUBLISH_JITTER`]:
 /// well within the optimizer's report expiry (15 s), so a few lost writes do not expire them.
@@ -98,13 +116,14 @@ fn next_publication(now: Instant, min: Duration, unit: f64) -> Instant {
 
 impl Control {
     pub async fn run(mut self, shutdown: CancellationToken) {
-        let mut last_lookup: HashMap<String, Instant> = HashMap::new();
+        let mut demand = Demand::default();
         let mut tick = tokio::time::interval(self.tick);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut book = PeerBook::default();
         let mut next_broker_round = Instant::now();
         let mut next_publish = Instant::now();
         let mut broker_failing = false;
+        let mut services_before = self.config.borrow().services.len();
         loop {
             // Publications have their own deadline, so their cadence does not depend on the tick.
             let publish_at = tokio::time::Instant::from_std(next_publish);
@@ -119,7 +138,7 @@ impl Control {
             let now_unix = unix_now();
             let mut set = (*base).clone();
             // This cluster's own measurements first: what it publishes of its exports.
-            let probes = self.apply_probes(&mut set, &mut last_lookup);
+            let probes = self.apply_probes(&base, &mut set, &mut demand);
             if let Some(readings) = &self.local_utilization {
                 apply_local_utilization(&mut set, &readings.borrow(), now_unix);
             }
@@ -166,55 +185,71 @@ impl Control {
             for profile in book.profiles() {
                 profile.apply(&mut set, now_unix);
             }
-            self.reports.store(Arc::new(reports_of(&set)));
             self.publish(&set);
+            // Kept whole (its services are shared with the snapshot's inputs), and turned into
+            // the debug view only when someone asks.
+            self.reports.store(Some(Arc::new(set)));
+            // The last references to a larger clusterset's state are gone now.
+            if base.services.len() < services_before {
+                super::memory::release_freed();
+            }
+            services_before = base.services.len();
         }
     }
 
-    /// Points the prober at the current exports, tells it which services are in demand, and
-    /// folds what it measured into the state. Returns what it measured.
+    /// Points the prober at the current exports (anew only when the clusterset changed: the
+    /// targets come from it alone), tells it which services are in demand, and folds what it
+    /// measured into the state. Returns what it measured. The work is the probed exports',
+    /// not the clusterset's.
     fn apply_probes(
         &self,
+        base: &Arc<ClusterSet>,
         set: &mut ClusterSet,
-        last_lookup: &mut HashMap<String, Instant>,
+        demand: &mut Demand,
     ) -> HashMap<TargetKey, TargetReport> {
-        self.prober.set_targets(probe_targets(set));
+        if !demand
+            .targets_of
+            .as_ref()
+            .is_some_and(|b| Arc::ptr_eq(b, base))
+        {
+            let targets = probe_targets(base);
+            demand.probed = targets.iter().map(|t| t.key.service.clone()).collect();
+            let probed = &demand.probed;
+            demand.active.retain(|service, _| probed.contains(service));
+            self.prober.set_targets(targets);
+            demand.targets_of = Some(base.clone());
+        }
         if let Some(current) = self.cell.load_full() {
             let now = Instant::now();
-            for (service, looked_up) in current.looked_up() {
-                if looked_up {
-                    last_lookup.insert(service.clone(), now);
-                }
+            current.take_looked_up(|service| {
+                demand.last_lookup.insert(service, now);
+            });
+            demand
+                .last_lookup
+                .retain(|_, t| now.duration_since(*t) < IDLE_AFTER);
+            for service in &demand.probed {
                 // In demand while looked up within the idle window; a quiet tick or two (a
                 // resolver's cache at work) does not drop it to the keep-alive rate.
-                let active = last_lookup
-                    .get(&service)
-                    .is_some_and(|t| now.duration_since(*t) < IDLE_AFTER);
-                self.prober.set_active(&service, active);
+                let active = demand.last_lookup.contains_key(service);
+                if demand.active.get(service) != Some(&active) {
+                    self.prober.set_active(service, active);
+                    demand.active.insert(service.clone(), active);
+                }
             }
         }
         let reports = self.prober.reports();
-        for service in &mut set.services {
-            let name = format!("{}/{}", service.namespace, service.name);
-            for export in &mut service.exports {
-                let key = TargetKey {
-                    service: name.clone(),
-                    cluster: export.cluster.to_string(),
-                };
-                let Some(report) = reports.get(&key) else {
-                    continue;
-                };
-                export.apply_measured(report.probed());
-                let labels = [("service", name.clone()), ("cluster", key.cluster.clone())];
-                if let Some(rtt) = report.rtt {
-                    ::metrics::gauge!(metrics::PROBE_RTT, &labels).set(rtt.mean_ms);
-                }
-                if let Some(latency) = report.latency {
-                    ::metrics::gauge!(metrics::PROBE_LATENCY, &labels).set(latency.mean_ms);
-                }
-                ::metrics::gauge!(metrics::EJECTED, &labels)
-                    .set(f64::from(u8::from(report.ejected)));
-            }
+        for (key, report) in &reports {
+            let Some(service) = set.service_by_key_mut(&key.service) else {
+                continue;
+            };
+            let Some(at) = service
+                .exports
+                .iter()
+                .position(|e| e.cluster.as_str() == key.cluster)
+            else {
+                continue;
+            };
+            Arc::make_mut(service).exports[at].apply_measured(report.probed());
         }
         reports
     }
@@ -226,17 +261,6 @@ impl Control {
             Ok(next) => {
                 ::metrics::histogram!(metrics::SOLVE_SECONDS)
                     .record(started.elapsed().as_secs_f64());
-                for ((namespace, name), decision) in next.decisions() {
-                    for export in &decision.exports {
-                        ::metrics::gauge!(
-                            metrics::SHARE,
-                            "namespace" => namespace.clone(),
-                            "service" => name.clone(),
-                            "cluster" => export.cluster.clone(),
-                        )
-                        .set(export.share);
-                    }
-                }
                 self.cell.store(Some(Arc::new(next)));
             }
             Err(error) => {
@@ -247,7 +271,7 @@ impl Control {
 }
 
 /// The load report of every export that has one, for `/debug/weights`.
-fn reports_of(set: &ClusterSet) -> Reports {
+pub fn reports_of(set: &ClusterSet) -> Reports {
     set.services
         .iter()
         .filter_map(|service| {

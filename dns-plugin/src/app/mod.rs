@@ -6,6 +6,7 @@ pub mod control;
 mod explain;
 mod kube_source;
 mod kube_utilization;
+mod memory;
 mod node_place;
 mod own_slices;
 mod policy_status;
@@ -46,12 +47,13 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             runtime.block_on(explain::explain(&args))
         }
         Command::Serve(args) => {
-            // This thread runs the control plane and TCP; UDP runs on its own threads, one per
-            // core (see `server`), which this keeps free of everything else.
+            // This thread runs TCP DNS, the admin endpoints and the sources; the control loop
+            // runs on a thread of its own (see `serve`), UDP on threads of its own, one per core
+            // (see `server`), so neither waits for the other's work.
             let runtime = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build()?;
-            runtime.block_on(serve::serve(args))?;
+            runtime.block_on(serve::serve(*args))?;
             Ok(ExitCode::SUCCESS)
         }
     }

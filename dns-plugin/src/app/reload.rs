@@ -1,15 +1,26 @@
 //! Keeps the clusterset in step with its file: reload on change, on SIGHUP and on a slow poll
 //! (for filesystems without change notification), and hand each valid version to the control
 //! loop. An invalid edit is logged and counted, and the last good state keeps serving.
+//!
+//! A reload cannot hurt what is served:
+//! - a file is taken only once it has settled: it reads the same twice, [`SETTLE`] apart, so a
+//!   writer that pauses half-way is not served its prefix (an atomic rename settles at once);
+//! - a file above the size limit is refused unread, and a file's errors past
+//!   [`clusterset::MAX_ERRORS`] are only counted;
+//! - a reload that would drop most services is taken (it is valid) but warned of and counted;
+//! - attempts run on the blocking pool, and a newer change never waits for an older attempt:
+//!   the older one's result is dropped when it ends.
 
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use aviator_broker::clusterset::{self, FileWatch};
 use aviator_broker::state::ClusterSet;
 use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::watch;
+use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use tracing::{error, info, warn};
 
@@ -20,12 +31,26 @@ use crate::snapshot;
 /// unchanged file is only compared, not parsed.
 const POLL_INTERVAL: Duration = Duration::from_secs(10);
 
+/// How long a changed file must read the same before it is taken.
+pub const SETTLE: Duration = Duration::from_millis(250);
+
+/// Attempts that may run at once: the newest, and one older that has not yet noticed it lost.
+const MAX_ATTEMPTS: usize = 2;
+
+/// A reload that keeps fewer than this share of the services served is a mass drop.
+const MASS_DROP_KEEPS: f64 = 0.5;
+/// Clustersets smaller than this are too small for a mass drop to mean anything.
+const MASS_DROP_MIN_SERVICES: usize = 10;
+
 pub struct Reloader {
     path: PathBuf,
     publish: watch::Sender<Arc<ClusterSet>>,
+    limit: u64,
     /// The text last looked at, valid or not, so an unchanged file is neither rebuilt nor
     /// reported twice.
-    last_seen: Option<String>,
+    last_seen: Mutex<Option<String>>,
+    /// The newest attempt started: an attempt that is not it publishes nothing.
+    newest: AtomicU64,
 }
 
 impl Reloader {
@@ -33,18 +58,20 @@ impl Reloader {
         path: PathBuf,
         publish: watch::Sender<Arc<ClusterSet>>,
         loaded_text: String,
+        limit: u64,
     ) -> Self {
         Self {
             path,
             publish,
-            last_seen: Some(loaded_text),
+            limit,
+            last_seen: Mutex::new(Some(loaded_text)),
+            newest: AtomicU64::new(0),
         }
     }
 
-    /// Watches until `shutdown`, reloading whenever the file may have changed. Reading, parsing
-    /// and building run on the blocking pool, so a large file never stalls the runtime.
+    /// Watches until `shutdown`, reloading whenever the file may have changed.
     pub async fn run(self, shutdown: CancellationToken) {
-        let mut this = self;
+        let this = Arc::new(self);
         let mut watch = match FileWatch::new(&this.path) {
             Ok(watch) => Some(watch),
             Err(error) => {
@@ -56,52 +83,81 @@ impl Reloader {
         let mut hangup = signal(SignalKind::hangup()).ok();
         let mut poll = tokio::time::interval(POLL_INTERVAL);
         poll.tick().await;
+        let mut attempts = JoinSet::new();
+        // A change seen while MAX_ATTEMPTS ran: it starts when one ends.
+        let mut pending = false;
         loop {
             tokio::select! {
                 () = shutdown.cancelled() => return,
                 changed = changed(&mut watch) => if !changed { watch = None },
-                Some(()) = hangup_received(&mut hangup) => this.last_seen = None,
+                Some(()) = hangup_received(&mut hangup) => this.forget_last_seen(),
                 _ = poll.tick() => {}
-            }
-            this = match tokio::task::spawn_blocking(move || {
-                this.reload();
-                this
-            })
-            .await
-            {
-                Ok(this) => this,
-                Err(error) => {
-                    error!(%error, "the reload task failed; hot reload is off");
-                    return;
+                Some(ended) = attempts.join_next() => {
+                    if let Err(error) = ended {
+                        error!(%error, "a reload attempt failed");
+                    }
+                    if !pending {
+                        continue;
+                    }
                 }
-            };
+            }
+            if attempts.len() >= MAX_ATTEMPTS {
+                pending = true;
+                continue;
+            }
+            pending = false;
+            let attempt = this.newest.fetch_add(1, Ordering::AcqRel) + 1;
+            let this = this.clone();
+            attempts.spawn_blocking(move || this.reload(attempt));
         }
     }
 
-    fn reload(&mut self) {
-        let text = match std::fs::read_to_string(&self.path) {
-            Ok(text) => text,
-            Err(error) => {
-                reject(&format!(
-                    "{}: cannot read the file: {error}",
-                    self.path.display()
-                ));
-                self.last_seen = None;
+    fn forget_last_seen(&self) {
+        *self
+            .last_seen
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = None;
+    }
+
+    fn is_newest(&self, attempt: u64) -> bool {
+        self.newest.load(Ordering::Acquire) == attempt
+    }
+
+    fn reload(&self, attempt: u64) {
+        let Some(text) = self.settled(attempt) else {
+            return;
+        };
+        {
+            let mut last_seen = self
+                .last_seen
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            if last_seen.as_deref() == Some(text.as_str()) {
                 return;
             }
-        };
-        if self.last_seen.as_deref() == Some(text.as_str()) {
-            return;
+            *last_seen = Some(text.clone());
         }
-        self.last_seen = Some(text.clone());
         let set = match clusterset::parse(&text, &self.path) {
             Ok(set) => set,
-            Err(error) => return reject(&error.to_string()),
+            Err(error) => return self.reject(attempt, &error.to_string()),
         };
         // Render it once here, so a file that validates but cannot be served (a name longer
         // than DNS allows) is rejected like any other invalid edit.
         if let Err(error) = snapshot::build(&set, None, &snapshot::Nameserver::default()) {
-            return reject(&format!("{}: {error}", self.path.display()));
+            return self.reject(attempt, &format!("{}: {error}", self.path.display()));
+        }
+        if !self.is_newest(attempt) {
+            return;
+        }
+        let served = self.publish.borrow().services.len();
+        if is_mass_drop(served, set.services.len()) {
+            ::metrics::counter!(metrics::MASS_DROPS).increment(1);
+            warn!(
+                file = %self.path.display(),
+                before = served,
+                after = set.services.len(),
+                "clusterset reload drops most services; serving it, since it is valid"
+            );
         }
         record_served(&set);
         ::metrics::counter!(metrics::RELOADS, "result" => "ok").increment(1);
@@ -114,18 +170,69 @@ impl Reloader {
         );
         self.publish.send_replace(Arc::new(set));
     }
+
+    /// The file's text once two reads [`SETTLE`] apart agree; `None` if it cannot be read (said
+    /// and counted) or a newer attempt has started.
+    fn settled(&self, attempt: u64) -> Option<String> {
+        let mut text = match clusterset::read(&self.path, self.limit) {
+            Ok(text) => text,
+            Err(error) => {
+                self.reject(attempt, &error.to_string());
+                self.forget_last_seen();
+                return None;
+            }
+        };
+        // Nothing to wait for when the file is what was last seen.
+        if self
+            .last_seen
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .as_deref()
+            == Some(text.as_str())
+        {
+            return None;
+        }
+        loop {
+            std::thread::sleep(SETTLE);
+            if !self.is_newest(attempt) {
+                return None;
+            }
+            match clusterset::read(&self.path, self.limit) {
+                Ok(again) if again == text => return Some(text),
+                Ok(again) => text = again,
+                Err(error) => {
+                    self.reject(attempt, &error.to_string());
+                    self.forget_last_seen();
+                    return None;
+                }
+            }
+        }
+    }
+
+    fn reject(&self, attempt: u64, reason: &str) {
+        if !self.is_newest(attempt) {
+            return;
+        }
+        ::metrics::counter!(metrics::RELOADS, "result" => "error").increment(1);
+        ::metrics::gauge!(metrics::LAST_RELOAD_OK).set(0.0);
+        // One event, one line: the reasons are joined, so a log shipper keeps them together.
+        let reason = reason.replace('\n', "; ");
+        error!(
+            file = %self.path.display(),
+            "clusterset reload rejected; still serving the last good state: {reason}"
+        );
+    }
+}
+
+/// Whether going from `before` services to `after` drops most of them.
+fn is_mass_drop(before: usize, after: usize) -> bool {
+    before >= MASS_DROP_MIN_SERVICES && (after as f64) < MASS_DROP_KEEPS * before as f64
 }
 
 /// Gauges describing the snapshot now serving.
 pub fn record_served(set: &ClusterSet) {
     ::metrics::gauge!(metrics::SERVICES).set(set.services.len() as f64);
     ::metrics::gauge!(metrics::CLUSTERS).set(set.clusters.len() as f64);
-}
-
-fn reject(reason: &str) {
-    ::metrics::counter!(metrics::RELOADS, "result" => "error").increment(1);
-    ::metrics::gauge!(metrics::LAST_RELOAD_OK).set(0.0);
-    error!("clusterset reload rejected; still serving the last good state\n{reason}");
 }
 
 async fn changed(watch: &mut Option<FileWatch>) -> bool {
@@ -139,5 +246,19 @@ async fn hangup_received(hangup: &mut Option<tokio::signal::unix::Signal>) -> Op
     match hangup {
         Some(signal) => signal.recv().await,
         None => std::future::pending().await,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_mass_drop_is_losing_most_of_ten_or_more_services() {
+        assert!(is_mass_drop(20_000, 7));
+        assert!(is_mass_drop(10, 4));
+        assert!(!is_mass_drop(10, 5));
+        assert!(!is_mass_drop(9, 0), "too few to tell");
+        assert!(!is_mass_drop(100, 100));
     }
 }

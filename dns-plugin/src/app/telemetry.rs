@@ -37,11 +37,11 @@ pub fn init_metrics() -> anyhow::Result<PrometheusHandle> {
         metrics::DROPPED,
         "DNS packets not answered, by reason: short (no whole header) or response"
     );
-    ::metrics::describe_counter!(
-        metrics::ANSWERS,
-        "ClusterSetIP answers given, by namespace, service and chosen cluster"
-    );
     ::metrics::describe_counter!(metrics::RELOADS, "Clusterset file reloads, by result");
+    ::metrics::describe_counter!(
+        metrics::MASS_DROPS,
+        "Clusterset reloads that kept fewer than half of the services served"
+    );
     ::metrics::describe_gauge!(
         metrics::LAST_RELOAD_OK,
         "1 if the last clusterset reload succeeded, 0 if it was rejected"

@@ -361,6 +361,7 @@ fn demo_serve_args(config: std::path::PathBuf) -> ServeArgs {
         udp_payload: crate::wire::respond::DEFAULT_UDP_PAYLOAD,
         ns_addresses: Vec::new(),
         udp_threads: Some(1),
+        max_config_bytes: aviator_broker::clusterset::DEFAULT_MAX_FILE_BYTES,
         tick_ms: 250,
         probe_interval_ms: 250,
         probe_timeout_ms: 1000,

@@ -7,7 +7,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
-use aviator_broker::state::{ClusterSet, DEFAULT_WEIGHT, Export, Mode, Service, ServiceType};
+use aviator_broker::state::{
+    ClusterId, ClusterSet, DEFAULT_WEIGHT, Export, Mode, Service, ServiceType,
+};
 use aviator_optimizer::Decision;
 use aviator_optimizer::weights::shares_from_weights;
 use hickory_proto::rr::Name;
@@ -88,6 +90,11 @@ impl ZoneContext<'_> {
     fn build(&self, previous: Option<&Zone>) -> Result<Zone, BuildError> {
         let (set, origin) = (self.set, self.origin);
         let dns = &set.dns;
+        let origin_wire = arena::wire(origin).into_boxed_slice();
+        let inputs = ZoneInputs::of(set);
+        // A service's records depend on the zone's inputs and its own: where neither changed,
+        // the node of the previous snapshot is the answer, shared (counters and all).
+        let reusable = previous.filter(|z| z.origin == origin_wire && z.inputs == inputs);
         let mut arena = Arena::default();
         let server = arena::name(&["ns", "dns"], origin)?;
         let mailbox = arena::name(&["hostmaster"], origin)?;
@@ -96,17 +103,34 @@ impl ZoneContext<'_> {
             let before = previous
                 .and_then(|z| z.namespaces.get(service.namespace.as_bytes()))
                 .and_then(|n| n.services.get(service.name.as_bytes()));
-            let node = ServiceBuilder {
-                set,
-                decision: self
+            let decision = match service.policy.mode {
+                Mode::Optimized(_) => self
                     .decisions
                     .get(&(service.namespace.clone(), service.name.clone())),
-                service,
-                zone: origin,
-                ttl: dns.ttl,
-                arena: &mut arena,
-            }
-            .build(before)?;
+                _ => None,
+            };
+            let shares = shares_of(decision);
+            let node = match before {
+                Some(node)
+                    if reusable.is_some()
+                        && node.shares == shares
+                        && renders_alike(&node.input, service) =>
+                {
+                    node.clone()
+                }
+                _ => Arc::new(
+                    ServiceBuilder {
+                        set,
+                        decision,
+                        service,
+                        zone: origin,
+                        ttl: dns.ttl,
+                        arena: Arena::default(),
+                        answered: before.map(|b| b.answer_counters()).unwrap_or_default(),
+                    }
+                    .build(before.map(|b| &**b), shares)?,
+                ),
+            };
             namespaces
                 .entry(service.namespace.as_bytes().into())
                 .or_default()
@@ -127,7 +151,8 @@ impl ZoneContext<'_> {
         let served_by = served_text(set.local_cluster.as_str());
         let served = arena.run(|a| a.txt(0, &served_by))?;
         Ok(Zone {
-            origin: arena::wire(origin).into_boxed_slice(),
+            origin: origin_wire,
+            inputs,
             display: origin.to_string(),
             arena: arena.freeze(),
             soa,
@@ -142,6 +167,62 @@ impl ZoneContext<'_> {
     }
 }
 
+/// What every service's records in a zone depend on besides the service itself.
+#[derive(Debug, PartialEq)]
+pub(super) struct ZoneInputs {
+    ttl: u32,
+    local_cluster: ClusterId,
+    /// Which clusters are connected, in id order.
+    connected: Vec<bool>,
+    clusters: Vec<ClusterId>,
+}
+
+impl ZoneInputs {
+    fn of(set: &ClusterSet) -> Self {
+        Self {
+            ttl: set.dns.ttl,
+            local_cluster: set.local_cluster.clone(),
+            connected: set.clusters.iter().map(|c| c.connected).collect(),
+            clusters: set.clusters.iter().map(|c| c.id.clone()).collect(),
+        }
+    }
+}
+
+/// The optimizer's shares for an Optimized service's exports, in their order: with the
+/// service itself, what its answers are rendered from.
+fn shares_of(decision: Option<&Decision>) -> Box<[f64]> {
+    decision.map_or_else(Box::default, |d| {
+        d.exports.iter().map(|e| e.share).collect()
+    })
+}
+
+/// Whether `a` and `b` render to the same records: every field the builder reads, and none of
+/// the measurements it does not (a probed round-robin service's RTT changes every tick; only
+/// its ejections change its answers; an Optimized service's figures reach them as shares).
+fn renders_alike(a: &Arc<Service>, b: &Arc<Service>) -> bool {
+    if Arc::ptr_eq(a, b) {
+        return true;
+    }
+    let export_alike = |x: &Export, y: &Export| {
+        x.cluster == y.cluster
+            && x.ips == y.ips
+            && x.ready == y.ready
+            && x.ports == y.ports
+            && x.endpoints == y.endpoints
+            && x.ejected == y.ejected
+    };
+    a.namespace == b.namespace
+        && a.name == b.name
+        && a.service_type == b.service_type
+        && a.vips == b.vips
+        && a.policy == b.policy
+        && a.exports.len() == b.exports.len()
+        && a.exports
+            .iter()
+            .zip(&b.exports)
+            .all(|(x, y)| export_alike(x, y))
+}
+
 /// The selection counters a service's answer carries from one snapshot to the next.
 struct Counters {
     rotation: Arc<AtomicUsize>,
@@ -151,10 +232,13 @@ struct Counters {
 struct ServiceBuilder<'a> {
     set: &'a ClusterSet,
     decision: Option<&'a Decision>,
-    service: &'a Service,
+    service: &'a Arc<Service>,
     zone: &'a Name,
     ttl: u32,
-    arena: &'a mut Arena,
+    /// The service's own records.
+    arena: Arena,
+    /// The answer counters by cluster, the previous node's first.
+    answered: Vec<(String, Arc<AtomicU64>)>,
 }
 
 #[derive(Clone, Copy, PartialEq)]
@@ -203,7 +287,11 @@ impl<'a> ServiceBuilder<'a> {
         })
     }
 
-    fn build(mut self, previous: Option<&ServiceNode>) -> Result<ServiceNode, BuildError> {
+    fn build(
+        mut self,
+        previous: Option<&ServiceNode>,
+        shares: Box<[f64]>,
+    ) -> Result<ServiceNode, BuildError> {
         let counters = |answer: Option<&Answer>| match answer {
             Some(Answer::Pick(selector)) => Counters {
                 rotation: selector.counter().unwrap_or_default(),
@@ -226,6 +314,9 @@ impl<'a> ServiceBuilder<'a> {
             .collect::<Result<Vec<_>, _>>()?;
         clusters.sort_by(|x, y| x.0.cmp(&y.0));
         Ok(ServiceNode {
+            input: self.service.clone(),
+            shares,
+            arena: self.arena.freeze(),
             looked_up: AtomicBool::new(false),
             a,
             aaaa,
@@ -299,15 +390,20 @@ impl<'a> ServiceBuilder<'a> {
         }))
     }
 
-    fn choice(&self, export: &Export, records: Span) -> Choice {
-        let answered = metrics::counter!(
-            crate::metrics::ANSWERS,
-            "namespace" => self.service.namespace.clone(),
-            "service" => self.service.name.clone(),
-            "cluster" => export.cluster.to_string(),
-        );
+    /// The answer `records` of `export`, counted on the export's counter: one for both address
+    /// families, carried on from the node this one replaces.
+    fn choice(&mut self, export: &Export, records: Span) -> Choice {
+        let cluster = export.cluster.as_str();
+        let answered = match self.answered.iter().find(|(c, _)| c == cluster) {
+            Some((_, counter)) => counter.clone(),
+            None => {
+                let counter = Arc::<AtomicU64>::default();
+                self.answered.push((cluster.to_owned(), counter.clone()));
+                counter
+            }
+        };
         Choice {
-            cluster: export.cluster.to_string(),
+            cluster: cluster.to_owned(),
             records,
             answered,
         }

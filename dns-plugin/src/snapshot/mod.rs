@@ -12,7 +12,8 @@ mod name;
 pub mod select;
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 pub use arena::{Rrs, Span};
 pub use build::{Nameserver, SERVED_LABEL, build, served_text};
@@ -20,6 +21,7 @@ pub use build::{Nameserver, SERVED_LABEL, build, served_text};
 use crate::wire::query::QName;
 use crate::wire::{TYPE_A, TYPE_AAAA, TYPE_ANY, TYPE_NS, TYPE_SOA, TYPE_SRV, TYPE_TXT};
 use aviator_broker::decide::Decisions;
+use aviator_broker::state::Service;
 use name::{Path, Prefix};
 use select::Selector;
 
@@ -88,22 +90,41 @@ impl Snapshot {
         &self.decisions
     }
 
-    /// Whether each service (`namespace/name`) has been looked up since this snapshot was built.
-    pub fn looked_up(&self) -> HashMap<String, bool> {
-        let mut seen: HashMap<String, bool> = HashMap::new();
+    /// Calls `seen` with each service (`namespace/name`) looked up since the last call, and
+    /// clears its flag. The flags live in the service nodes, which later snapshots share while
+    /// the service is unchanged, so a lookup is seen once whichever snapshot answered it.
+    pub fn take_looked_up(&self, mut seen: impl FnMut(String)) {
         for zone in &self.zones {
             for (namespace, ns) in &zone.namespaces {
                 for (name, service) in &ns.services {
-                    let key = format!(
-                        "{}/{}",
-                        String::from_utf8_lossy(namespace),
-                        String::from_utf8_lossy(name)
-                    );
-                    *seen.entry(key).or_default() |= service.looked_up.load(Ordering::Relaxed);
+                    // A load first: most services are not looked up, and a swap would write
+                    // their cache lines, which the UDP threads read.
+                    if service.looked_up.load(Ordering::Relaxed)
+                        && service.looked_up.swap(false, Ordering::Relaxed)
+                    {
+                        seen(format!(
+                            "{}/{}",
+                            String::from_utf8_lossy(namespace),
+                            String::from_utf8_lossy(name)
+                        ));
+                    }
                 }
             }
         }
-        seen
+    }
+
+    /// Calls `count` with every (namespace, service, cluster) answer counter, once per zone
+    /// that serves the service.
+    pub fn answer_counts(&self, mut count: impl FnMut(&[u8], &[u8], &str, u64)) {
+        for zone in &self.zones {
+            for (namespace, ns) in &zone.namespaces {
+                for (name, service) in &ns.services {
+                    for (cluster, counter) in service.answer_counters() {
+                        count(namespace, name, &cluster, counter.load(Ordering::Relaxed));
+                    }
+                }
+            }
+        }
     }
 
     /// The zone apexes served, for logs.
@@ -117,6 +138,8 @@ impl Snapshot {
 pub struct Zone {
     /// The apex in lower-case wire form.
     origin: Box<[u8]>,
+    /// What its services' records were rendered from besides the services themselves.
+    inputs: build::ZoneInputs,
     display: String,
     arena: Box<[u8]>,
     soa: Span,
@@ -182,7 +205,7 @@ impl Zone {
                 prefix,
             } => {
                 let node = self.namespaces.get(namespace)?.services.get(service)?;
-                self.rrs(node.resolve(&self.arena, prefix, qtype)?)
+                arena::rrs(&node.arena, node.resolve(prefix, qtype)?)
             }
             Path::Unknown => return None,
         })
@@ -203,7 +226,8 @@ impl Zone {
 
 #[derive(Debug, Default)]
 struct Namespace {
-    services: HashMap<Box<[u8]>, ServiceNode>,
+    /// Shared with later snapshots for as long as the service renders the same.
+    services: HashMap<Box<[u8]>, Arc<ServiceNode>>,
 }
 
 /// `_tcp`, `tcp`, `_udp`...: a protocol label, with or without its underscore.
@@ -214,6 +238,12 @@ fn bare(label: &[u8]) -> &[u8] {
 /// A service's answers: service-wide, per named port and per exporting cluster.
 #[derive(Debug)]
 struct ServiceNode {
+    /// What it was rendered from, to tell whether the next snapshot can share it.
+    input: Arc<Service>,
+    /// The optimizer's shares it was rendered from (none unless Optimized).
+    shares: Box<[f64]>,
+    /// Its records: every span below points into these bytes.
+    arena: Box<[u8]>,
     /// Set by the first service-wide lookup: tells the prober the service is in demand. A flag,
     /// not a counter, so the UDP threads only read the shared cache line once it is set.
     looked_up: AtomicBool,
@@ -226,8 +256,25 @@ struct ServiceNode {
 }
 
 impl ServiceNode {
+    /// Its answer counters by cluster, one per cluster (A and AAAA answers share it).
+    fn answer_counters(&self) -> Vec<(String, Arc<AtomicU64>)> {
+        let mut counters: Vec<(String, Arc<AtomicU64>)> = Vec::new();
+        for answer in [&self.a, &self.aaaa] {
+            let Answer::Pick(selector) = answer else {
+                continue;
+            };
+            for choice in selector.choices() {
+                if !counters.iter().any(|(c, _)| *c == choice.cluster) {
+                    counters.push((choice.cluster.clone(), choice.answered.clone()));
+                }
+            }
+        }
+        counters
+    }
+
     /// The records for `prefix` in front of the service name; `None` when no such name exists.
-    fn resolve(&self, arena: &[u8], prefix: Prefix<'_>, qtype: u16) -> Option<Span> {
+    fn resolve(&self, prefix: Prefix<'_>, qtype: u16) -> Option<Span> {
+        let arena = &self.arena[..];
         match prefix {
             Prefix::None => {
                 if matches!(qtype, TYPE_A | TYPE_AAAA | TYPE_SRV)

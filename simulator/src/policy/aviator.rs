@@ -141,7 +141,7 @@ impl Aviator {
             local_cluster: ClusterId::new(scenario.sites[context.client_site()].name),
             dns: DnsSettings::default(),
             clusters,
-            services: vec![service],
+            services: vec![std::sync::Arc::new(service)],
         };
         let epoch = Instant::now();
         let keys: Vec<TargetKey> = context
@@ -204,7 +204,7 @@ impl Policy for Aviator {
         let at = self.instant(now);
         let reports = self.book.reports(at);
         let mut set = self.set.clone();
-        let service = &mut set.services[0];
+        let service = std::sync::Arc::make_mut(&mut set.services[0]);
         for (i, export) in service.exports.iter_mut().enumerate() {
             export.ready = env.ready[i];
             if let Some(report) = reports.get(&self.keys[i]) {

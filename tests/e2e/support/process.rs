@@ -144,6 +144,23 @@ impl Aviator {
         self.stderr.try_iter().collect::<Vec<_>>().join("\n")
     }
 
+    /// Reads stderr until a line containing `needle` (returned, with the lines before it).
+    /// Stdout and stderr are read by separate threads, so a line written before the
+    /// start-up line on stdout may still be on its way.
+    pub fn stderr_until(&self, needle: &str) -> String {
+        let mut seen = Vec::new();
+        loop {
+            let line = self.stderr.recv_timeout(PATIENCE).unwrap_or_else(|_| {
+                panic!("no line with {needle:?} on stderr: {}", seen.join("\n"))
+            });
+            let found = line.contains(needle);
+            seen.push(line);
+            if found {
+                return seen.join("\n");
+            }
+        }
+    }
+
     /// Replaces the served file the way editors do: write a new file, rename it over the old.
     pub fn rewrite_config(&self, text: &str) {
         let staging = self.config.with_extension("tmp");
