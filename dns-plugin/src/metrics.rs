@@ -24,6 +24,9 @@ pub const PROBE_LATENCY: &str = "aviator_probe_latency_ms";
 pub const EJECTED: &str = "aviator_export_ejected";
 /// Times probing has ejected the export since it was first probed.
 pub const EJECTIONS: &str = "aviator_export_ejections";
+/// Services rendered anew by the last rebuild (the others were shared with the snapshot before):
+/// what a tick cost.
+pub const RENDERED: &str = "aviator_snapshot_services_rendered";
 /// Time to build a snapshot (optimizer solves included), seconds.
 pub const SOLVE_SECONDS: &str = "aviator_solve_seconds";
 /// 1 while the peers' profiles are older than the staleness bound.

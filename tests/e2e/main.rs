@@ -17,6 +17,7 @@ mod kubernetes_submariner;
 mod live;
 mod protocol;
 mod reload;
+mod reload_limits;
 mod reports;
 mod rfc;
 mod selection;

@@ -27,7 +27,7 @@ pub enum LoadError {
         /// Errors found past the ones listed, only counted.
         omitted: usize,
     },
-    #[error("{}: the file is {size} bytes, more than the limit of {limit} (a clusterset of about 100,000 exports); raise --max-config-bytes if it is meant", file.display())]
+    #[error("{}: the file is {size} bytes, more than the limit of {limit}; raise --max-config-bytes if it is meant", file.display())]
     TooLarge {
         file: PathBuf,
         size: u64,

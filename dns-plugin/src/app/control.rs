@@ -261,6 +261,7 @@ impl Control {
             Ok(next) => {
                 ::metrics::histogram!(metrics::SOLVE_SECONDS)
                     .record(started.elapsed().as_secs_f64());
+                ::metrics::gauge!(metrics::RENDERED).set(next.rendered() as f64);
                 self.cell.store(Some(Arc::new(next)));
             }
             Err(error) => {

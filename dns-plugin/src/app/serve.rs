@@ -149,6 +149,8 @@ pub async fn start(args: ServeArgs, shutdown: CancellationToken) -> anyhow::Resu
         record_served(&set);
         cell.store(Some(Arc::new(first)));
         ready.store(true, Ordering::Release);
+        // Parsing held several times the file's size, now freed: give it back.
+        super::memory::release_freed();
     }
     let zones: Vec<String> = zones.iter().map(|z| format!("{z}.")).collect();
 

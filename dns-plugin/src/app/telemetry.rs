@@ -47,6 +47,10 @@ pub fn init_metrics() -> anyhow::Result<PrometheusHandle> {
         "1 if the last clusterset reload succeeded, 0 if it was rejected"
     );
     ::metrics::describe_gauge!(metrics::SERVICES, "Services in the serving snapshot");
+    ::metrics::describe_gauge!(
+        metrics::RENDERED,
+        "Services rendered anew by the last rebuild; the rest were shared with the one before"
+    );
     ::metrics::describe_gauge!(metrics::CLUSTERS, "Clusters in the serving snapshot");
     Ok(handle)
 }

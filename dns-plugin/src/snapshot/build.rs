@@ -56,6 +56,7 @@ pub fn build(
     });
     let decisions = decide_all(set, previous.map(Snapshot::decisions), elapsed_s);
     let mut zones = Vec::with_capacity(set.dns.zones.len());
+    let mut rendered = 0;
     for (index, zone) in set.dns.zones.iter().enumerate() {
         let origin = Name::from_ascii(format!("{zone}.")).map_err(|error| BuildError::Name {
             name: zone.clone(),
@@ -68,13 +69,16 @@ pub fn build(
             origin: &origin,
             serial,
             nameserver,
+            rendered: Default::default(),
         };
         zones.push(context.build(before)?);
+        rendered += context.rendered.get();
     }
     Ok(Snapshot {
         zones,
         decisions,
         built,
+        rendered,
     })
 }
 
@@ -84,6 +88,8 @@ struct ZoneContext<'a> {
     origin: &'a Name,
     serial: u32,
     nameserver: &'a Nameserver,
+    /// Services rendered anew rather than shared, over every zone so far.
+    rendered: std::cell::Cell<usize>,
 }
 
 impl ZoneContext<'_> {
@@ -98,44 +104,31 @@ impl ZoneContext<'_> {
         let mut arena = Arena::default();
         let server = arena::name(&["ns", "dns"], origin)?;
         let mailbox = arena::name(&["hostmaster"], origin)?;
-        let mut namespaces: HashMap<Box<[u8]>, Namespace> = HashMap::new();
-        for service in &set.services {
-            let before = previous
-                .and_then(|z| z.namespaces.get(service.namespace.as_bytes()))
-                .and_then(|n| n.services.get(service.name.as_bytes()));
-            let decision = match service.policy.mode {
-                Mode::Optimized(_) => self
-                    .decisions
-                    .get(&(service.namespace.clone(), service.name.clone())),
-                _ => None,
+        let mut namespaces: HashMap<Box<[u8]>, Arc<Namespace>> = HashMap::new();
+        // The services are sorted, so each namespace's are a run. A namespace all of whose
+        // services are unchanged is shared whole: a quiet tick allocates nothing per service.
+        for run in set.services.chunk_by(|a, b| a.namespace == b.namespace) {
+            let name = run[0].namespace.as_bytes();
+            let before = previous.and_then(|z| z.namespaces.get(name));
+            let mut unchanged = before.is_some_and(|n| n.services.len() == run.len());
+            let mut nodes = Vec::with_capacity(run.len());
+            for service in run {
+                let before = before.and_then(|n| n.services.get(service.name.as_bytes()));
+                let node = self.service_node(service, before, reusable.is_some())?;
+                unchanged &= before.is_some_and(|b| Arc::ptr_eq(b, &node));
+                nodes.push(node);
+            }
+            let namespace = match before {
+                Some(before) if unchanged => before.clone(),
+                _ => Arc::new(Namespace {
+                    services: run
+                        .iter()
+                        .zip(nodes)
+                        .map(|(service, node)| (service.name.as_bytes().into(), node))
+                        .collect(),
+                }),
             };
-            let shares = shares_of(decision);
-            let node = match before {
-                Some(node)
-                    if reusable.is_some()
-                        && node.shares == shares
-                        && renders_alike(&node.input, service) =>
-                {
-                    node.clone()
-                }
-                _ => Arc::new(
-                    ServiceBuilder {
-                        set,
-                        decision,
-                        service,
-                        zone: origin,
-                        ttl: dns.ttl,
-                        arena: Arena::default(),
-                        answered: before.map(|b| b.answer_counters()).unwrap_or_default(),
-                    }
-                    .build(before.map(|b| &**b), shares)?,
-                ),
-            };
-            namespaces
-                .entry(service.namespace.as_bytes().into())
-                .or_default()
-                .services
-                .insert(service.name.as_bytes().into(), node);
+            namespaces.insert(name.into(), namespace);
         }
         let (ttl, serial) = (dns.ttl, self.serial);
         let soa = arena.run(|a| a.soa(ttl, &server, &mailbox, serial, dns.negative_ttl))?;
@@ -164,6 +157,45 @@ impl ZoneContext<'_> {
             served,
             namespaces,
         })
+    }
+}
+
+impl ZoneContext<'_> {
+    /// `service`'s node: `before`, shared, if it may be reused (`reusable`: the zone's inputs
+    /// are unchanged) and the service renders the same; else built anew, carrying on
+    /// `before`'s counters.
+    fn service_node(
+        &self,
+        service: &Arc<Service>,
+        before: Option<&Arc<ServiceNode>>,
+        reusable: bool,
+    ) -> Result<Arc<ServiceNode>, BuildError> {
+        let decision = match service.policy.mode {
+            Mode::Optimized(_) => self
+                .decisions
+                .get(&(service.namespace.clone(), service.name.clone())),
+            _ => None,
+        };
+        let shares = shares_of(decision);
+        if let Some(node) = before
+            && reusable
+            && node.shares == shares
+            && renders_alike(&node.input, service)
+        {
+            return Ok(node.clone());
+        }
+        let node = ServiceBuilder {
+            set: self.set,
+            decision,
+            service,
+            zone: self.origin,
+            ttl: self.set.dns.ttl,
+            arena: Arena::default(),
+            answered: before.map(|b| b.answer_counters()).unwrap_or_default(),
+        }
+        .build(before.map(|b| &**b), shares)?;
+        self.rendered.set(self.rendered.get() + 1);
+        Ok(Arc::new(node))
     }
 }
 

@@ -42,6 +42,8 @@ pub struct Snapshot {
     decisions: Decisions,
     /// When it was built: the next build's decisions migrate for the time since.
     built: std::time::Instant,
+    /// Services rendered anew for it; the others are shared with the snapshot before.
+    rendered: usize,
 }
 
 /// The outcome of looking a question up.
@@ -83,6 +85,11 @@ impl Snapshot {
             Some(rrs) => Resolution::Found { zone, rrs },
             None => Resolution::NxDomain { zone },
         }
+    }
+
+    /// How many services were rendered anew for this snapshot (the rest were shared).
+    pub fn rendered(&self) -> usize {
+        self.rendered
     }
 
     /// The optimizer's decisions behind the `Optimized` services' answers.
@@ -151,7 +158,8 @@ pub struct Zone {
     nameserver_aaaa: Span,
     version: Span,
     served: Span,
-    namespaces: HashMap<Box<[u8]>, Namespace>,
+    /// Shared with later snapshots while none of its services changes.
+    namespaces: HashMap<Box<[u8]>, Arc<Namespace>>,
 }
 
 impl Zone {
