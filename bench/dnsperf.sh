@@ -27,8 +27,9 @@ for tool in dnsperf nsd knotd; do
   command -v "$tool" >/dev/null || { echo "bench: $tool is not installed (apt-get install -y dnsperf nsd knot)" >&2; exit 2; }
 done
 
-cargo build --release --locked --quiet --manifest-path "$root/Cargo.toml" -p aviator-dns
-aviator="$root/target/release/aviator"
+# AVIATOR_BIN runs another build (an earlier commit's, say) against the same anchors.
+aviator=${AVIATOR_BIN:-$root/target/release/aviator}
+[ -n "${AVIATOR_BIN:-}" ] || cargo build --release --locked --quiet --manifest-path "$root/Cargo.toml" -p aviator-dns
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
