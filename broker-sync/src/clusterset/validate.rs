@@ -36,7 +36,8 @@ pub(crate) fn validate(raw: RawClusterSet) -> Result<ClusterSet, (Vec<FieldError
         local_cluster,
         dns,
         clusters,
-        services: services.into_iter().map(Arc::new).collect(),
+        // Collected afresh, not in place: in place would keep the services' allocation.
+        services: Vec::from_iter(services.into_iter().map(Arc::new).collect::<Box<[_]>>()),
     })
 }
 
@@ -286,7 +287,7 @@ impl Validator {
                 "a Headless service has no clusterset VIPs",
             );
         }
-        let mut exports: Vec<Export> = Vec::new();
+        let mut exports: Vec<Export> = Vec::with_capacity(raw.exports.len());
         let mut exported_by: HashMap<&str, usize> = HashMap::new();
         for (j, raw_export) in raw.exports.iter().enumerate() {
             let path = format!("{path}.exports[{j}]");

@@ -11,9 +11,10 @@
 //! - attempts run on the blocking pool, and a newer change never waits for an older attempt:
 //!   the older one's result is dropped when it ends.
 
+use std::hash::{Hash, Hasher};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use aviator_broker::clusterset::{self, FileWatch};
@@ -48,7 +49,8 @@ pub struct Reloader {
     limit: u64,
     /// The text last looked at, valid or not, so an unchanged file is neither rebuilt nor
     /// reported twice.
-    last_seen: Mutex<Option<String>>,
+    /// (Its fingerprint: the text itself may be tens of MB.)
+    last_seen: Mutex<Option<Fingerprint>>,
     /// The newest attempt started: an attempt that is not it publishes nothing.
     newest: AtomicU64,
 }
@@ -64,7 +66,7 @@ impl Reloader {
             path,
             publish,
             limit,
-            last_seen: Mutex::new(Some(loaded_text)),
+            last_seen: Mutex::new(Some(Fingerprint::of(&loaded_text))),
             newest: AtomicU64::new(0),
         }
     }
@@ -112,11 +114,14 @@ impl Reloader {
         }
     }
 
-    fn forget_last_seen(&self) {
-        *self
-            .last_seen
+    fn last_seen(&self) -> MutexGuard<'_, Option<Fingerprint>> {
+        self.last_seen
             .lock()
-            .unwrap_or_else(PoisonError::into_inner) = None;
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn forget_last_seen(&self) {
+        *self.last_seen() = None;
     }
 
     fn is_newest(&self, attempt: u64) -> bool {
@@ -128,14 +133,12 @@ impl Reloader {
             return;
         };
         {
-            let mut last_seen = self
-                .last_seen
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner);
-            if last_seen.as_deref() == Some(text.as_str()) {
+            let seen = Some(Fingerprint::of(&text));
+            let mut last_seen = self.last_seen();
+            if *last_seen == seen {
                 return;
             }
-            *last_seen = Some(text.clone());
+            *last_seen = seen;
         }
         let set = match clusterset::parse(&text, &self.path) {
             Ok(set) => set,
@@ -183,13 +186,7 @@ impl Reloader {
             }
         };
         // Nothing to wait for when the file is what was last seen.
-        if self
-            .last_seen
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .as_deref()
-            == Some(text.as_str())
-        {
+        if *self.last_seen() == Some(Fingerprint::of(&text)) {
             return None;
         }
         loop {
@@ -221,6 +218,25 @@ impl Reloader {
             file = %self.path.display(),
             "clusterset reload rejected; still serving the last good state: {reason}"
         );
+    }
+}
+
+/// A file's text as its length and a 64-bit hash: two texts alike in both are taken as the
+/// same (a chance of 2^-64 of missing an edit, which the next edit or SIGHUP takes anyway).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Fingerprint {
+    len: usize,
+    hash: u64,
+}
+
+impl Fingerprint {
+    fn of(text: &str) -> Self {
+        let mut hasher = std::hash::DefaultHasher::new();
+        text.hash(&mut hasher);
+        Self {
+            len: text.len(),
+            hash: hasher.finish(),
+        }
     }
 }
 

@@ -20,7 +20,8 @@ pub struct Choice {
 
 #[derive(Debug)]
 pub struct Selector {
-    choices: Vec<Choice>,
+    /// Boxed, so no spare capacity is kept.
+    choices: Box<[Choice]>,
     how: How,
 }
 
@@ -49,7 +50,7 @@ impl Selector {
     /// Always answers `choice`.
     pub fn fixed(choice: Choice) -> Self {
         Self {
-            choices: vec![choice],
+            choices: Box::new([choice]),
             how: How::First,
         }
     }
@@ -62,7 +63,10 @@ impl Selector {
         } else {
             How::Rotate(counter)
         };
-        Self { choices, how }
+        Self {
+            choices: choices.into_boxed_slice(),
+            how,
+        }
     }
 
     /// Picks at random with probability proportional to `shares`. Choices with a zero share are
@@ -74,7 +78,10 @@ impl Selector {
         } else {
             How::Weighted { cumulative }
         };
-        Self { choices, how }
+        Self {
+            choices: choices.into_boxed_slice(),
+            how,
+        }
     }
 
     /// Picks in proportion to `shares` along a low-discrepancy sequence advancing `counter`
@@ -89,7 +96,10 @@ impl Selector {
                 cumulative,
             }
         };
-        Self { choices, how }
+        Self {
+            choices: choices.into_boxed_slice(),
+            how,
+        }
     }
 
     /// A fresh counter for [`Selector::spread`], at a random starting point.
