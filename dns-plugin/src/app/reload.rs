@@ -8,8 +8,8 @@
 //! - a file above the size limit is refused unread, and a file's errors past
 //!   [`clusterset::MAX_ERRORS`] are only counted;
 //! - a reload that would drop most services is taken (it is valid) but warned of and counted;
-//! - attempts run on the blocking pool, and a newer change never waits for an older attempt:
-//!   the older one's result is dropped when it ends.
+//! - attempts run on the blocking pool, and a newer change never waits for an older attempt;
+//!   an older attempt that ends after a newer one has published is dropped.
 
 use std::hash::{Hash, Hasher};
 use std::path::PathBuf;
@@ -51,8 +51,10 @@ pub struct Reloader {
     /// reported twice.
     /// (Its fingerprint: the text itself may be tens of MB.)
     last_seen: Mutex<Option<Fingerprint>>,
-    /// The newest attempt started: an attempt that is not it publishes nothing.
+    /// The newest attempt started: an older one says no errors, and stops settling.
     newest: AtomicU64,
+    /// The attempt whose version is served: an older one publishes nothing.
+    published: Mutex<u64>,
 }
 
 impl Reloader {
@@ -68,6 +70,7 @@ impl Reloader {
             limit,
             last_seen: Mutex::new(Some(Fingerprint::of(&loaded_text))),
             newest: AtomicU64::new(0),
+            published: Mutex::new(0),
         }
     }
 
@@ -149,9 +152,17 @@ impl Reloader {
         if let Err(error) = snapshot::build(&set, None, &snapshot::Nameserver::default()) {
             return self.reject(attempt, &format!("{}: {error}", self.path.display()));
         }
-        if !self.is_newest(attempt) {
+        // An older attempt may finish after a newer one started (it is not stopped, only
+        // outrun): it publishes unless a newer version already has, so a stream of edits
+        // faster than a parse still gets served, and what is served never goes back.
+        let mut published = self
+            .published
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if *published > attempt {
             return;
         }
+        *published = attempt;
         let served = self.publish.borrow().services.len();
         if is_mass_drop(served, set.services.len()) {
             ::metrics::counter!(metrics::MASS_DROPS).increment(1);
