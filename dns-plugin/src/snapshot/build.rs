@@ -559,3 +559,94 @@ impl<'a> ServiceBuilder<'a> {
 fn srv_weight(targets: usize) -> u16 {
     (100 / targets.max(1)).max(1) as u16
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use aviator_broker::state::Measurement;
+
+    use super::*;
+
+    const SET: &str = r#"localCluster: east
+clusters: [{ id: east }, { id: west }]
+services:
+  - name: a
+    namespace: n
+    policy: { preferLocal: false }
+    exports:
+      - { cluster: east, ips: [10.1.0.1] }
+      - { cluster: west, ips: [10.2.0.1] }
+  - name: b
+    namespace: n
+    exports:
+      - { cluster: west, ips: [10.2.0.2] }
+  - name: c
+    namespace: other
+    exports:
+      - { cluster: west, ips: [10.2.0.3] }
+"#;
+
+    fn set() -> ClusterSet {
+        aviator_broker::clusterset::parse(SET, Path::new("set.yaml")).unwrap()
+    }
+
+    fn node<'s>(snapshot: &'s Snapshot, namespace: &str, name: &str) -> &'s Arc<ServiceNode> {
+        &snapshot.zones[0].namespaces[namespace.as_bytes()].services[name.as_bytes()]
+    }
+
+    /// What a tick renders is what changed: nothing for an unchanged set, one service for one
+    /// changed address, nothing for a measurement that does not change answers.
+    #[test]
+    fn only_changed_services_are_rendered_anew() {
+        let nameserver = Nameserver::default();
+        let mut set = set();
+        let first = build(&set, None, &nameserver).unwrap();
+        assert_eq!(first.rendered(), 3);
+        let same = build(&set, Some(&first), &nameserver).unwrap();
+        assert_eq!(same.rendered(), 0);
+        assert!(Arc::ptr_eq(node(&first, "n", "a"), node(&same, "n", "a")));
+        assert!(Arc::ptr_eq(
+            &first.zones[0].namespaces[&b"n"[..]],
+            &same.zones[0].namespaces[&b"n"[..]]
+        ));
+
+        // A round-robin service's RTT does not change its answers.
+        Arc::make_mut(&mut set.services[0]).exports[1].rtt = Some(Measurement {
+            mean_ms: 20.0,
+            p99_ms: None,
+            age_s: 0.0,
+        });
+        let measured = build(&set, Some(&same), &nameserver).unwrap();
+        assert_eq!(measured.rendered(), 0);
+
+        // A new address does, for that service alone; the other namespace stays shared.
+        Arc::make_mut(&mut set.services[1]).exports[0].ips = vec!["10.2.0.9".parse().unwrap()];
+        let moved = build(&set, Some(&measured), &nameserver).unwrap();
+        assert_eq!(moved.rendered(), 1);
+        assert!(!Arc::ptr_eq(
+            node(&measured, "n", "b"),
+            node(&moved, "n", "b")
+        ));
+        assert!(Arc::ptr_eq(
+            node(&measured, "n", "a"),
+            node(&moved, "n", "a")
+        ));
+        assert!(Arc::ptr_eq(
+            &measured.zones[0].namespaces[&b"other"[..]],
+            &moved.zones[0].namespaces[&b"other"[..]]
+        ));
+
+        // So does an ejection, and a cluster's connectivity renders every service anew.
+        Arc::make_mut(&mut set.services[0]).exports[1].ejected = true;
+        assert_eq!(
+            build(&set, Some(&moved), &nameserver).unwrap().rendered(),
+            1
+        );
+        set.clusters[1].connected = false;
+        assert_eq!(
+            build(&set, Some(&moved), &nameserver).unwrap().rendered(),
+            3
+        );
+    }
+}
