@@ -26,7 +26,7 @@ use crate::state::{ClusterSet, LoadReport, Mode, Service};
 pub fn measure_own(set: &mut ClusterSet, probes: &HashMap<TargetKey, TargetReport>) {
     let local = set.local_cluster.clone();
     for service in &mut set.services {
-        let Some(at) = service.exports.iter().position(|e| e.cluster == local) else {
+        let Some(at) = service.export_index(local.as_str()) else {
             continue;
         };
         let declared = service.exports[at].load;

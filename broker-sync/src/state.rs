@@ -171,6 +171,13 @@ pub struct Service {
 }
 
 impl Service {
+    /// Where cluster `cluster`'s export is in `exports` (a scan: a service has a handful).
+    pub fn export_index(&self, cluster: &str) -> Option<usize> {
+        self.exports
+            .iter()
+            .position(|e| e.cluster.as_str() == cluster)
+    }
+
     /// The ports every exporting cluster serves, in a stable order (reference §2: the
     /// intersection over exporting clusters).
     pub fn common_ports(&self) -> Vec<Port> {

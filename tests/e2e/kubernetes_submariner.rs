@@ -160,39 +160,26 @@ fn submariner_objects_read_as_lighthouse_reads_them() {
 
     // Its capacity on the broker is its Service's ready pods (two, once each over both
     // families, and the fixture's one), not the agent's single service-IP endpoint.
-    eventually("east's ready endpoints on the broker", || {
-        broker
-            .get(
-                "aviator.dev/v1alpha1",
-                "ClusterCost",
-                BROKER_NAMESPACE,
-                "east",
-            )
-            .is_some_and(|c| ready_endpoints(&c, "nginx") == Some(3))
-    });
-    // Its location comes from its nodes, read by a watch of their own, which may publish a
-    // round after the endpoints.
-    eventually("east's location on the broker", || {
-        broker
-            .get(
-                "aviator.dev/v1alpha1",
-                "ClusterCost",
-                BROKER_NAMESPACE,
-                "east",
-            )
-            .is_some_and(|c| c["spec"]["zone"].is_string())
-    });
-
-    // And where it is, from its nodes, with the shipped list prices of AWS (which bills
-    // inter-zone traffic at both ends).
-    let cost = broker
-        .get(
+    let east_cost = || {
+        broker.get(
             "aviator.dev/v1alpha1",
             "ClusterCost",
             BROKER_NAMESPACE,
             "east",
         )
-        .unwrap();
+    };
+    eventually("east's ready endpoints on the broker", || {
+        east_cost().is_some_and(|c| ready_endpoints(&c, "nginx") == Some(3))
+    });
+    // Its location comes from its nodes, read by a watch of their own, which may publish a
+    // round after the endpoints.
+    eventually("east's location on the broker", || {
+        east_cost().is_some_and(|c| c["spec"]["zone"].is_string())
+    });
+
+    // And where it is, from its nodes, with the shipped list prices of AWS (which bills
+    // inter-zone traffic at both ends).
+    let cost = east_cost().unwrap();
     let spec = &cost["spec"];
     assert_eq!(
         (&spec["provider"], &spec["region"], &spec["zone"]),

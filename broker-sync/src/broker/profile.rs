@@ -176,11 +176,7 @@ impl ClusterProfile {
             let Some(service) = set.service_mut(&capacity.namespace, &capacity.name) else {
                 continue;
             };
-            let Some(at) = service
-                .exports
-                .iter()
-                .position(|e| e.cluster.as_str() == self.cluster)
-            else {
+            let Some(at) = service.export_index(&self.cluster) else {
                 continue;
             };
             let ready_endpoints = Some(capacity.ready_endpoints);

@@ -66,7 +66,7 @@ fn apply_local_utilization(set: &mut ClusterSet, readings: &LocalUtilization, no
         let Some(service) = set.service_mut(namespace, name) else {
             continue;
         };
-        let Some(at) = service.exports.iter().position(|e| e.cluster == local) else {
+        let Some(at) = service.export_index(local.as_str()) else {
             continue;
         };
         let before = service.exports[at].load;
@@ -242,11 +242,7 @@ impl Control {
             let Some(service) = set.service_by_key_mut(&key.service) else {
                 continue;
             };
-            let Some(at) = service
-                .exports
-                .iter()
-                .position(|e| e.cluster.as_str() == key.cluster)
-            else {
+            let Some(at) = service.export_index(&key.cluster) else {
                 continue;
             };
             Arc::make_mut(service).exports[at].apply_measured(report.probed());
