@@ -191,7 +191,14 @@ impl ZoneContext<'_> {
             zone: self.origin,
             ttl: self.set.dns.ttl,
             arena: Arena::default(),
-            answered: before.map(|b| b.answer_counters()).unwrap_or_default(),
+            answered: before.map_or_else(Vec::new, |b| {
+                b.answer_counters()
+                    .into_iter()
+                    .map(|(cluster, counter)| (cluster, counter.clone()))
+                    .collect()
+            }),
+            export_records: Vec::new(),
+            port_nodes: Vec::new(),
         }
         .build(before.map(|b| &**b), shares)?;
         self.rendered.set(self.rendered.get() + 1);
@@ -270,7 +277,12 @@ struct ServiceBuilder<'a> {
     /// The service's own records.
     arena: Arena,
     /// The answer counters by cluster, the previous node's first.
-    answered: Vec<(String, Arc<AtomicU64>)>,
+    answered: Vec<(&'a str, Arc<AtomicU64>)>,
+    /// Each export's own A and AAAA records, by export index: the cluster's name answers with
+    /// them, and so does the service's name when it picks that cluster.
+    export_records: Vec<(Span, Span)>,
+    /// Every port node of the service and of its clusters, which hold ranges of it.
+    port_nodes: Vec<PortNode>,
 }
 
 #[derive(Clone, Copy, PartialEq)]
@@ -297,11 +309,13 @@ impl<'a> ServiceBuilder<'a> {
         arena::name(&labels, self.zone)
     }
 
-    fn eligible(&self) -> Vec<&'a Export> {
+    /// The eligible exports, with their index in the service's exports.
+    fn eligible(&self) -> Vec<(usize, &'a Export)> {
         let eligibility = self.service.eligibility(self.set);
         self.service
             .exports
             .iter()
+            .enumerate()
             .zip(eligibility)
             .filter_map(|(export, eligible)| eligible.then_some(export))
             .collect()
@@ -336,15 +350,16 @@ impl<'a> ServiceBuilder<'a> {
                 spread: Selector::new_spread_counter(),
             },
         };
-        let a = self.address_answer(Family::V4, counters(previous.map(|p| &p.a)))?;
-        let aaaa = self.address_answer(Family::V6, counters(previous.map(|p| &p.aaaa)))?;
-        let (srv, ports) = self.service_srv()?;
+        // The clusters first: the service-wide answers reuse their address records.
         let exports = &self.service.exports;
         let mut clusters = exports
             .iter()
             .map(|export| self.cluster_node(export))
             .collect::<Result<Vec<_>, _>>()?;
         clusters.sort_by(|x, y| x.0.cmp(&y.0));
+        let a = self.address_answer(Family::V4, counters(previous.map(|p| &p.a)))?;
+        let aaaa = self.address_answer(Family::V6, counters(previous.map(|p| &p.aaaa)))?;
+        let (srv, ports) = self.service_srv()?;
         Ok(ServiceNode {
             input: self.service.clone(),
             shares,
@@ -353,7 +368,8 @@ impl<'a> ServiceBuilder<'a> {
             a,
             aaaa,
             srv,
-            ports: ports.into_boxed_slice(),
+            ports,
+            port_nodes: self.port_nodes.into_boxed_slice(),
             clusters: clusters.into_iter().map(|(_, node)| node).collect(),
         })
     }
@@ -370,7 +386,7 @@ impl<'a> ServiceBuilder<'a> {
             let mut addresses: Vec<IpAddr> = self
                 .eligible()
                 .into_iter()
-                .flat_map(|e| e.endpoints.iter().filter(|ep| ep.ready))
+                .flat_map(|(_, e)| e.endpoints.iter().filter(|ep| ep.ready))
                 .flat_map(|ep| ep.addresses.iter().filter(of_family).copied())
                 .collect();
             addresses.sort();
@@ -378,10 +394,11 @@ impl<'a> ServiceBuilder<'a> {
             return Ok(Answer::Static(self.addresses(&addresses)?));
         }
         let mut candidates: Vec<(&'a Export, Choice)> = Vec::new();
-        for export in self.eligible() {
-            let records = self.addresses(export.ips.iter().filter(of_family))?;
+        for (index, export) in self.eligible() {
+            let (a, aaaa) = self.export_records[index];
+            let records = if family == Family::V4 { a } else { aaaa };
             if !records.is_empty() {
-                candidates.push((export, self.choice(export, records)));
+                candidates.push((export, self.choice(index, export, records)?));
             }
         }
         let local = &self.set.local_cluster;
@@ -424,21 +441,26 @@ impl<'a> ServiceBuilder<'a> {
 
     /// The answer `records` of `export`, counted on the export's counter: one for both address
     /// families, carried on from the node this one replaces.
-    fn choice(&mut self, export: &Export, records: Span) -> Choice {
+    fn choice(
+        &mut self,
+        index: usize,
+        export: &'a Export,
+        records: Span,
+    ) -> Result<Choice, BuildError> {
         let cluster = export.cluster.as_str();
-        let answered = match self.answered.iter().find(|(c, _)| c == cluster) {
+        let answered = match self.answered.iter().find(|(c, _)| *c == cluster) {
             Some((_, counter)) => counter.clone(),
             None => {
                 let counter = Arc::<AtomicU64>::default();
-                self.answered.push((cluster.to_owned(), counter.clone()));
+                self.answered.push((cluster, counter.clone()));
                 counter
             }
         };
-        Choice {
-            cluster: cluster.to_owned(),
+        Ok(Choice {
+            export: u32::try_from(index).map_err(|_| BuildError::TooLarge)?,
             records,
             answered,
-        }
+        })
     }
 
     /// One SRV per port and target: `srv` of all ports, and one [`PortNode`] per named port.
@@ -446,7 +468,7 @@ impl<'a> ServiceBuilder<'a> {
         &mut self,
         ports: &[aviator_broker::state::Port],
         targets: &[Vec<u8>],
-    ) -> Result<(Span, Vec<PortNode>), BuildError> {
+    ) -> Result<(Span, PortRange), BuildError> {
         let (ttl, weight) = (self.ttl, srv_weight(targets.len()));
         let all = self.arena.run(|a| {
             for port in ports {
@@ -455,27 +477,33 @@ impl<'a> ServiceBuilder<'a> {
                 }
             }
         })?;
-        let mut nodes = Vec::new();
+        let start = self.port_nodes.len();
         for port in ports {
             let Some(name) = &port.name else { continue };
             let name = self.arena.bytes(name.to_ascii_lowercase().as_bytes())?;
-            let srv = self.arena.run(|a| {
-                for target in targets {
-                    a.srv(ttl, weight, port.port, target);
-                }
-            })?;
-            nodes.push(PortNode {
+            // A lone port's records are the same bytes as all ports'.
+            let srv = if ports.len() == 1 {
+                all
+            } else {
+                self.arena.run(|a| {
+                    for target in targets {
+                        a.srv(ttl, weight, port.port, target);
+                    }
+                })?
+            };
+            self.port_nodes.push(PortNode {
                 name,
                 protocol: port.protocol.label().as_bytes(),
                 srv,
             });
         }
-        Ok((all, nodes))
+        let range = PortRange::new(start, self.port_nodes.len()).ok_or(BuildError::TooLarge)?;
+        Ok((all, range))
     }
 
     /// SRV at the service name and per named port. ClusterSetIP: one record per common port,
     /// aimed at the service name. Headless: one per ready endpoint and port of eligible exports.
-    fn service_srv(&mut self) -> Result<(Span, Vec<PortNode>), BuildError> {
+    fn service_srv(&mut self) -> Result<(Span, PortRange), BuildError> {
         let service = self.service;
         let ports = service.common_ports();
         let mut targets: Vec<Vec<u8>> = Vec::new();
@@ -487,7 +515,7 @@ impl<'a> ServiceBuilder<'a> {
                 }
             }
             ServiceType::Headless => {
-                for export in eligible {
+                for (_, export) in eligible {
                     for endpoint in export.endpoints.iter().filter(|e| e.ready) {
                         targets.push(self.name(&[&endpoint.hostname, export.cluster.as_str()])?);
                     }
@@ -506,6 +534,7 @@ impl<'a> ServiceBuilder<'a> {
             ServiceType::ClusterSetIp => {
                 let (srv, ports) = self.port_records(&export.ports, &[self.name(&[cluster])?])?;
                 let (a, aaaa) = self.arena.addresses(ttl, &export.ips)?;
+                self.export_records.push((a, aaaa));
                 (a, aaaa, srv, ports)
             }
             ServiceType::Headless => {
@@ -524,6 +553,7 @@ impl<'a> ServiceBuilder<'a> {
                 let (a, aaaa) = self
                     .arena
                     .addresses(ttl, ready.flat_map(|e| e.addresses.iter()))?;
+                self.export_records.push((a, aaaa));
                 (a, aaaa, srv, ports)
             }
         };
@@ -548,7 +578,7 @@ impl<'a> ServiceBuilder<'a> {
                 a,
                 aaaa,
                 srv,
-                ports: ports.into_boxed_slice(),
+                ports,
                 hosts,
             },
         ))

@@ -127,7 +127,7 @@ impl Snapshot {
             for (namespace, ns) in &zone.namespaces {
                 for (name, service) in &ns.services {
                     for (cluster, counter) in service.answer_counters() {
-                        count(namespace, name, &cluster, counter.load(Ordering::Relaxed));
+                        count(namespace, name, cluster, counter.load(Ordering::Relaxed));
                     }
                 }
             }
@@ -258,22 +258,26 @@ struct ServiceNode {
     a: Answer,
     aaaa: Answer,
     srv: Span,
-    ports: Box<[PortNode]>,
+    /// Its named ports, in `port_nodes`.
+    ports: PortRange,
+    /// The port nodes of the service and of its clusters, in one allocation.
+    port_nodes: Box<[PortNode]>,
     /// Sorted by name.
     clusters: Box<[ClusterNode]>,
 }
 
 impl ServiceNode {
     /// Its answer counters by cluster, one per cluster (A and AAAA answers share it).
-    fn answer_counters(&self) -> Vec<(String, Arc<AtomicU64>)> {
-        let mut counters: Vec<(String, Arc<AtomicU64>)> = Vec::new();
+    fn answer_counters(&self) -> Vec<(&str, &Arc<AtomicU64>)> {
+        let mut counters: Vec<(&str, &Arc<AtomicU64>)> = Vec::new();
         for answer in [&self.a, &self.aaaa] {
             let Answer::Pick(selector) = answer else {
                 continue;
             };
             for choice in selector.choices() {
-                if !counters.iter().any(|(c, _)| *c == choice.cluster) {
-                    counters.push((choice.cluster.clone(), choice.answered.clone()));
+                let cluster = self.input.exports[choice.export as usize].cluster.as_str();
+                if !counters.iter().any(|(c, _)| *c == cluster) {
+                    counters.push((cluster, &choice.answered));
                 }
             }
         }
@@ -302,7 +306,8 @@ impl ServiceNode {
                     return Some(cluster.resolve(qtype));
                 }
                 // `[_]tcp.<svc>.<ns>.svc`: the empty non-terminal above `[_]<port>.[_]tcp...`.
-                PortNode::has_protocol(&self.ports, bare(label)).then(Span::default)
+                PortNode::has_protocol(self.ports.of(&self.port_nodes), bare(label))
+                    .then(Span::default)
             }
             Prefix::Two(first, second) => {
                 if let Some(host) = self
@@ -312,17 +317,25 @@ impl ServiceNode {
                     return Some(host.resolve(qtype));
                 }
                 // `[_]<port>.[_]<proto>`, as Lighthouse reads it, underscores optional.
-                if let Some(port) = PortNode::find(&self.ports, arena, bare(first), bare(second)) {
+                let service_ports = self.ports.of(&self.port_nodes);
+                if let Some(port) = PortNode::find(service_ports, arena, bare(first), bare(second))
+                {
                     return Some(port.answer(qtype));
                 }
                 // `[_]tcp.<cluster>.<svc>...`: empty, above that cluster's ports.
                 let cluster = self.cluster(arena, second)?;
-                PortNode::has_protocol(&cluster.ports, bare(first)).then(Span::default)
+                PortNode::has_protocol(cluster.ports.of(&self.port_nodes), bare(first))
+                    .then(Span::default)
             }
             Prefix::Three(port, protocol, cluster) => {
                 let cluster = self.cluster(arena, cluster)?;
-                PortNode::find(&cluster.ports, arena, bare(port), bare(protocol))
-                    .map(|p| p.answer(qtype))
+                PortNode::find(
+                    cluster.ports.of(&self.port_nodes),
+                    arena,
+                    bare(port),
+                    bare(protocol),
+                )
+                .map(|p| p.answer(qtype))
             }
         }
     }
@@ -350,6 +363,29 @@ impl Answer {
             Answer::Static(span) => *span,
             Answer::Pick(selector) => selector.pick().unwrap_or_default(),
         }
+    }
+}
+
+/// Where a node's port nodes are in its service's `port_nodes`.
+#[derive(Debug, Clone, Copy, Default)]
+struct PortRange {
+    start: u32,
+    end: u32,
+}
+
+impl PortRange {
+    /// `start..end`, if it fits.
+    fn new(start: usize, end: usize) -> Option<Self> {
+        Some(Self {
+            start: u32::try_from(start).ok()?,
+            end: u32::try_from(end).ok()?,
+        })
+    }
+
+    fn of(self, nodes: &[PortNode]) -> &[PortNode] {
+        nodes
+            .get(self.start as usize..self.end as usize)
+            .unwrap_or_default()
     }
 }
 
@@ -395,7 +431,7 @@ struct ClusterNode {
     aaaa: Span,
     srv: Span,
     /// `[_]<port>.[_]<proto>.<cluster>.<svc>.<ns>.svc`, which Lighthouse also answers.
-    ports: Box<[PortNode]>,
+    ports: PortRange,
     /// Headless endpoints, sorted by name.
     hosts: Box<[HostNode]>,
 }

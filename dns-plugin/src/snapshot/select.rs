@@ -13,7 +13,9 @@ use aviator_optimizer::draw;
 /// the snapshot, so a service's series go when the service does).
 #[derive(Debug)]
 pub struct Choice {
-    pub cluster: String,
+    /// The export it answers, as its index in the service's exports (a name would cost an
+    /// allocation per export and snapshot).
+    pub export: u32,
     pub records: Span,
     pub answered: Arc<AtomicU64>,
 }
@@ -179,7 +181,7 @@ mod tests {
             })
             .unwrap();
         Choice {
-            cluster: format!("c{last}"),
+            export: u32::from(last),
             records,
             answered: Arc::default(),
         }
