@@ -11,14 +11,15 @@ use std::sync::Arc;
 pub use aviator_optimizer::cost::{Location, PriceRow, PriceTable};
 pub use aviator_optimizer::{LoadReport, Measurement};
 
-/// A cluster's id as Submariner knows it (a DNS label).
+/// A cluster's id as Submariner knows it (a DNS label). Shared: every export of a cluster
+/// holds the same id, so a clusterset of many services holds each id once.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct ClusterId(String);
+pub struct ClusterId(Arc<str>);
 
 impl ClusterId {
     /// Wraps an id that validation has already checked to be a DNS label.
     pub fn new(id: impl Into<String>) -> Self {
-        Self(id.into())
+        Self(Arc::from(id.into()))
     }
 
     pub fn as_str(&self) -> &str {
@@ -153,7 +154,8 @@ impl Protocol {
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Port {
     /// Lower case; unnamed ports are reachable only through the service-wide SRV answer.
-    pub name: Option<String>,
+    /// Shared, since every export of a service usually lists the same ports.
+    pub name: Option<Arc<str>>,
     pub port: u16,
     pub protocol: Protocol,
 }

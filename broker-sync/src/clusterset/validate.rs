@@ -74,9 +74,21 @@ struct Validator {
     errors: Vec<FieldError>,
     /// Errors past [`MAX_ERRORS`], counted and dropped.
     omitted: usize,
+    /// One id per cluster, shared by every export and weight that names it.
+    cluster_ids: HashMap<String, ClusterId>,
 }
 
 impl Validator {
+    /// The shared id of cluster `id`.
+    fn cluster_id(&mut self, id: &str) -> ClusterId {
+        if let Some(shared) = self.cluster_ids.get(id) {
+            return shared.clone();
+        }
+        let shared = ClusterId::new(id);
+        self.cluster_ids.insert(id.to_owned(), shared.clone());
+        shared
+    }
+
     /// Errors so far, kept or not.
     fn error_count(&self) -> usize {
         self.errors.len() + self.omitted
@@ -190,7 +202,7 @@ impl Validator {
                     .unwrap_or_default(),
             });
             clusters.push(Cluster {
-                id: ClusterId::new(raw.id),
+                id: self.cluster_id(&raw.id),
                 provider: raw.provider,
                 region: raw.region,
                 zone: raw.zone,
@@ -236,7 +248,7 @@ impl Validator {
                 "localCluster",
                 format!("unknown cluster \"{id}\" (declared: {})", list(clusters)),
             ),
-            Some(id) => return ClusterId::new(id),
+            Some(id) => return self.cluster_id(&id),
         }
         ClusterId::new("")
     }
@@ -424,7 +436,7 @@ impl Validator {
             );
         }
         Export {
-            cluster: ClusterId::new(raw.cluster.clone()),
+            cluster: self.cluster_id(&raw.cluster),
             ips,
             ready: raw.ready,
             ports,
@@ -489,7 +501,7 @@ impl Validator {
                 continue;
             }
             ports.push(Port {
-                name: raw.name.clone(),
+                name: raw.name.as_deref().map(Arc::from),
                 port,
                 protocol,
             });
@@ -498,7 +510,8 @@ impl Validator {
     }
 
     fn ips(&mut self, path: &str, raw: &[String]) -> Vec<IpAddr> {
-        let mut ips = Vec::new();
+        // Exact: a Vec grown by pushing keeps room for four, per export.
+        let mut ips = Vec::with_capacity(raw.len());
         for (i, text) in raw.iter().enumerate() {
             match text.parse::<IpAddr>() {
                 Ok(ip) if ips.contains(&ip) => {
@@ -557,7 +570,7 @@ impl Validator {
                             ),
                         );
                     } else {
-                        weights.insert(ClusterId::new(cluster.clone()), weight);
+                        weights.insert(self.cluster_id(cluster), weight);
                     }
                 }
                 Mode::WeightedRoundRobin { weights }

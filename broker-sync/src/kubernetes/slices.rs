@@ -245,7 +245,11 @@ fn ports(slice: &EndpointSlice) -> Vec<Port> {
         .flatten()
         .filter_map(|p| {
             Some(Port {
-                name: p.name.clone().filter(|n| !n.is_empty()),
+                name: p
+                    .name
+                    .as_deref()
+                    .filter(|n| !n.is_empty())
+                    .map(std::sync::Arc::from),
                 port: u16::try_from(p.port?).ok().filter(|p| *p > 0)?,
                 protocol: protocol(p.protocol.as_deref()),
             })
