@@ -24,6 +24,7 @@ use crate::cli::{Cli, Command};
 
 /// Runs the parsed command line to completion.
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    memory::limit_arenas();
     telemetry::init_logs(&cli.log_level)?;
     match cli.command {
         Command::Check(args) => Ok(check::check(&args)),
