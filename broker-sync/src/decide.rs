@@ -3,32 +3,67 @@
 //! from ready endpoints, the exporters' load reports). The control loop and the simulator both decide through here, so the
 //! simulator evaluates exactly what production runs.
 
-use std::collections::HashMap;
+use std::sync::Arc;
 
 use crate::state::{ClusterSet, Export, Measurement, Mode, Optimized, Service, ServiceType};
 use aviator_optimizer::cost::price_per_request;
 use aviator_optimizer::{Decision, ExportInput, LoadReport, State, solve_with};
 
-/// Decisions by (namespace, name).
-pub type Decisions = HashMap<(String, String), Decision>;
+/// The decisions of every `Optimized` service, in the clusterset's order (by namespace, then
+/// name), each beside the service it was made for: found by binary search on the service's own
+/// names, so a tick neither copies a name into a key nor allocates one to look a decision up.
+#[derive(Debug, Clone, Default)]
+pub struct Decisions {
+    by_service: Vec<(Arc<Service>, Decision)>,
+}
+
+impl Decisions {
+    /// The decision for `namespace/name`, if it is `Optimized`.
+    pub fn get(&self, namespace: &str, name: &str) -> Option<&Decision> {
+        let i = self
+            .by_service
+            .binary_search_by(|(s, _)| {
+                (s.namespace.as_str(), s.name.as_str()).cmp(&(namespace, name))
+            })
+            .ok()?;
+        Some(&self.by_service[i].1)
+    }
+
+    /// Each decision with its service's namespace and name, in order.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &str, &Decision)> {
+        self.by_service
+            .iter()
+            .map(|(s, d)| (s.namespace.as_str(), s.name.as_str(), d))
+    }
+
+    pub fn len(&self) -> usize {
+        self.by_service.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.by_service.is_empty()
+    }
+}
 
 /// Solves every `Optimized` service of `set`, continuing from `previous` decisions made
 /// `elapsed_s` seconds ago.
 pub fn decide_all(set: &ClusterSet, previous: Option<&Decisions>, elapsed_s: f64) -> Decisions {
     let empty = State::new();
-    set.services
+    let by_service = set
+        .services
         .iter()
         .filter_map(|service| {
             let Mode::Optimized(optimized) = &service.policy.mode else {
                 return None;
             };
-            let key = (service.namespace.clone(), service.name.clone());
             let before = previous
-                .and_then(|p| p.get(&key))
+                .and_then(|p| p.get(&service.namespace, &service.name))
                 .map_or(&empty, |d| &d.state);
-            Some((key, decide(set, service, optimized, before, elapsed_s)))
+            let decision = decide(set, service, optimized, before, elapsed_s);
+            Some((service.clone(), decision))
         })
-        .collect()
+        .collect();
+    Decisions { by_service }
 }
 
 /// The optimizer's decision for one service, `elapsed_s` seconds after `previous`.

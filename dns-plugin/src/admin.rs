@@ -105,7 +105,7 @@ pub struct ServiceWeights {
 async fn weights(State(state): State<AdminState>) -> Json<Weights> {
     let mut out = Weights::default();
     if let Some(snapshot) = state.cell.load_full() {
-        for ((namespace, name), decision) in snapshot.decisions() {
+        for (namespace, name, decision) in snapshot.decisions().iter() {
             out.services
                 .entry(format!("{namespace}/{name}"))
                 .or_default()

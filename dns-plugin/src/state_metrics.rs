@@ -56,18 +56,18 @@ fn answers(snapshot: &Snapshot, out: &mut String) {
 }
 
 fn shares(snapshot: &Snapshot, out: &mut String) {
-    let decisions: BTreeMap<_, _> = snapshot.decisions().iter().collect();
     header(
         out,
         metrics::SHARE,
         "gauge",
         "The optimizer's share of an Optimized service's lookups, by namespace, service and cluster",
     );
-    for ((namespace, service), decision) in decisions {
+    // In the clusterset's order: by namespace, then name.
+    for (namespace, service, decision) in snapshot.decisions().iter() {
         for export in &decision.exports {
             let labels = [
-                ("namespace", namespace.as_str()),
-                ("service", service.as_str()),
+                ("namespace", namespace),
+                ("service", service),
                 ("cluster", export.cluster.as_str()),
             ];
             sample(out, metrics::SHARE, &labels, export.share);

@@ -60,7 +60,9 @@ pub async fn write_statuses(parts: StatusWriter, shutdown: CancellationToken) {
         let snapshot = cell.load_full();
         for report in reports {
             let decision = match (&report.service, snapshot.as_deref()) {
-                (Some(key), Some(snapshot)) => snapshot.decisions().get(key),
+                (Some((namespace, name)), Some(snapshot)) => {
+                    snapshot.decisions().get(namespace, name)
+                }
                 _ => None,
             };
             let verdict = match &report.verdict {

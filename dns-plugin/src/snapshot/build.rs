@@ -113,7 +113,9 @@ impl ZoneContext<'_> {
             let mut unchanged = before.is_some_and(|n| n.services.len() == run.len());
             let mut nodes = Vec::with_capacity(run.len());
             for service in run {
-                let before = before.and_then(|n| n.services.get(service.name.as_bytes()));
+                let before = before
+                    .and_then(|n| n.services.get(service.name.as_bytes()))
+                    .map(|ByName(node)| node);
                 let node = self.service_node(service, before, reusable.is_some())?;
                 unchanged &= before.is_some_and(|b| Arc::ptr_eq(b, &node));
                 nodes.push(node);
@@ -121,11 +123,7 @@ impl ZoneContext<'_> {
             let namespace = match before {
                 Some(before) if unchanged => before.clone(),
                 _ => Arc::new(Namespace {
-                    services: run
-                        .iter()
-                        .zip(nodes)
-                        .map(|(service, node)| (service.name.as_bytes().into(), node))
-                        .collect(),
+                    services: nodes.into_iter().map(ByName).collect(),
                 }),
             };
             namespaces.insert(name.into(), namespace);
@@ -171,9 +169,7 @@ impl ZoneContext<'_> {
         reusable: bool,
     ) -> Result<Arc<ServiceNode>, BuildError> {
         let decision = match service.policy.mode {
-            Mode::Optimized(_) => self
-                .decisions
-                .get(&(service.namespace.clone(), service.name.clone())),
+            Mode::Optimized(_) => self.decisions.get(&service.namespace, &service.name),
             _ => None,
         };
         let shares = shares_of(decision);
@@ -622,7 +618,8 @@ services:
     }
 
     fn node<'s>(snapshot: &'s Snapshot, namespace: &str, name: &str) -> &'s Arc<ServiceNode> {
-        &snapshot.zones[0].namespaces[namespace.as_bytes()].services[name.as_bytes()]
+        let namespace = &snapshot.zones[0].namespaces[namespace.as_bytes()];
+        &namespace.services.get(name.as_bytes()).expect("the service's node").0
     }
 
     /// What a tick renders is what changed: nothing for an unchanged set, one service for one

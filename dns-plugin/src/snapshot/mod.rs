@@ -11,7 +11,9 @@ mod build;
 mod name;
 pub mod select;
 
-use std::collections::HashMap;
+use std::borrow::Borrow;
+use std::collections::{HashMap, HashSet};
+use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
@@ -103,7 +105,7 @@ impl Snapshot {
     pub fn take_looked_up(&self, mut seen: impl FnMut(String)) {
         for zone in &self.zones {
             for (namespace, ns) in &zone.namespaces {
-                for (name, service) in &ns.services {
+                for ByName(service) in &ns.services {
                     // A load first: most services are not looked up, and a swap would write
                     // their cache lines, which the UDP threads read.
                     if service.looked_up.load(Ordering::Relaxed)
@@ -112,7 +114,7 @@ impl Snapshot {
                         seen(format!(
                             "{}/{}",
                             String::from_utf8_lossy(namespace),
-                            String::from_utf8_lossy(name)
+                            service.input.name
                         ));
                     }
                 }
@@ -125,7 +127,8 @@ impl Snapshot {
     pub fn answer_counts(&self, mut count: impl FnMut(&[u8], &[u8], &str, u64)) {
         for zone in &self.zones {
             for (namespace, ns) in &zone.namespaces {
-                for (name, service) in &ns.services {
+                for ByName(service) in &ns.services {
+                    let name = service.input.name.as_bytes();
                     for (cluster, counter) in service.answer_counters() {
                         count(namespace, name, cluster, counter.load(Ordering::Relaxed));
                     }
@@ -212,7 +215,7 @@ impl Zone {
                 service,
                 prefix,
             } => {
-                let node = self.namespaces.get(namespace)?.services.get(service)?;
+                let ByName(node) = self.namespaces.get(namespace)?.services.get(service)?;
                 arena::rrs(&node.arena, node.resolve(prefix, qtype)?)
             }
             Path::Unknown => return None,
@@ -234,8 +237,42 @@ impl Zone {
 
 #[derive(Debug, Default)]
 struct Namespace {
-    /// Shared with later snapshots for as long as the service renders the same.
-    services: HashMap<Box<[u8]>, Arc<ServiceNode>>,
+    /// Shared with later snapshots for as long as the service renders the same; found by the
+    /// service's name, which the node holds already, so a namespace rebuilt for one changed
+    /// service allocates its table and nothing per service.
+    services: HashSet<ByName>,
+}
+
+/// A service's node, keyed by the service's name (hashed and compared as the bytes a query
+/// looks it up by).
+#[derive(Debug, Clone)]
+struct ByName(Arc<ServiceNode>);
+
+impl ByName {
+    fn name(&self) -> &[u8] {
+        self.0.input.name.as_bytes()
+    }
+}
+
+impl Borrow<[u8]> for ByName {
+    fn borrow(&self) -> &[u8] {
+        self.name()
+    }
+}
+
+impl PartialEq for ByName {
+    fn eq(&self, other: &Self) -> bool {
+        self.name() == other.name()
+    }
+}
+
+impl Eq for ByName {}
+
+impl Hash for ByName {
+    // As `[u8]` hashes, which `Borrow` requires.
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.name().hash(state);
+    }
 }
 
 /// `_tcp`, `tcp`, `_udp`...: a protocol label, with or without its underscore.
