@@ -4,7 +4,7 @@
 
 use crate::explain::{Bind, Decision, ExportDecision, Terms};
 use crate::flow;
-use crate::input::{ExportInput, ExportState, Objective, Policy, Problem, State};
+use crate::input::{ExportInput, ExportState, Policy, Problem, State};
 use crate::model::{self, Figures};
 
 /// Shares differing by less than this count as equal when naming what binds.
@@ -80,7 +80,8 @@ pub fn solve_with(
                 previous_share,
                 terms: Terms::default(),
                 binds: vec![Bind::Ineligible],
-                reason: "not eligible: not ready, disconnected or ejected".to_owned(),
+                objective: policy.objective,
+                local: export.local,
             });
             continue;
         };
@@ -111,7 +112,6 @@ pub fn solve_with(
         if f.stale {
             binds.push(Bind::Stale);
         }
-        let reason = reason(policy, export, &binds, &terms, share, previous_share);
         // The reports catch up with the share over `propagation_s`: a first-order lag.
         let seen = previous.get(&export.cluster).map_or(share, |s| s.seen);
         let catch_up = (elapsed_s.max(0.0) / policy.propagation_s.max(1e-9)).min(1.0);
@@ -129,7 +129,8 @@ pub fn solve_with(
             previous_share,
             terms,
             binds,
-            reason,
+            objective: policy.objective,
+            local: export.local,
         });
     }
     let expected_ms = decisions
@@ -222,63 +223,4 @@ fn room(chosen: &[&ExportInput], servers: &[f64], report_expiry_s: f64) -> Optio
         })
         .collect::<Option<_>>()?;
     (room.iter().sum::<f64>() > EPS).then_some(room)
-}
-
-fn reason(
-    policy: &Policy,
-    export: &ExportInput,
-    binds: &[Bind],
-    terms: &Terms,
-    share: f64,
-    previous_share: Option<f64>,
-) -> String {
-    if binds.contains(&Bind::PreferLocal) {
-        return if export.local {
-            "local export and preferLocal is on".to_owned()
-        } else {
-            "preferLocal: the local export takes every lookup".to_owned()
-        };
-    }
-    let mut parts = vec![format!(
-        "{:.0} %: {:.1} ms ({:.1} rtt + {:.1} service + {:.1} queueing{}), ${:.2}/M req",
-        share * 100.0,
-        terms.expected_ms,
-        terms.rtt_ms,
-        terms.service_ms,
-        terms.queueing_ms,
-        terms
-            .utilization
-            .map(|u| format!(" at {:.0} % busy", u * 100.0))
-            .unwrap_or_default(),
-        terms.price_per_request_usd * 1e6,
-    )];
-    let what = match policy.objective {
-        Objective::Performance => "marginal latency",
-        Objective::Cost => "price-led cost",
-        Objective::Mixed => "blended cost",
-    };
-    parts.push(format!("{what} {:.1}", terms.cost_ms));
-    if let Some(before) = previous_share {
-        let change = share - before;
-        if change.abs() >= 0.0005 {
-            parts.push(format!(
-                "{} from {:.1} % (traffic moves toward cheaper exports)",
-                if change > 0.0 { "up" } else { "down" },
-                before * 100.0
-            ));
-        }
-    }
-    for bind in binds {
-        parts.push(
-            match bind {
-                Bind::Floor => "held at the floor share",
-                Bind::Slo => "over the latency SLO: charged for it",
-                Bind::Unreported => "no fresh load report: the probes' figures stand in",
-                Bind::Stale => "some figures stale or unknown: neutral values used",
-                Bind::Ineligible | Bind::PreferLocal => continue,
-            }
-            .to_owned(),
-        );
-    }
-    parts.join("; ")
 }

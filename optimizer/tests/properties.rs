@@ -243,7 +243,7 @@ proptest! {
             prop_assert_eq!(&decision.cluster, &export.cluster);
             prop_assert!(decision.share.is_finite() && decision.share >= 0.0, "{}", decision.share);
             prop_assert!(decision.terms.cost_ms.is_finite() || !export.eligible);
-            prop_assert!(!decision.reason.is_empty());
+            prop_assert!(!decision.reason().is_empty());
             if !export.eligible {
                 prop_assert_eq!(decision.share, 0.0);
                 prop_assert_eq!(&decision.binds, &vec![Bind::Ineligible]);

@@ -160,9 +160,9 @@ fn without_load_reports_traffic_moves_by_the_relative_gap() {
     assert_eq!(d.exports[0].terms.expected_ms, 15.0);
     assert!(has(&d, 0, Bind::Unreported) && has(&d, 1, Bind::Unreported));
     assert!(
-        d.exports[0].reason.contains("up from 50.0 %"),
+        d.exports[0].reason().contains("up from 50.0 %"),
         "{}",
-        d.exports[0].reason
+        d.exports[0].reason()
     );
     // A smaller gap moves in proportion: a 15 ms, b 14 + 4 = 18 ms: (3/18 - 0.05) / 0.5 =
     // 0.2333, so b moves 0.5 × 0.2 × 0.2333 = 0.02333.
@@ -415,9 +415,9 @@ fn floors_hold_every_eligible_export_at_min_share() {
     assert!(close(d.exports[0].share, 0.653_19, 1e-5));
     assert!(has(&d, 2, Bind::Floor) && !has(&d, 1, Bind::Floor));
     assert!(
-        d.exports[2].reason.contains("held at the floor share"),
+        d.exports[2].reason().contains("held at the floor share"),
         "{}",
-        d.exports[2].reason
+        d.exports[2].reason()
     );
 }
 
@@ -433,7 +433,7 @@ fn prefer_local_takes_everything_and_can_be_turned_off() {
     let d = solve_with(&on, &exports, &State::new(), 1.0);
     assert_eq!(d.shares(), [1.0, 0.0]);
     assert!(has(&d, 0, Bind::PreferLocal) && has(&d, 1, Bind::PreferLocal));
-    assert_eq!(d.exports[0].reason, "local export and preferLocal is on");
+    assert_eq!(d.exports[0].reason(), "local export and preferLocal is on");
     // With preferLocal off, the slow local export (51 ms) loses traffic to the faster remote
     // one (25 ms): (26/51 - 0.05) / 0.5 = 0.9196, so 0.5 × 0.2 × 0.9196 = 0.09196 moves.
     let d = solve_with(
@@ -491,9 +491,9 @@ fn cost_prefers_the_cheaper_export_until_its_tail_latency_exceeds_the_slo() {
     assert!(d.exports[0].share < 0.5, "{d:?}");
     assert!(has(&d, 0, Bind::Slo) && !has(&d, 1, Bind::Slo));
     assert!(
-        d.exports[0].reason.contains("over the latency SLO"),
+        d.exports[0].reason().contains("over the latency SLO"),
         "{}",
-        d.exports[0].reason
+        d.exports[0].reason()
     );
     // Without the SLO, price alone decides (a stays under the 0.8 target utilisation): a
     // gains again.

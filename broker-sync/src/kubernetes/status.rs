@@ -63,7 +63,7 @@ pub fn status(
                             share: (e.share * 1e4).round() / 1e4,
                             expected_ms: Some((e.terms.expected_ms * 10.0).round() / 10.0),
                             price_per_request_usd: Some(e.terms.price_per_request_usd),
-                            reason: e.reason.clone(),
+                            reason: e.reason(),
                         })
                         .collect();
                     let mut by_share: Vec<&ClusterShare> = next.clusters.iter().collect();

@@ -8,6 +8,7 @@ use anyhow::{Context, bail};
 
 use crate::admin::{ServiceWeights, Weights};
 use crate::cli::ExplainArgs;
+use aviator_optimizer::ExportDecision;
 
 pub async fn explain(args: &ExplainArgs) -> anyhow::Result<ExitCode> {
     let key = service_key(&args.service)?;
@@ -97,7 +98,10 @@ pub fn table(key: &str, service: &ServiceWeights) -> String {
             number(export.and_then(|e| e.terms.utilization), 100.0),
             health,
             export.map_or("-".to_owned(), |e| format!("{:.1}%", e.share * 100.0)),
-            export.map_or("not optimized: see its mode", |e| e.reason.as_str()),
+            export.map_or_else(
+                || "not optimized: see its mode".to_owned(),
+                ExportDecision::reason
+            ),
         );
     }
     if let Some(decision) = &service.decision {

@@ -61,7 +61,7 @@ pub fn table(decision: &Decision) -> String {
             t.expected_ms,
             t.price_per_request_usd * 1e6,
             util,
-            e.reason
+            e.reason()
         );
     }
     let _ = writeln!(
