@@ -619,7 +619,11 @@ services:
 
     fn node<'s>(snapshot: &'s Snapshot, namespace: &str, name: &str) -> &'s Arc<ServiceNode> {
         let namespace = &snapshot.zones[0].namespaces[namespace.as_bytes()];
-        &namespace.services.get(name.as_bytes()).expect("the service's node").0
+        &namespace
+            .services
+            .get(name.as_bytes())
+            .expect("the service's node")
+            .0
     }
 
     /// What a tick renders is what changed: nothing for an unchanged set, one service for one
