@@ -116,11 +116,11 @@ pub struct Cluster {
 }
 
 impl Cluster {
-    pub fn location(&self) -> Location {
+    pub fn location(&self) -> Location<'_> {
         Location {
-            provider: self.provider.clone(),
-            region: self.region.clone(),
-            zone: self.zone.clone(),
+            provider: self.provider.as_deref(),
+            region: self.region.as_deref(),
+            zone: self.zone.as_deref(),
         }
     }
 }

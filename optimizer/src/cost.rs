@@ -39,19 +39,29 @@ pub struct PriceTable {
     pub ingress: PriceRow,
 }
 
-/// Where a cluster runs.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
-pub struct Location {
-    pub provider: Option<String>,
-    pub region: Option<String>,
-    pub zone: Option<String>,
+/// Where a cluster runs: borrowed from the cluster, since every export of every `Optimized`
+/// service is priced on every tick.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Location<'a> {
+    pub provider: Option<&'a str>,
+    pub region: Option<&'a str>,
+    pub zone: Option<&'a str>,
 }
 
-impl Location {
-    /// The continent, from the region's name as AWS, GCP and Azure spell them.
+impl Location<'_> {
+    /// The continent, from the region's name as AWS, GCP and Azure spell them (in any case).
     pub fn continent(&self) -> Option<&'static str> {
-        let region = self.region.as_deref()?.to_ascii_lowercase();
+        let region = self.region?.as_bytes();
+        let starts_with = |p: &str| {
+            region
+                .get(..p.len())
+                .is_some_and(|r| r.eq_ignore_ascii_case(p.as_bytes()))
+        };
+        let contains = |needle: &str| {
+            region
+                .windows(needle.len())
+                .any(|w| w.eq_ignore_ascii_case(needle.as_bytes()))
+        };
         const PREFIXES: [(&str, &str); 14] = [
             ("us", "north-america"),
             ("ca-", "north-america"),
@@ -68,7 +78,7 @@ impl Location {
             ("southamerica", "south-america"),
             ("brazil", "south-america"),
         ];
-        if let Some((_, continent)) = PREFIXES.iter().find(|(p, _)| region.starts_with(p)) {
+        if let Some((_, continent)) = PREFIXES.iter().find(|(p, _)| starts_with(p)) {
             return Some(continent);
         }
         // Azure puts the direction first: eastus, westeurope, southeastasia.
@@ -78,7 +88,7 @@ impl Location {
             ("asia", "asia-pacific"),
         ]
         .iter()
-        .find(|(needle, _)| region.contains(needle))
+        .find(|(needle, _)| contains(needle))
         .map(|(_, continent)| *continent)
     }
 }
@@ -97,8 +107,8 @@ pub enum DestinationClass {
 impl DestinationClass {
     /// Unknown locations are priced pessimistically: an unknown provider is another provider,
     /// an unknown region another region.
-    pub fn between(a: &Location, b: &Location) -> Self {
-        let same = |x: &Option<String>, y: &Option<String>| x.is_some() && x == y;
+    pub fn between(a: &Location<'_>, b: &Location<'_>) -> Self {
+        let same = |x: &Option<&str>, y: &Option<&str>| x.is_some() && x == y;
         if !same(&a.provider, &b.provider) {
             DestinationClass::Internet
         } else if !same(&a.region, &b.region) {
@@ -119,8 +129,8 @@ const BYTES_PER_GB: f64 = 1e9;
 /// USD for one request of `request_bytes` from `client` to `server` and its response of
 /// `response_bytes`.
 pub fn price_per_request(
-    client: (&Location, &PriceTable),
-    server: (&Location, &PriceTable),
+    client: (&Location<'_>, &PriceTable),
+    server: (&Location<'_>, &PriceTable),
     request_bytes: f64,
     response_bytes: f64,
 ) -> f64 {
@@ -134,11 +144,11 @@ pub fn price_per_request(
 mod tests {
     use super::*;
 
-    fn at(provider: &str, region: &str, zone: &str) -> Location {
+    fn at<'a>(provider: &'a str, region: &'a str, zone: &'a str) -> Location<'a> {
         Location {
-            provider: Some(provider.into()),
-            region: Some(region.into()),
-            zone: Some(zone.into()),
+            provider: Some(provider),
+            region: Some(region),
+            zone: Some(zone),
         }
     }
 
@@ -186,6 +196,16 @@ mod tests {
             DestinationClass::Internet
         );
         assert_eq!(at("azure", "westeurope", "1").continent(), Some("europe"));
+        // In any case, as before the comparison stopped lower-casing a copy.
+        assert_eq!(
+            at("azure", "EastUS", "1").continent(),
+            Some("north-america")
+        );
+        assert_eq!(
+            at("aws", "AP-South-1", "a").continent(),
+            Some("asia-pacific")
+        );
+        assert_eq!(at("aws", "mars-1", "a").continent(), None);
     }
 
     #[test]

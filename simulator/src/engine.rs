@@ -306,9 +306,9 @@ fn price_table(scenario: &Scenario, sites: &[usize], prices: &[PriceTable]) -> V
     let location = |s: usize| {
         let site = &scenario.sites[s];
         Location {
-            provider: Some(site.provider.to_owned()),
-            region: Some(site.region.to_owned()),
-            zone: Some(site.zone.to_owned()),
+            provider: Some(site.provider),
+            region: Some(site.region),
+            zone: Some(site.zone),
         }
     };
     scenario
