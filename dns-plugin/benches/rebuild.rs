@@ -5,7 +5,12 @@
 //!
 //!     cargo bench -p aviator-dns --bench rebuild
 //!
-//! `AVIATOR_BENCH_SERVICES` sets another size (a tenth of them Optimized), for a profiler.
+//! `AVIATOR_BENCH_SERVICES` sets another size (a tenth of them Optimized), and
+//! `AVIATOR_BENCH_REBUILDS=N` does N rebuilds and nothing else, for a profiler that counts
+//! instructions (timings on a shared machine vary by a third from run to run):
+//!
+//!     for n in 0 20; do AVIATOR_BENCH_SERVICES=1000 AVIATOR_BENCH_REBUILDS=$n \
+//!       valgrind --tool=callgrind --callgrind-out-file=/tmp/cg.$n BENCH_BINARY --bench; done
 
 use std::path::Path;
 use std::process::Command;
@@ -37,6 +42,15 @@ fn rebuild(c: &mut Criterion) {
     let set = generated(services);
     let nameserver = Nameserver::default();
     let mut previous: Snapshot = build(&set, None, &nameserver).expect("first build");
+    if let Some(n) = std::env::var("AVIATOR_BENCH_REBUILDS")
+        .ok()
+        .and_then(|v| v.parse::<usize>().ok())
+    {
+        for _ in 0..n {
+            previous = build(&set, Some(&previous), &nameserver).expect("rebuild");
+        }
+        std::process::exit(0);
+    }
     let mut group = c.benchmark_group("rebuild");
     group.sample_size(20);
     let name = format!("{services} services, {} Optimized", services / 10);
