@@ -150,21 +150,13 @@ pub fn figures(exports: &[&ExportInput], policy: &Policy, learned: &[Option<f64>
                 }
             })
             .collect();
-    let neutral = |value: fn(&Figures) -> f64| median(all.iter().map(value));
-    let rtt = neutral(|f| f.rtt_ms);
-    let service_ms = neutral(|f| f.service_ms + f.queueing_ms);
-    let price = neutral(|f| f.price);
-    for f in &mut all {
-        if !f.rtt_ms.is_finite() {
-            f.rtt_ms = rtt;
-        }
-        if !f.service_ms.is_finite() {
-            f.service_ms = service_ms;
-        }
-        if !f.price.is_finite() {
-            f.price = price;
-        }
-    }
+    fill_missing(&mut all, |f| &mut f.rtt_ms, |f| f.rtt_ms);
+    fill_missing(
+        &mut all,
+        |f| &mut f.service_ms,
+        |f| f.service_ms + f.queueing_ms,
+    );
+    fill_missing(&mut all, |f| &mut f.price, |f| f.price);
     all
 }
 
@@ -200,6 +192,25 @@ fn service(
         },
         (Some(ms), None) => Some((ms, None, 0.0, reported_ms.is_some())),
         (None, _) => None,
+    }
+}
+
+/// Gives every export whose `field` is unknown (NaN) the median of the others' `neutral`
+/// figure. Nothing is worked out when every export has the figure, as nearly every solve does.
+fn fill_missing(
+    all: &mut [Figures],
+    field: fn(&mut Figures) -> &mut f64,
+    neutral: fn(&Figures) -> f64,
+) {
+    if all.iter_mut().all(|f| field(f).is_finite()) {
+        return;
+    }
+    let value = median(all.iter().map(neutral));
+    for f in all.iter_mut() {
+        let x = field(f);
+        if !x.is_finite() {
+            *x = value;
+        }
     }
 }
 
