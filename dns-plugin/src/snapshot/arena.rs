@@ -186,8 +186,32 @@ pub fn slice(bytes: &[u8], span: Span) -> &[u8] {
     rrs(bytes, span).bytes
 }
 
+/// The longest name in wire form (RFC 1035 §2.3.4), and the longest label.
+const MAX_NAME: usize = 255;
+const MAX_LABEL: usize = 63;
+
 /// `labels` joined in front of `zone`, validated as a DNS name, in lower-case wire form.
 pub fn name(labels: &[&str], zone: &Name) -> Result<Vec<u8>, BuildError> {
+    // The labels are the clusterset's names, already checked as DNS labels, so nearly every
+    // name is plain ASCII and is written out directly: a tick renders thousands, and hickory's
+    // path (a `Name` per label, IDNA) was a quarter of a rebuild's instructions. Anything else
+    // goes through hickory, which converts and refuses as before.
+    if labels.iter().all(|l| plain(l)) {
+        let mut bytes =
+            Vec::with_capacity(labels.iter().map(|l| l.len() + 1).sum::<usize>() + zone.len() + 2);
+        for label in labels {
+            bytes.push(label.len() as u8);
+            bytes.extend(label.bytes().map(|b| b.to_ascii_lowercase()));
+        }
+        for label in zone.iter() {
+            bytes.push(label.len() as u8);
+            bytes.extend(label.iter().map(u8::to_ascii_lowercase));
+        }
+        bytes.push(0);
+        if bytes.len() <= MAX_NAME {
+            return Ok(bytes);
+        }
+    }
     let mut name = zone.clone();
     for label in labels.iter().rev() {
         name = name
@@ -198,6 +222,16 @@ pub fn name(labels: &[&str], zone: &Name) -> Result<Vec<u8>, BuildError> {
             })?;
     }
     Ok(wire(&name))
+}
+
+/// A label hickory takes as it is: letters, digits and inner hyphens, or an underscore first
+/// (`_http`).
+fn plain(label: &str) -> bool {
+    let body = label.strip_prefix('_').unwrap_or(label);
+    (1..=MAX_LABEL).contains(&label.len())
+        && !body.is_empty()
+        && !body.starts_with('-')
+        && body.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
 }
 
 /// `name` in lower-case wire form, uncompressed.
@@ -231,6 +265,26 @@ mod tests {
             &got.bytes[..16],
             &[0xc0, 0x0c, 0, 1, 0, 1, 0, 0, 0, 5, 0, 4, 10, 0, 0, 1]
         );
+    }
+
+    #[test]
+    fn plain_names_are_written_as_hickory_writes_them() {
+        let zone = Name::from_ascii("ClusterSet.Local.").unwrap();
+        let cases: [&[&str]; 3] = [
+            &["web"],
+            &["_http", "_tcp", "East-1", "svc"],
+            &["x9", "a-b"],
+        ];
+        for labels in cases {
+            let mut expected = zone.clone();
+            for label in labels.iter().rev() {
+                expected = expected.prepend_label(*label).unwrap();
+            }
+            assert_eq!(name(labels, &zone).unwrap(), wire(&expected), "{labels:?}");
+        }
+        // Too long as a whole, though every label is plain: refused as before.
+        let long = "x".repeat(63);
+        assert!(name(&[&long, &long, &long, &long], &zone).is_err());
     }
 
     #[test]
