@@ -35,14 +35,6 @@ impl Decisions {
             .iter()
             .map(|(s, d)| (s.namespace.as_str(), s.name.as_str(), d))
     }
-
-    pub fn len(&self) -> usize {
-        self.by_service.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.by_service.is_empty()
-    }
 }
 
 /// Solves every `Optimized` service of `set`, continuing from `previous` decisions made

@@ -203,11 +203,7 @@ pub fn name(labels: &[&str], zone: &Name) -> Result<Vec<u8>, BuildError> {
             bytes.push(label.len() as u8);
             bytes.extend(label.bytes().map(|b| b.to_ascii_lowercase()));
         }
-        for label in zone.iter() {
-            bytes.push(label.len() as u8);
-            bytes.extend(label.iter().map(u8::to_ascii_lowercase));
-        }
-        bytes.push(0);
+        extend_wire(&mut bytes, zone);
         if bytes.len() <= MAX_NAME {
             return Ok(bytes);
         }
@@ -237,12 +233,17 @@ fn plain(label: &str) -> bool {
 /// `name` in lower-case wire form, uncompressed.
 pub fn wire(name: &Name) -> Vec<u8> {
     let mut bytes = Vec::with_capacity(name.len() + 1);
+    extend_wire(&mut bytes, name);
+    bytes
+}
+
+/// Appends `name` to `bytes` in lower-case wire form, its root label included.
+fn extend_wire(bytes: &mut Vec<u8>, name: &Name) {
     for label in name.iter() {
         bytes.push(label.len() as u8);
         bytes.extend(label.iter().map(u8::to_ascii_lowercase));
     }
     bytes.push(0);
-    bytes
 }
 
 #[cfg(test)]
