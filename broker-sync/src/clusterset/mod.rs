@@ -10,6 +10,8 @@ mod watch;
 
 use std::path::Path;
 
+use serde::de::IgnoredAny;
+
 pub use error::{FieldError, FieldErrors, LoadError};
 pub use validate::MAX_ERRORS;
 pub use watch::FileWatch;
@@ -61,36 +63,58 @@ pub fn parse(text: &str, file: &Path) -> Result<ClusterSet, LoadError> {
         errors,
         omitted: 0,
     };
-    let value: serde_yaml_ng::Value = serde_yaml_ng::from_str(text).map_err(|error| {
-        let location = error.location();
-        LoadError::Syntax {
-            file: file.to_owned(),
-            line: location.as_ref().map_or(0, |l| l.line()),
-            column: location.as_ref().map_or(0, |l| l.column()),
-            message: error.to_string(),
+    // Read straight into the raw types, without a tree of the whole file (see `RawServices`).
+    let deserializer = serde_yaml_ng::Deserializer::from_str(text);
+    let raw: raw::RawClusterSet = match serde_path_to_error::deserialize(deserializer) {
+        Ok(raw) => raw,
+        // Whether it failed for its syntax or for its shape, a second reading that builds
+        // nothing tells: it only runs for a file that is refused.
+        Err(error) => {
+            return Err(match serde_yaml_ng::from_str::<Option<IgnoredAny>>(text) {
+                Err(syntax) => syntax_error(file, &syntax),
+                Ok(None) => invalid(vec![empty_file()]),
+                Ok(Some(_)) => {
+                    let path = match error.path().to_string().as_str() {
+                        "." => String::new(),
+                        path => path.to_owned(),
+                    };
+                    // The YAML reader names the field itself (and adds the line): once is enough.
+                    let message = error.into_inner().to_string();
+                    let message = match message.strip_prefix(&format!("{path}: ")) {
+                        Some(rest) if !path.is_empty() => rest.to_owned(),
+                        _ => message,
+                    };
+                    invalid(vec![FieldError { path, message }])
+                }
+            });
         }
-    })?;
-    if value.is_null() {
-        return Err(invalid(vec![FieldError {
-            path: String::new(),
-            message: "the file is empty: it must declare localCluster, clusters and services"
-                .to_owned(),
-        }]));
+    };
+    if raw.is_empty() && matches!(serde_yaml_ng::from_str::<Option<IgnoredAny>>(text), Ok(None)) {
+        return Err(invalid(vec![empty_file()]));
     }
-    let raw: raw::RawClusterSet = serde_path_to_error::deserialize(value).map_err(|error| {
-        invalid(vec![FieldError {
-            path: match error.path().to_string().as_str() {
-                "." => String::new(),
-                path => path.to_owned(),
-            },
-            message: error.into_inner().to_string(),
-        }])
-    })?;
     validate::validate(raw).map_err(|(errors, omitted)| LoadError::Invalid {
         file: file.to_owned(),
         errors,
         omitted,
     })
+}
+
+fn syntax_error(file: &Path, error: &serde_yaml_ng::Error) -> LoadError {
+    let location = error.location();
+    LoadError::Syntax {
+        file: file.to_owned(),
+        line: location.as_ref().map_or(0, |l| l.line()),
+        column: location.as_ref().map_or(0, |l| l.column()),
+        message: error.to_string(),
+    }
+}
+
+fn empty_file() -> FieldError {
+    FieldError {
+        path: String::new(),
+        message: "the file is empty: it must declare localCluster, clusters and services"
+            .to_owned(),
+    }
 }
 
 /// Validates one service policy given in the file's `policy:` shape, naming fields under

@@ -297,3 +297,40 @@ fn a_declared_utilization_is_a_load_report_and_the_removed_fields_are_unknown() 
         "{errors:#?}"
     );
 }
+
+#[test]
+fn entries_that_do_not_decode_are_listed_in_order_and_capped() {
+    // Bad entries (a string port) alternate with entries that decode but name no cluster.
+    let mut text = String::from("localCluster: east\nclusters: [{ id: east }]\nservices:\n");
+    for i in 0..150 {
+        if i % 2 == 0 {
+            text.push_str(&format!("  - {{ name: s{i}, namespace: n, ports: [{{ port: x }}] }}\n"));
+        } else {
+            text.push_str(&format!(
+                "  - {{ name: s{i}, namespace: n, exports: [{{ cluster: ghost }}] }}\n"
+            ));
+        }
+    }
+    let error = parse(&text, Path::new("t")).expect_err("invalid");
+    let LoadError::Invalid {
+        errors, omitted, ..
+    } = &error
+    else {
+        panic!("expected field errors, got {error}");
+    };
+    assert_eq!(errors.len(), MAX_ERRORS);
+    assert_eq!(errors.len() + omitted, 150, "one error per entry");
+    assert!(errors[0].path.starts_with("services[0].ports[0].port"), "{:?}", errors[0]);
+    assert!(errors[1].path.starts_with("services[1].exports[0].cluster"), "{:?}", errors[1]);
+    assert!(errors[98].path.starts_with("services[98].ports"), "{:?}", errors[98]);
+}
+
+#[test]
+fn an_empty_or_null_services_list_is_no_services() {
+    for services in ["", " ~", " []"] {
+        let text = format!("localCluster: east\nclusters: [{{ id: east }}]\nservices:{services}\n");
+        let set = parse(&text, Path::new("t")).unwrap_or_else(|e| panic!("{services:?}: {e}"));
+        assert!(set.services.is_empty());
+    }
+    assert!(errors_of("# only a comment\n")[0].contains("the file is empty"));
+}

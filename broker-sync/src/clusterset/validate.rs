@@ -110,13 +110,10 @@ impl Validator {
         match serde_path_to_error::deserialize(value) {
             Ok(decoded) => Some(decoded),
             Err(error) => {
-                let inner = error.path().to_string();
-                let full = match inner.as_str() {
-                    "." | "" => path.to_owned(),
-                    inner if inner.starts_with('[') => format!("{path}{inner}"),
-                    inner => format!("{path}.{inner}"),
-                };
-                self.error(full, error.into_inner().to_string());
+                self.error(
+                    nest(path, &error.path().to_string()),
+                    error.into_inner().to_string(),
+                );
                 None
             }
         }
@@ -253,14 +250,20 @@ impl Validator {
         ClusterId::new("")
     }
 
-    fn services(&mut self, raw: Vec<Value>, known: &HashSet<&str>) -> Vec<Service> {
+    fn services(&mut self, raw: RawServices, known: &HashSet<&str>) -> Vec<Service> {
         let mut first_seen: HashMap<(String, String), usize> = HashMap::new();
-        let mut services = Vec::new();
-        for (i, value) in raw.into_iter().enumerate() {
+        let mut services = Vec::with_capacity(raw.decoded.len());
+        let mut failed = raw.failed.into_iter().peekable();
+        // The entries that did not decode are reported in their place among the others.
+        let mut report_failed_before = |v: &mut Self, index: usize| {
+            while let Some(entry) = failed.next_if(|f| f.index < index) {
+                let path = format!("services[{}]", entry.index);
+                v.error(nest(&path, &entry.path), entry.message);
+            }
+        };
+        for (i, raw) in raw.decoded {
+            report_failed_before(self, i);
             let path = format!("services[{i}]");
-            let Some(raw) = self.decode::<RawService>(&path, value) else {
-                continue;
-            };
             let name_ok = self.label(&format!("{path}.name"), &raw.name);
             let namespace_ok = self.label(&format!("{path}.namespace"), &raw.namespace);
             if name_ok && namespace_ok {
@@ -281,6 +284,8 @@ impl Validator {
                 services.push(service);
             }
         }
+        report_failed_before(self, usize::MAX);
+        self.omitted += raw.omitted;
         services.sort_by(|a, b| (&a.namespace, &a.name).cmp(&(&b.namespace, &b.name)));
         services
     }
@@ -750,6 +755,15 @@ impl Validator {
                 false
             }
         }
+    }
+}
+
+/// The path of field `inner` (as serde_path_to_error writes it) inside the entry at `path`.
+fn nest(path: &str, inner: &str) -> String {
+    match inner {
+        "." | "" => path.to_owned(),
+        inner if inner.starts_with('[') => format!("{path}{inner}"),
+        inner => format!("{path}.{inner}"),
     }
 }
 
