@@ -104,7 +104,8 @@ fn input(
     };
     // Inside the cluster the network adds next to nothing; without a figure, say so rather
     // than let the local export stand in for the median of remote round trips.
-    let rtt = export.rtt.or_else(|| {
+    let figures = export.figures();
+    let rtt = figures.rtt.or_else(|| {
         local.then_some(Measurement {
             mean_ms: 0.0,
             p99_ms: None,
@@ -116,8 +117,8 @@ fn input(
         local,
         eligible,
         rtt,
-        latency: export.latency,
-        load: LoadReport::fresher(export.load, export.probed_load),
+        latency: figures.latency,
+        load: LoadReport::fresher(figures.load, figures.probed_load),
         price_per_request: price,
         servers: ready,
         error_rate: None,
@@ -177,8 +178,10 @@ services:
                 .unwrap()
         };
         let (west, central) = (at(&set, "west"), at(&set, "central"));
-        Arc::make_mut(&mut set.services[0]).exports[west].load = Some(report(0.9, 2.0));
-        Arc::make_mut(&mut set.services[0]).exports[central].load = Some(report(0.2, 2.0));
+        Arc::make_mut(&mut set.services[0]).exports[west]
+            .update_figures(|figures| figures.load = Some(report(0.9, 2.0)));
+        Arc::make_mut(&mut set.services[0]).exports[central]
+            .update_figures(|figures| figures.load = Some(report(0.2, 2.0)));
         let service = set.services[0].clone();
         let moved = decide(&set, &service, &optimized, &even.state, 1.0);
         // One second of the default migration (several seconds) moves a small part of west's
@@ -188,8 +191,10 @@ services:
         assert!((west_share + share(&moved, "central") - 1.0).abs() < 1e-9);
 
         let expiry = optimized.policy.report_expiry_s;
-        Arc::make_mut(&mut set.services[0]).exports[west].load = Some(report(0.9, expiry + 1.0));
-        Arc::make_mut(&mut set.services[0]).exports[central].load = Some(report(0.2, expiry + 1.0));
+        Arc::make_mut(&mut set.services[0]).exports[west]
+            .update_figures(|figures| figures.load = Some(report(0.9, expiry + 1.0)));
+        Arc::make_mut(&mut set.services[0]).exports[central]
+            .update_figures(|figures| figures.load = Some(report(0.2, expiry + 1.0)));
         let service = set.services[0].clone();
         let held = decide(&set, &service, &optimized, &even.state, 1.0);
         assert!((share(&held, "west") - 0.5).abs() < 1e-9, "{held:?}");

@@ -29,7 +29,7 @@ pub fn measure_own(set: &mut ClusterSet, probes: &HashMap<TargetKey, TargetRepor
         let Some(at) = service.export_index(local.as_str()) else {
             continue;
         };
-        let declared = service.exports[at].load;
+        let declared = service.exports[at].figures().load;
         // Only a probed service has figures of its own; the key is formed only for those.
         let probed = service.policy.probe.as_ref().and_then(|_| {
             probes.get(&TargetKey {
@@ -60,7 +60,7 @@ pub fn measure_own(set: &mut ClusterSet, probes: &HashMap<TargetKey, TargetRepor
         });
         // A shared service is copied only when its report changes.
         if declared != load {
-            Arc::make_mut(service).exports[at].load = load;
+            Arc::make_mut(service).exports[at].update_figures(|figures| figures.load = load);
         }
     }
 }
@@ -127,7 +127,7 @@ services:
         measure_own(&mut set, &probes);
         let declared = &set.services[0];
         assert_eq!(
-            declared.exports[0].load,
+            declared.exports[0].figures().load,
             Some(LoadReport {
                 utilization: Some(0.4),
                 latency_ms: Some(7.0),
@@ -136,11 +136,14 @@ services:
             })
         );
         // A peer's export is the peer's to report: our probe of it is not a load report.
-        assert_eq!(declared.exports[1].load, None);
+        assert_eq!(declared.exports[1].figures().load, None);
         // Nothing known of a local export, nothing reported; a peer's declared load stays.
         let plain = &set.services[1];
-        assert_eq!(plain.exports[0].load, None);
-        assert_eq!(plain.exports[1].load.unwrap().utilization, Some(0.2));
+        assert_eq!(plain.exports[0].figures().load, None);
+        assert_eq!(
+            plain.exports[1].figures().load.unwrap().utilization,
+            Some(0.2)
+        );
     }
 
     #[test]
@@ -154,7 +157,7 @@ services:
             age_s: 0.5,
         });
         measure_own(&mut set, &HashMap::from([(key, report)]));
-        let load = set.services[0].exports[0].load.unwrap();
+        let load = set.services[0].exports[0].figures().load.unwrap();
         assert_eq!(load.utilization, Some(0.65));
         assert_eq!(load.latency_ms, Some(7.0));
     }
@@ -165,13 +168,14 @@ services:
         let max_age = aviator_optimizer::Policy::default().max_age_s;
         let probes = HashMap::from([probed("n/declared", "east", 7.0, max_age + 1.0)]);
         measure_own(&mut set, &probes);
-        let load = set.services[0].exports[0].load.unwrap();
+        let load = set.services[0].exports[0].figures().load.unwrap();
         assert_eq!(load.latency_ms, None);
         assert_eq!(load.utilization, Some(0.4));
 
         let mut set = fresh();
-        Arc::make_mut(&mut set.services[0]).exports[0].load = None;
+        Arc::make_mut(&mut set.services[0]).exports[0]
+            .update_figures(|figures| figures.load = None);
         measure_own(&mut set, &probes);
-        assert_eq!(set.services[0].exports[0].load, None);
+        assert_eq!(set.services[0].exports[0].figures().load, None);
     }
 }

@@ -211,6 +211,17 @@ pub struct Export {
     pub endpoints: Vec<Endpoint>,
     /// Ready pods behind a ClusterSetIP export, when known (its servers, to the queueing model).
     pub ready_endpoints: Option<u32>,
+    /// What is known of its speed and load; `None` exactly when nothing is (read it with
+    /// [`Export::figures`], change it with [`Export::update_figures`]).
+    pub figures: Option<Box<Figures>>,
+    /// Health probing has ejected it.
+    pub ejected: bool,
+}
+
+/// What is known of an export's speed and load. Boxed in [`Export`], since most exports have
+/// none: inline, the four would be three quarters of every export's size.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct Figures {
     /// Network round trip to the export, as declared or measured.
     pub rtt: Option<Measurement>,
     /// Service latency at the export, as declared or measured by this cluster's probes.
@@ -221,8 +232,20 @@ pub struct Export {
     /// The export's report of its load as its own probe responses carried it (ORCA's
     /// `endpoint-load-metrics`); the fresher of this and `load` is the one decided on.
     pub probed_load: Option<LoadReport>,
-    /// Health probing has ejected it.
-    pub ejected: bool,
+}
+
+impl Figures {
+    const NONE: Figures = Figures {
+        rtt: None,
+        latency: None,
+        load: None,
+        probed_load: None,
+    };
+
+    /// How an export holds them: no allocation when nothing is known.
+    pub fn boxed(self) -> Option<Box<Figures>> {
+        (self != Self::NONE).then(|| Box::new(self))
+    }
 }
 
 /// What this cluster's probes know of one export, as the state folds it in.
@@ -236,13 +259,30 @@ pub struct Probed {
 }
 
 impl Export {
+    /// What is known of its speed and load (all unknown when nothing is).
+    pub fn figures(&self) -> &Figures {
+        self.figures.as_deref().unwrap_or(&Figures::NONE)
+    }
+
+    /// Changes its figures. They stay unallocated while nothing is known, so that two exports
+    /// that know the same compare equal.
+    pub fn update_figures(&mut self, change: impl FnOnce(&mut Figures)) {
+        let mut figures = *self.figures();
+        change(&mut figures);
+        if figures != *self.figures() {
+            self.figures = figures.boxed();
+        }
+    }
+
     /// Folds in this cluster's own measurement of the export: measured figures replace declared
     /// ones once they exist, and probing's verdict is taken.
     pub fn apply_measured(&mut self, probed: Probed) {
-        self.rtt = probed.rtt.or(self.rtt);
-        self.latency = probed.latency.or(self.latency);
         self.ejected = probed.ejected;
-        self.probed_load = probed.load;
+        self.update_figures(|figures| {
+            figures.rtt = probed.rtt.or(figures.rtt);
+            figures.latency = probed.latency.or(figures.latency);
+            figures.probed_load = probed.load;
+        });
     }
 
     /// Whether this export could take traffic by the facts: it has something ready to serve and

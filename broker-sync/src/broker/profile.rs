@@ -131,7 +131,10 @@ impl ClusterProfile {
                     namespace: service.namespace.clone(),
                     name: service.name.clone(),
                     ready_endpoints,
-                    load: export.load.map(|l| ExportReport::stamp(&l, now_unix)),
+                    load: export
+                        .figures()
+                        .load
+                        .map(|l| ExportReport::stamp(&l, now_unix)),
                 })
             })
             .collect();
@@ -183,13 +186,13 @@ impl ClusterProfile {
             let load = capacity
                 .load
                 .and_then(|r| r.at(now_unix))
-                .or(service.exports[at].load);
+                .or(service.exports[at].figures().load);
             // Copied only when the peer's word changes it: most services, most ticks, it does not.
             let export = &service.exports[at];
-            if export.ready_endpoints != ready_endpoints || export.load != load {
+            if export.ready_endpoints != ready_endpoints || export.figures().load != load {
                 let export = &mut Arc::make_mut(service).exports[at];
                 export.ready_endpoints = ready_endpoints;
-                export.load = load;
+                export.update_figures(|figures| figures.load = load);
             }
         }
     }
@@ -251,7 +254,7 @@ services:
         assert_eq!(export.cluster.as_str(), "west");
         assert_eq!(export.ready_endpoints, Some(4));
         assert_eq!(
-            export.load,
+            export.figures().load,
             Some(LoadReport {
                 utilization: Some(0.75),
                 latency_ms: Some(12.5),
@@ -262,6 +265,7 @@ services:
         // The local export keeps what this cluster knows of it.
         assert_eq!(
             Arc::make_mut(&mut set.services[0]).exports[0]
+                .figures()
                 .load
                 .unwrap()
                 .utilization,
@@ -279,7 +283,7 @@ services:
         for later in [1.0, expiry + 5.0, 600.0] {
             let mut set = fresh();
             profile.apply(&mut set, NOW + later);
-            let load = set.services[0].exports[1].load.unwrap();
+            let load = set.services[0].exports[1].figures().load.unwrap();
             assert_eq!(load.age_s, later);
             assert_eq!(load.utilization, Some(0.75));
         }
@@ -295,7 +299,7 @@ services:
             measured_at: NOW + 30.0,
         };
         west(Some(odd)).apply(&mut set, NOW);
-        let load = set.services[0].exports[1].load.unwrap();
+        let load = set.services[0].exports[1].figures().load.unwrap();
         assert_eq!(
             load,
             LoadReport {
@@ -314,6 +318,7 @@ services:
         .apply(&mut set, NOW);
         assert_eq!(
             Arc::make_mut(&mut set.services[0]).exports[1]
+                .figures()
                 .load
                 .unwrap()
                 .utilization,
@@ -327,6 +332,7 @@ services:
         west(None).apply(&mut set, NOW);
         assert_eq!(
             Arc::make_mut(&mut set.services[0]).exports[1]
+                .figures()
                 .load
                 .unwrap()
                 .utilization,
@@ -342,11 +348,13 @@ services:
     #[test]
     fn the_local_profile_stamps_each_report_with_when_it_was_measured() {
         let mut set = fresh();
-        Arc::make_mut(&mut set.services[0]).exports[0].load = Some(LoadReport {
-            utilization: Some(0.3),
-            latency_ms: Some(8.0),
-            error_rate: None,
-            age_s: 2.0,
+        Arc::make_mut(&mut set.services[0]).exports[0].update_figures(|figures| {
+            figures.load = Some(LoadReport {
+                utilization: Some(0.3),
+                latency_ms: Some(8.0),
+                error_rate: None,
+                age_s: 2.0,
+            })
         });
         let profile = ClusterProfile::local(&set, NOW).unwrap();
         assert_eq!(profile.exports.len(), 1);

@@ -89,7 +89,12 @@ pub fn parse(text: &str, file: &Path) -> Result<ClusterSet, LoadError> {
             });
         }
     };
-    if raw.is_empty() && matches!(serde_yaml_ng::from_str::<Option<IgnoredAny>>(text), Ok(None)) {
+    if raw.is_empty()
+        && matches!(
+            serde_yaml_ng::from_str::<Option<IgnoredAny>>(text),
+            Ok(None)
+        )
+    {
         return Err(invalid(vec![empty_file()]));
     }
     validate::validate(raw).map_err(|(errors, omitted)| LoadError::Invalid {

@@ -60,7 +60,10 @@ fn the_shipped_example_is_valid_and_complete() {
         .iter()
         .find(|e| e.cluster.as_str() == "central")
         .unwrap();
-    assert_eq!(central.load.and_then(|l| l.utilization), Some(0.4));
+    assert_eq!(
+        central.figures().load.and_then(|l| l.utilization),
+        Some(0.4)
+    );
 }
 
 #[test]
@@ -220,7 +223,7 @@ fn optimized_policies_are_parsed_and_checked() {
     assert_eq!(optimized.policy.full_gap, 0.25);
     assert_eq!(optimized.request_bytes, DEFAULT_REQUEST_BYTES);
     assert_eq!(
-        set.services[0].exports[0].latency.unwrap().p99_ms,
+        set.services[0].exports[0].figures().latency.unwrap().p99_ms,
         Some(30.0)
     );
 
@@ -257,11 +260,14 @@ fn a_declared_utilization_is_a_load_report_and_the_removed_fields_are_unknown() 
         "{base}  - name: s\n    namespace: n\n    policy: {{ mode: Optimized }}\n    exports:\n      - {{ cluster: a, ips: [10.0.0.1], utilization: 0.7 }}\n      - {{ cluster: b, ips: [10.0.0.2] }}\n"
     );
     let set = parse(&good, Path::new("t")).unwrap();
-    let load = set.services[0].exports[0].load.expect("a declared load");
+    let load = set.services[0].exports[0]
+        .figures()
+        .load
+        .expect("a declared load");
     assert_eq!(load.utilization, Some(0.7));
     // Declared, so it does not age: the operator's word stands until a report replaces it.
     assert_eq!(load.age_s, 0.0);
-    assert_eq!(set.services[0].exports[1].load, None);
+    assert_eq!(set.services[0].exports[1].figures().load, None);
 
     let errors = errors_of(&good.replace("utilization: 0.7", "utilization: 4.5"));
     assert!(
@@ -304,7 +310,9 @@ fn entries_that_do_not_decode_are_listed_in_order_and_capped() {
     let mut text = String::from("localCluster: east\nclusters: [{ id: east }]\nservices:\n");
     for i in 0..150 {
         if i % 2 == 0 {
-            text.push_str(&format!("  - {{ name: s{i}, namespace: n, ports: [{{ port: x }}] }}\n"));
+            text.push_str(&format!(
+                "  - {{ name: s{i}, namespace: n, ports: [{{ port: x }}] }}\n"
+            ));
         } else {
             text.push_str(&format!(
                 "  - {{ name: s{i}, namespace: n, exports: [{{ cluster: ghost }}] }}\n"
@@ -320,9 +328,21 @@ fn entries_that_do_not_decode_are_listed_in_order_and_capped() {
     };
     assert_eq!(errors.len(), MAX_ERRORS);
     assert_eq!(errors.len() + omitted, 150, "one error per entry");
-    assert!(errors[0].path.starts_with("services[0].ports[0].port"), "{:?}", errors[0]);
-    assert!(errors[1].path.starts_with("services[1].exports[0].cluster"), "{:?}", errors[1]);
-    assert!(errors[98].path.starts_with("services[98].ports"), "{:?}", errors[98]);
+    assert!(
+        errors[0].path.starts_with("services[0].ports[0].port"),
+        "{:?}",
+        errors[0]
+    );
+    assert!(
+        errors[1].path.starts_with("services[1].exports[0].cluster"),
+        "{:?}",
+        errors[1]
+    );
+    assert!(
+        errors[98].path.starts_with("services[98].ports"),
+        "{:?}",
+        errors[98]
+    );
 }
 
 #[test]

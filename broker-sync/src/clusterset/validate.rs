@@ -448,16 +448,19 @@ impl Validator {
             endpoints,
             ready_endpoints: raw.ready_endpoints,
             ejected: false,
-            rtt: raw.rtt,
-            latency: raw.latency,
-            // Declared: the operator's word, which does not age.
-            load: raw.utilization.map(|u| LoadReport {
-                utilization: Some(u),
-                latency_ms: None,
-                error_rate: None,
-                age_s: 0.0,
-            }),
-            probed_load: None,
+            figures: Figures {
+                rtt: raw.rtt,
+                latency: raw.latency,
+                // Declared: the operator's word, which does not age.
+                load: raw.utilization.map(|u| LoadReport {
+                    utilization: Some(u),
+                    latency_ms: None,
+                    error_rate: None,
+                    age_s: 0.0,
+                }),
+                probed_load: None,
+            }
+            .boxed(),
         }
     }
 

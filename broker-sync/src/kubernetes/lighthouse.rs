@@ -9,7 +9,8 @@ use std::sync::Arc;
 use super::objects::{Gateway, ServiceImport, go_duration_ms};
 use super::slices;
 use crate::state::{
-    Cluster, ClusterId, ClusterSet, DnsSettings, Export, Measurement, Policy, Service, ServiceType,
+    Cluster, ClusterId, ClusterSet, DnsSettings, Export, Figures, Measurement, Policy, Service,
+    ServiceType,
 };
 
 /// Everything read from the cluster at one moment.
@@ -179,10 +180,11 @@ fn export(
         // The agent's ClusterSetIP slice says only whether any pod is ready; the service's own
         // slices count them.
         ready_endpoints: own.map(|own| slices::ready_count(own)),
-        rtt: gateway.and_then(|g| g.get(cluster)).and_then(|c| c.1),
-        latency: None,
-        load: None,
-        probed_load: None,
+        figures: Figures {
+            rtt: gateway.and_then(|g| g.get(cluster)).and_then(|c| c.1),
+            ..Figures::default()
+        }
+        .boxed(),
         ejected: false,
     }
 }
@@ -256,7 +258,7 @@ mod tests {
         assert_eq!(west.ips, ["10.2.0.10".parse::<IpAddr>().unwrap()]);
         assert!(west.ready);
         assert_eq!(west.ports[0].port, 80);
-        let rtt = west.rtt.expect("latencyRTT from the gateway");
+        let rtt = west.figures().rtt.expect("latencyRTT from the gateway");
         assert!((rtt.mean_ms - 62.4).abs() < 1e-9 && rtt.p99_ms == Some(80.1));
         let central = nginx
             .exports
@@ -265,7 +267,7 @@ mod tests {
             .unwrap();
         assert!(!central.ready);
         // Its gateway connection has no sample yet ("0s"): no round trip, rather than zero.
-        assert_eq!(central.rtt, None);
+        assert_eq!(central.figures().rtt, None);
         // Only west is eligible: central is neither ready nor connected.
         assert_eq!(nginx.eligibility(&set), [false, true]);
 

@@ -69,7 +69,7 @@ fn apply_local_utilization(set: &mut ClusterSet, readings: &LocalUtilization, no
         let Some(at) = service.export_index(local.as_str()) else {
             continue;
         };
-        let before = service.exports[at].load;
+        let before = service.exports[at].figures().load;
         let mut load = before.unwrap_or(LoadReport {
             utilization: None,
             latency_ms: None,
@@ -78,7 +78,7 @@ fn apply_local_utilization(set: &mut ClusterSet, readings: &LocalUtilization, no
         });
         load.utilization = Some(reading.utilization);
         if before != Some(load) {
-            Arc::make_mut(service).exports[at].load = Some(load);
+            Arc::make_mut(service).exports[at].update_figures(|figures| figures.load = Some(load));
         }
     }
 }
@@ -275,7 +275,7 @@ pub fn reports_of(set: &ClusterSet) -> Reports {
             let by_cluster: BTreeMap<String, LoadReport> = service
                 .exports
                 .iter()
-                .filter_map(|e| Some((e.cluster.to_string(), e.load?)))
+                .filter_map(|e| Some((e.cluster.to_string(), e.figures().load?)))
                 .collect();
             (!by_cluster.is_empty()).then(|| {
                 (

@@ -643,10 +643,12 @@ services:
         ));
 
         // A round-robin service's RTT does not change its answers.
-        Arc::make_mut(&mut set.services[0]).exports[1].rtt = Some(Measurement {
-            mean_ms: 20.0,
-            p99_ms: None,
-            age_s: 0.0,
+        Arc::make_mut(&mut set.services[0]).exports[1].update_figures(|figures| {
+            figures.rtt = Some(Measurement {
+                mean_ms: 20.0,
+                p99_ms: None,
+                age_s: 0.0,
+            })
         });
         let measured = build(&set, Some(&same), &nameserver).unwrap();
         assert_eq!(measured.rendered(), 0);

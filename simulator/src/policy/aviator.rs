@@ -90,10 +90,7 @@ impl Aviator {
                 }],
                 endpoints: Vec::new(),
                 ready_endpoints: Some(scenario.sites[e].speeds.len() as u32),
-                rtt: None,
-                latency: None,
-                load: None,
-                probed_load: None,
+                figures: None,
                 ejected: false,
             })
             .collect();
@@ -211,7 +208,7 @@ impl Policy for Aviator {
                 export.apply_measured(report.probed());
             }
             if self.variant != Variant::NoReports {
-                export.load = env.reports[i];
+                export.update_figures(|figures| figures.load = env.reports[i]);
             }
         }
         let Mode::Optimized(optimized) = &service.policy.mode else {
