@@ -206,7 +206,8 @@ pub struct Export {
     pub ips: Vec<IpAddr>,
     /// The EndpointSlice's ready condition for the service IP.
     pub ready: bool,
-    pub ports: Vec<Port>,
+    /// Usually the same list for every export of a service, and then shared.
+    pub ports: Arc<[Port]>,
     /// Pods behind a headless export.
     pub endpoints: Vec<Endpoint>,
     /// Ready pods behind a ClusterSetIP export, when known (its servers, to the queueing model).

@@ -296,7 +296,8 @@ impl Validator {
             RawServiceType::ClusterSetIp => ServiceType::ClusterSetIp,
             RawServiceType::Headless => ServiceType::Headless,
         };
-        let ports = self.ports(&format!("{path}.ports"), &raw.ports);
+        // One list for every export that declares no ports of its own.
+        let ports: Arc<[Port]> = self.ports(&format!("{path}.ports"), &raw.ports).into();
         let vips = self.ips(&format!("{path}.vips"), &raw.vips);
         if service_type == ServiceType::Headless && !vips.is_empty() {
             self.error(
@@ -347,12 +348,15 @@ impl Validator {
         path: &str,
         raw: &RawExport,
         service_type: ServiceType,
-        service_ports: &[Port],
+        service_ports: &Arc<[Port]>,
     ) -> Export {
         let ips = self.ips(&format!("{path}.ips"), &raw.ips);
         let ports = match &raw.ports {
-            Some(ports) => self.ports(&format!("{path}.ports"), ports),
-            None => service_ports.to_vec(),
+            Some(ports) => match self.ports(&format!("{path}.ports"), ports) {
+                same if same[..] == service_ports[..] => service_ports.clone(),
+                own => own.into(),
+            },
+            None => service_ports.clone(),
         };
         let mut endpoints = Vec::new();
         match service_type {

@@ -175,7 +175,7 @@ fn export(
         cluster: ClusterId::new(cluster),
         ips: read.ips,
         ready: read.ready,
-        ports: read.ports,
+        ports: read.ports.into(),
         endpoints: read.endpoints,
         // The agent's ClusterSetIP slice says only whether any pod is ready; the service's own
         // slices count them.

@@ -83,11 +83,12 @@ impl Aviator {
                 cluster: ClusterId::new(scenario.sites[e].name),
                 ips: vec![address(e).ip()],
                 ready: true,
-                ports: vec![Port {
+                ports: [Port {
                     name: None,
                     port: address(e).port(),
                     protocol: Protocol::Tcp,
-                }],
+                }]
+                .into(),
                 endpoints: Vec::new(),
                 ready_endpoints: Some(scenario.sites[e].speeds.len() as u32),
                 figures: None,
