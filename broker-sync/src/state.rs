@@ -47,6 +47,22 @@ pub struct ClusterSet {
 }
 
 impl ClusterSet {
+    /// A copy whose services share nothing with this set's but the cluster ids, allocated
+    /// anew: so that it can be laid out afresh in memory, away from a parse's litter. What this
+    /// set's services share among themselves, the copy's share too.
+    pub fn unshared(&self) -> Self {
+        Self {
+            local_cluster: self.local_cluster.clone(),
+            dns: self.dns.clone(),
+            clusters: self.clusters.clone(),
+            services: self
+                .services
+                .iter()
+                .map(|service| Arc::new(service.unshared()))
+                .collect(),
+        }
+    }
+
     pub fn cluster(&self, id: &ClusterId) -> Option<&Cluster> {
         self.clusters
             .binary_search_by(|c| c.id.cmp(id))
@@ -160,6 +176,16 @@ pub struct Port {
     pub protocol: Protocol,
 }
 
+impl Port {
+    /// A copy with a name of its own.
+    fn unshared(&self) -> Self {
+        Self {
+            name: self.name.as_deref().map(Arc::from),
+            ..self.clone()
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct Service {
     pub namespace: String,
@@ -173,6 +199,23 @@ pub struct Service {
 }
 
 impl Service {
+    /// A deep copy (see [`ClusterSet::unshared`]); exports that shared a port list still do.
+    fn unshared(&self) -> Self {
+        let mut copy = self.clone();
+        let mut lists: Vec<(&Arc<[Port]>, Arc<[Port]>)> = Vec::new();
+        for (export, original) in copy.exports.iter_mut().zip(&self.exports) {
+            export.ports = match lists.iter().find(|(o, _)| Arc::ptr_eq(o, &original.ports)) {
+                Some((_, new)) => new.clone(),
+                None => {
+                    let new: Arc<[Port]> = original.ports.iter().map(Port::unshared).collect();
+                    lists.push((&original.ports, new.clone()));
+                    new
+                }
+            };
+        }
+        copy
+    }
+
     /// Where cluster `cluster`'s export is in `exports` (a scan: a service has a handful).
     pub fn export_index(&self, cluster: &str) -> Option<usize> {
         self.exports

@@ -2,6 +2,7 @@
 
 use std::net::IpAddr;
 use std::path::Path;
+use std::sync::Arc;
 
 use super::*;
 use crate::state::*;
@@ -353,4 +354,29 @@ fn an_empty_or_null_services_list_is_no_services() {
         assert!(set.services.is_empty());
     }
     assert!(errors_of("# only a comment\n")[0].contains("the file is empty"));
+}
+
+#[test]
+fn an_unshared_copy_is_equal_and_shares_only_cluster_ids() {
+    let set = parse(EXAMPLE, Path::new("example")).expect("valid");
+    let copy = set.unshared();
+    assert_eq!(copy, set);
+    for (new, old) in copy.services.iter().zip(&set.services) {
+        assert!(!Arc::ptr_eq(new, old));
+        for (i, (a, b)) in new.exports.iter().zip(&old.exports).enumerate() {
+            assert!(!Arc::ptr_eq(&a.ports, &b.ports) || a.ports.is_empty());
+            for (p, q) in a.ports.iter().zip(b.ports.iter()) {
+                if let (Some(p), Some(q)) = (&p.name, &q.name) {
+                    assert!(!Arc::ptr_eq(p, q));
+                }
+            }
+            // What the original's exports shared, the copy's share.
+            for (c, d) in new.exports[..i].iter().zip(&old.exports[..i]) {
+                assert_eq!(
+                    Arc::ptr_eq(&a.ports, &c.ports),
+                    Arc::ptr_eq(&b.ports, &d.ports)
+                );
+            }
+        }
+    }
 }

@@ -6,7 +6,6 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use anyhow::Context;
-use aviator_broker::clusterset;
 use tokio::net::TcpListener;
 use tokio::signal::unix::{Signal, SignalKind, signal};
 use tokio_util::sync::CancellationToken;
@@ -87,8 +86,7 @@ pub async fn start(args: ServeArgs, shutdown: CancellationToken) -> anyhow::Resu
     // The first clusterset: from the file now, or from Kubernetes once every kind is listed.
     let (first_set, zones, source_task) = match &args.config {
         Some(path) => {
-            let text = clusterset::read(path, args.max_config_bytes)?;
-            let set = clusterset::parse(&text, path)?;
+            let (set, text) = super::memory::load_apart(path, args.max_config_bytes)?;
             let zones = set.dns.zones.clone();
             let (tx, rx) = watch::channel(Arc::new(set));
             let reloader = Reloader::new(path.clone(), tx, text, args.max_config_bytes);
