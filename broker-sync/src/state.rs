@@ -202,7 +202,9 @@ impl Service {
     /// A deep copy (see [`ClusterSet::unshared`]); exports that shared a port list still do.
     fn unshared(&self) -> Self {
         let mut copy = self.clone();
-        let mut lists: Vec<(&Arc<[Port]>, Arc<[Port]>)> = Vec::new();
+        // Each original list with its copy.
+        type Copied<'a> = (&'a Arc<[Port]>, Arc<[Port]>);
+        let mut lists: Vec<Copied> = Vec::new();
         for (export, original) in copy.exports.iter_mut().zip(&self.exports) {
             export.ports = match lists.iter().find(|(o, _)| Arc::ptr_eq(o, &original.ports)) {
                 Some((_, new)) => new.clone(),
