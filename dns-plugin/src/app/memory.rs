@@ -40,8 +40,8 @@ pub fn release_freed() {
 /// short-lived pieces per 10,000 services; made beside them, the services that live on would be
 /// scattered over 120 MB of mostly freed pages, which no trim can give back. glibc serves each
 /// thread from its own arena, so the litter stays in the parsing thread's, which is freed
-/// whole, and the copy is laid out densely in this one (at 10,000 services, 49.3 MiB resident
-/// at rest against 52.5 without). The copy shares nothing with the original but the cluster
+/// whole, and the copy is laid out densely in this one (at 10,000 services, about 3 MiB less
+/// resident at rest: 49-52 MiB). The copy shares nothing with the original but the cluster
 /// ids: anything shared would pin the pages it sits on in the parsing thread's arena.
 pub fn load_apart(
     path: &std::path::Path,
