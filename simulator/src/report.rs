@@ -122,9 +122,11 @@ impl ScenarioResult {
             }
             out.push('\n');
         }
-        if self.scenario.has_ramp() {
+        // A ramp's steps, or the phases of a scenario with several windows (where in the run
+        // the policies part), go in a second table.
+        if self.scenario.has_ramp() || self.scenario.windows.len() > 1 {
             out.push('\n');
-            out.push_str(&self.ramp_table());
+            out.push_str(&self.window_table());
         }
         out
     }
@@ -136,26 +138,31 @@ impl ScenarioResult {
             .unwrap_or(&run.windows[0])
     }
 
-    /// p99 and failures by load, one row per policy.
-    fn ramp_table(&self) -> String {
+    /// p99 and failures by window (a ramp's loads, or a run's phases), one row per policy.
+    fn window_table(&self) -> String {
         let mut out = String::new();
         let Some((_, first)) = self.runs.first() else {
             return out;
         };
+        let widths: Vec<usize> = first
+            .windows
+            .iter()
+            .map(|w| w.label.len().max(13))
+            .collect();
         let _ = write!(out, "{:<20}", "p99 ms (fail %)");
-        for w in &first.windows {
-            let _ = write!(out, " {:>13}", w.label);
+        for (w, width) in first.windows.iter().zip(&widths) {
+            let _ = write!(out, " {:>width$}", w.label);
         }
         out.push('\n');
         for (kind, run) in &self.runs {
             let _ = write!(out, "{:<20}", kind.name());
-            for w in &run.windows {
+            for (w, width) in run.windows.iter().zip(&widths) {
                 let cell = format!(
                     "{:.0} ({:.1})",
                     w.p99_ms,
                     (w.error_rate + w.timeout_rate) * 100.0
                 );
-                let _ = write!(out, " {cell:>13}");
+                let _ = write!(out, " {cell:>width$}");
             }
             out.push('\n');
         }
@@ -232,7 +239,8 @@ pub const LEGEND: &str = "p50/p99/p99.9: latency of answered requests (client-si
 by a full export; tmo %: client gave up (1 s) or sent to a black hole; $/M req: transfer price per million requests; \
 util Δ: busiest export's utilisation less the idlest's; swing: largest change of one share within a minute once \
 steady, in points (* read from answers: the policy publishes no shares); min sh: smallest fraction of a client \
-cluster's traffic any export got. Ramp rows show the 1.5x step; the second table shows every step.";
+cluster's traffic any export got. Ramp rows show the 1.5x step; the second table shows p99 and failures in \
+every window: a ramp's steps, or a run's phases.";
 
 /// The goals measured under each seed, as text: per goal, its figure under each seed (misses
 /// marked) and how many seeds met it.
