@@ -38,6 +38,11 @@ pub enum Variant {
     FixedRate,
     /// With a 0.5 % floor share on every export.
     Floor,
+    /// Without the prediction of the load a share has caused but the reports do not show yet:
+    /// the reports are taken as they stand.
+    NoPrediction,
+    /// Without the stabilize band: every gap moves traffic, however small.
+    NoBand,
 }
 
 /// The control loop's tick, as the engine calls it.
@@ -112,6 +117,15 @@ impl Aviator {
             min_share: match variant {
                 Variant::Floor => 0.005,
                 _ => defaults.min_share,
+            },
+            // The reports catch up with a share at once: nothing is predicted.
+            propagation_s: match variant {
+                Variant::NoPrediction => 1e-6,
+                _ => defaults.propagation_s,
+            },
+            stabilize: match variant {
+                Variant::NoBand => 0.0,
+                _ => defaults.stabilize,
             },
             ..defaults
         };

@@ -52,11 +52,13 @@ impl PolicyKind {
     ];
 
     /// Aviator Performance with each part removed in turn.
-    pub const ABLATION: [PolicyKind; 5] = [
+    pub const ABLATION: [PolicyKind; 7] = [
         PolicyKind::Ablated(Variant::NoReports),
         PolicyKind::Ablated(Variant::AverageCost),
         PolicyKind::Ablated(Variant::BestResponse),
         PolicyKind::Ablated(Variant::FixedRate),
+        PolicyKind::Ablated(Variant::NoPrediction),
+        PolicyKind::Ablated(Variant::NoBand),
         PolicyKind::Ablated(Variant::Floor),
     ];
 
@@ -78,6 +80,8 @@ impl PolicyKind {
             PolicyKind::Ablated(Variant::AverageCost) => "without-marginal-cost",
             PolicyKind::Ablated(Variant::BestResponse) => "best-response",
             PolicyKind::Ablated(Variant::FixedRate) => "without-gap-proportion",
+            PolicyKind::Ablated(Variant::NoPrediction) => "without-prediction",
+            PolicyKind::Ablated(Variant::NoBand) => "without-stabilize-band",
             PolicyKind::Ablated(Variant::Floor) => "with-floor",
         }
     }
@@ -122,6 +126,12 @@ impl PolicyKind {
             }
             PolicyKind::Ablated(Variant::FixedRate) => {
                 "Aviator Performance migrating at the full rate whatever the gap"
+            }
+            PolicyKind::Ablated(Variant::NoPrediction) => {
+                "Aviator Performance taking the load reports as they stand, without predicting the load its shares have caused but the reports do not show yet"
+            }
+            PolicyKind::Ablated(Variant::NoBand) => {
+                "Aviator Performance without the stabilize band: every gap moves traffic"
             }
             PolicyKind::Ablated(Variant::Floor) => {
                 "Aviator Performance with a 0.5 % floor share on every export"
