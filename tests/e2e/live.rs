@@ -1,6 +1,6 @@
-//! The live loop against real local backends: probes drain a dead export and follow a slow
-//! one, the broker's prices move Cost shares, a broken broker leaves prices stale but kept, and
-//! a black hole stalls nothing.
+//! The live loop against real local backends: probes drain a dead export, readmit a healed one
+//! and follow a slow one, the broker's prices move Cost shares, a broken broker leaves prices
+//! stale but kept, and a black hole stalls nothing.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -115,6 +115,55 @@ fn a_killed_export_stops_being_answered_within_three_probe_intervals() {
         &[("service", "default/live"), ("cluster", "central")],
     );
     assert_eq!(ejected, Some(1.0), "{body}");
+}
+
+#[test]
+fn a_failing_export_stays_out_while_it_fails_and_is_back_within_two_probes_of_healing() {
+    let west = Backend::start("127.0.0.2");
+    let central = Backend::start("127.0.0.3");
+    let policy = "{ mode: RoundRobin, preferLocal: false, probePath: /work }";
+    let server = start(&two_exports(policy, &west, &central), &live_args());
+    let ejected = |server: &Aviator| {
+        let (_, body) = get(server.admin, "/metrics");
+        metric(
+            &body,
+            "aviator_export_ejected",
+            &[("service", "default/live"), ("cluster", "central")],
+        )
+    };
+    let mut seen: HashMap<IpAddr, usize> = HashMap::new();
+    eventually("both exports answered", || {
+        *seen.entry(answer(&server)).or_default() += 1;
+        seen.len() == 2
+    });
+
+    central.set_failing(true);
+    eventually("central to be ejected", || ejected(&server) == Some(1.0));
+    // The ejection reaches answers with the next control tick.
+    eventually("central's answers to stop", || {
+        (0..10).all(|_| answer(&server) == west.addr.ip())
+    });
+    // Out for as long as it fails, however long that is: ten probe intervals here.
+    let failing = Instant::now();
+    while failing.elapsed() < Duration::from_millis(10 * PROBE_MS) {
+        assert_eq!(answer(&server), west.addr.ip(), "a failing export answered");
+    }
+    assert_eq!(ejected(&server), Some(1.0));
+
+    central.set_failing(false);
+    let healed = Instant::now();
+    eventually("central answered again", || {
+        answer(&server) == central.addr.ip()
+    });
+    // Two passing probes (with their 20 % jitter), one control tick to publish, and the
+    // test's own polling as slack: not a fixed ejection time.
+    let bound = Duration::from_millis(2 * PROBE_MS * 6 / 5 + TICK_MS + 300);
+    assert!(
+        healed.elapsed() <= bound,
+        "central came back {:?} after it healed, more than {bound:?}",
+        healed.elapsed()
+    );
+    assert_eq!(ejected(&server), Some(0.0));
 }
 
 #[test]

@@ -115,7 +115,7 @@ impl ProbeBook {
                     latency: slot.latency.measurement(now),
                     rtt_p50_ms: slot.rtt.percentile(0.5),
                     latency_p50_ms: slot.latency.percentile(0.5),
-                    ejected: slot.health.is_ejected(now),
+                    ejected: slot.health.is_ejected(),
                     eligible_for_s: slot.health.eligible_for(now).as_secs_f64(),
                     consecutive_failures: slot.health.consecutive_failures(),
                     ejections: slot.health.ejections(),
@@ -172,7 +172,7 @@ impl ProbeBook {
                 .values()
                 .filter(|s| s.target.key.service == key.service)
                 .collect();
-            let ejected = siblings.iter().filter(|s| s.health.is_ejected(now)).count();
+            let ejected = siblings.iter().filter(|s| s.health.is_ejected()).count();
             let bound = ((siblings.len() as f64 * self.settings.max_ejected_fraction).floor()
                 as usize)
                 .max(1);
@@ -193,7 +193,7 @@ impl ProbeBook {
         slot.next_due = now + interval.mul_f64(jitter.max(0.1));
         match outcome {
             Ok((rtt, get)) => {
-                if slot.health.succeeded(now) {
+                if slot.health.succeeded(now, &self.settings.ejection) {
                     // What was measured before the ejection says nothing about now.
                     slot.rtt.reset();
                     slot.latency.reset();
@@ -211,12 +211,10 @@ impl ProbeBook {
                 slot.last_error = None;
             }
             Err(error) => {
-                if slot.health.failed(now, &self.settings.ejection, may_eject) {
+                if slot.health.failed(&self.settings.ejection, may_eject) {
                     tracing::warn!(service = %key.service, cluster = %key.cluster, %error,
                                    ejections = slot.health.ejections(), "export ejected");
-                    // Probe again when the ejection ends, to readmit it promptly.
-                    slot.next_due = now + self.settings.ejection.base.min(interval);
-                } else if !slot.health.is_ejected(now) {
+                } else if !slot.health.is_ejected() {
                     // A failing export is probed again sooner (Envoy's unhealthy interval), so
                     // that the failures that eject it come in a fraction of the usual rounds.
                     slot.next_due = now + interval.mul_f64(jitter.max(0.1) * FAILING_INTERVAL);

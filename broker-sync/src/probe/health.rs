@@ -1,24 +1,29 @@
-//! Failure accounting for one export: consecutive failures eject it, for longer each time, and
-//! a readmitted export starts again from slow start.
+//! Failure accounting for one export: consecutive failed probes eject it, and consecutive
+//! passing probes readmit it (an active health check's unhealthy and healthy thresholds, as
+//! Envoy's and Kubernetes' readiness probes count them).
 
 use std::time::{Duration, Instant};
 
 #[derive(Debug, Clone)]
 pub struct Health {
     consecutive_failures: u32,
+    /// Passing probes in a row while ejected.
+    consecutive_successes: u32,
     ejections: u32,
-    ejected_until: Option<Instant>,
+    ejected: bool,
     /// When the export last became eligible (first seen, or readmitted).
     eligible_since: Instant,
 }
 
-/// Ejection settings: after `failures` in a row, out for `base` × (number of ejections),
-/// at most `max`.
+/// Ejection settings: out after `failures` failed probes in a row, back after `successes`
+/// passing ones in a row. Readmission waits for the probes, not for a clock: an export that
+/// recovers in 2 s is back in 2 probe intervals, and one still failing stays out however long
+/// that lasts. A readmitted export starts from no share and draws traffic only as the rule
+/// finds it cheaper, so one that flaps never holds much.
 #[derive(Debug, Clone, Copy)]
 pub struct EjectionPolicy {
     pub failures: u32,
-    pub base: Duration,
-    pub max: Duration,
+    pub successes: u32,
 }
 
 /// How long ago an established export "became eligible": longer than any slow-start window.
@@ -35,14 +40,15 @@ impl Health {
         };
         Self {
             consecutive_failures: 0,
+            consecutive_successes: 0,
             ejections: 0,
-            ejected_until: None,
+            ejected: false,
             eligible_since,
         }
     }
 
-    pub fn is_ejected(&self, now: Instant) -> bool {
-        self.ejected_until.is_some_and(|until| now < until)
+    pub fn is_ejected(&self) -> bool {
+        self.ejected
     }
 
     pub fn consecutive_failures(&self) -> u32 {
@@ -58,29 +64,32 @@ impl Health {
         now.saturating_duration_since(self.eligible_since)
     }
 
-    /// Records a success. Returns true if this readmits an export whose ejection had expired.
-    pub fn succeeded(&mut self, now: Instant) -> bool {
+    /// Records a passing probe. Returns true if this readmits an ejected export.
+    pub fn succeeded(&mut self, now: Instant, policy: &EjectionPolicy) -> bool {
         self.consecutive_failures = 0;
-        match self.ejected_until {
-            Some(until) if now >= until => {
-                self.ejected_until = None;
-                self.eligible_since = now;
-                true
-            }
-            _ => false,
+        if !self.ejected {
+            return false;
         }
+        self.consecutive_successes += 1;
+        if self.consecutive_successes < policy.successes.max(1) {
+            return false;
+        }
+        self.ejected = false;
+        self.consecutive_successes = 0;
+        self.eligible_since = now;
+        true
     }
 
     /// Records a failure. Ejects when the failures reach the threshold and `may_eject` (the
     /// bound on ejected exports) allows it. Returns true if it ejected.
-    pub fn failed(&mut self, now: Instant, policy: &EjectionPolicy, may_eject: bool) -> bool {
+    pub fn failed(&mut self, policy: &EjectionPolicy, may_eject: bool) -> bool {
+        self.consecutive_successes = 0;
         self.consecutive_failures += 1;
-        if self.is_ejected(now) || self.consecutive_failures < policy.failures || !may_eject {
+        if self.ejected || self.consecutive_failures < policy.failures || !may_eject {
             return false;
         }
         self.ejections += 1;
-        let duration = (policy.base * self.ejections).min(policy.max);
-        self.ejected_until = Some(now + duration);
+        self.ejected = true;
         self.consecutive_failures = 0;
         true
     }
@@ -92,30 +101,42 @@ mod tests {
 
     const POLICY: EjectionPolicy = EjectionPolicy {
         failures: 3,
-        base: Duration::from_secs(10),
-        max: Duration::from_secs(300),
+        successes: 2,
     };
 
     #[test]
-    fn consecutive_failures_eject_for_longer_each_time() {
+    fn failures_in_a_row_eject_and_passes_in_a_row_readmit() {
         let t0 = Instant::now();
         let mut h = Health::new(t0, true);
-        assert!(!h.failed(t0, &POLICY, true));
-        assert!(!h.failed(t0, &POLICY, true));
-        assert!(h.failed(t0, &POLICY, true));
-        assert!(h.is_ejected(t0 + Duration::from_secs(9)));
-        assert!(!h.is_ejected(t0 + Duration::from_secs(10)));
-        // Readmitted on the first success after the ejection ends: slow start again.
-        let t1 = t0 + Duration::from_secs(11);
-        assert!(h.succeeded(t1));
-        assert_eq!(h.eligible_for(t1), Duration::ZERO);
-        for _ in 0..3 {
-            h.failed(t1, &POLICY, true);
+        assert!(!h.failed(&POLICY, true));
+        assert!(!h.failed(&POLICY, true));
+        assert!(h.failed(&POLICY, true));
+        assert!(h.is_ejected());
+        // Still failing: out for as long as that lasts.
+        for _ in 0..10 {
+            assert!(!h.failed(&POLICY, true));
         }
+        assert!(h.is_ejected());
+        // One pass, then a failure: the count of passes starts again.
+        assert!(!h.succeeded(t0, &POLICY));
+        assert!(!h.failed(&POLICY, true));
+        assert!(!h.succeeded(t0, &POLICY));
+        assert!(h.is_ejected());
+        let t1 = t0 + Duration::from_secs(1);
         assert!(
-            h.is_ejected(t1 + Duration::from_secs(19)),
-            "second ejection lasts 20 s"
+            h.succeeded(t1, &POLICY),
+            "the second pass in a row readmits"
         );
+        assert!(!h.is_ejected());
+        assert_eq!(h.eligible_for(t1), Duration::ZERO);
+        assert_eq!(h.ejections(), 1);
+        // Passes while eligible readmit nothing.
+        assert!(!h.succeeded(t1, &POLICY));
+        for _ in 0..3 {
+            h.failed(&POLICY, true);
+        }
+        assert!(h.is_ejected());
+        assert_eq!(h.ejections(), 2);
     }
 
     #[test]
@@ -127,8 +148,8 @@ mod tests {
             "established, not slow-starting"
         );
         for _ in 0..10 {
-            assert!(!h.failed(t0, &POLICY, false));
+            assert!(!h.failed(&POLICY, false));
         }
-        assert!(!h.is_ejected(t0));
+        assert!(!h.is_ejected());
     }
 }

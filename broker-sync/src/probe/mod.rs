@@ -58,12 +58,11 @@ impl Default for ProbeSettings {
             max_in_flight: 32,
             // Three failures eject an export: after the first, a failing export is probed
             // every quarter interval, so at one probe a second about 1.5 s after it fails when
-            // connections are refused, about 3.5 s when probes time out;
-            // 10 s, 20 s, 30 s ... as Envoy's outlier detection grows its ejections.
+            // connections are refused, about 3.5 s when probes time out. Two passes in a row
+            // bring it back (Envoy's healthy threshold is commonly 2 to 3, Kubernetes' 1).
             ejection: EjectionPolicy {
                 failures: 3,
-                base: Duration::from_secs(10),
-                max: Duration::from_secs(300),
+                successes: 2,
             },
             max_ejected_fraction: 0.5,
         }

@@ -13,6 +13,7 @@ pub struct Backend {
     pub addr: SocketAddr,
     delay_ms: Arc<AtomicU64>,
     silent: Arc<AtomicBool>,
+    failing: Arc<AtomicBool>,
     stop: Arc<AtomicBool>,
     thread: Option<JoinHandle<()>>,
 }
@@ -24,22 +25,29 @@ impl Backend {
         let addr = listener.local_addr().unwrap();
         let delay_ms = Arc::new(AtomicU64::new(0));
         let silent = Arc::new(AtomicBool::new(false));
+        let failing = Arc::new(AtomicBool::new(false));
         let stop = Arc::new(AtomicBool::new(false));
-        let (d, s, st) = (delay_ms.clone(), silent.clone(), stop.clone());
+        let switches = Switches {
+            delay_ms: delay_ms.clone(),
+            silent: silent.clone(),
+            failing: failing.clone(),
+            stop: stop.clone(),
+        };
         let thread = std::thread::spawn(move || {
             for stream in listener.incoming() {
-                if st.load(Ordering::SeqCst) {
+                if switches.stop.load(Ordering::SeqCst) {
                     return;
                 }
                 let Ok(stream) = stream else { continue };
-                let (d, s, st) = (d.clone(), s.clone(), st.clone());
-                std::thread::spawn(move || serve(stream, &d, &s, &st));
+                let switches = switches.clone();
+                std::thread::spawn(move || serve(stream, &switches));
             }
         });
         Self {
             addr,
             delay_ms,
             silent,
+            failing,
             stop,
             thread: Some(thread),
         }
@@ -53,6 +61,11 @@ impl Backend {
     /// Keeps accepting connections but never answers a request.
     pub fn black_hole(&self) {
         self.silent.store(true, Ordering::SeqCst);
+    }
+
+    /// Answers every request with HTTP 503 while `failing`, as a service whose pods fail.
+    pub fn set_failing(&self, failing: bool) {
+        self.failing.store(failing, Ordering::SeqCst);
     }
 
     /// Closes the listener: new connections are refused from now on.
@@ -72,7 +85,16 @@ impl Drop for Backend {
     }
 }
 
-fn serve(mut stream: TcpStream, delay_ms: &AtomicU64, silent: &AtomicBool, stop: &AtomicBool) {
+/// What the serving threads read: the backend's switches.
+#[derive(Clone)]
+struct Switches {
+    delay_ms: Arc<AtomicU64>,
+    silent: Arc<AtomicBool>,
+    failing: Arc<AtomicBool>,
+    stop: Arc<AtomicBool>,
+}
+
+fn serve(mut stream: TcpStream, switches: &Switches) {
     let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
     let mut request = Vec::new();
     let mut buf = [0u8; 1024];
@@ -85,15 +107,21 @@ fn serve(mut stream: TcpStream, delay_ms: &AtomicU64, silent: &AtomicBool, stop:
             }
         }
         request.clear();
-        if silent.load(Ordering::SeqCst) {
+        if switches.silent.load(Ordering::SeqCst) {
             // Hold the connection open, answering nothing, until the backend stops.
-            while !stop.load(Ordering::SeqCst) {
+            while !switches.stop.load(Ordering::SeqCst) {
                 std::thread::sleep(Duration::from_millis(20));
             }
             return;
         }
-        std::thread::sleep(Duration::from_millis(delay_ms.load(Ordering::SeqCst)));
-        let reply = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
+        std::thread::sleep(Duration::from_millis(
+            switches.delay_ms.load(Ordering::SeqCst),
+        ));
+        let reply: &[u8] = if switches.failing.load(Ordering::SeqCst) {
+            b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 4\r\n\r\nfail"
+        } else {
+            b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
+        };
         if stream.write_all(reply).is_err() {
             return;
         }
