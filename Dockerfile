@@ -3,10 +3,10 @@
 FROM rust:1.95-slim-bookworm AS build
 WORKDIR /src
 COPY . .
-RUN cargo build --release --locked -p aviator-dns --bin aviator
+RUN cargo build --profile dist --locked -p aviator-dns --bin aviator
 
 FROM gcr.io/distroless/cc-debian12:nonroot
-COPY --from=build /src/target/release/aviator /usr/local/bin/aviator
+COPY --from=build /src/target/dist/aviator /usr/local/bin/aviator
 USER 65532:65532
 EXPOSE 5353/udp 5353/tcp 9153/tcp
 ENTRYPOINT ["/usr/local/bin/aviator"]

@@ -11,7 +11,10 @@
 #   - latency: the same mix offered at a fixed 20,000 queries/s for 5 s with -v, whose
 #     per-query times give the p99 (dnsperf 2.10 has no histogram; -v would slow the flat-out
 #     run, so it is kept apart).
-# The figures are medians over the rounds; the ratio is Aviator's to the better anchor.
+# The figures are medians over the rounds; the ratio is Aviator's to the better anchor. On a
+# machine whose cores dnsperf shares, the flat-out figure is bound by the client as much as by
+# the server: so the server's own CPU per query in that run (its processes' user and system
+# time over the queries answered) is printed too, the figure that says which server is cheaper.
 # NSD's response-rate limiting is switched off (Debian's NSD has it on), or it would cap the
 # comparison; Knot runs with its defaults (a UDP worker per core, no rate limiting).
 set -euo pipefail
@@ -28,8 +31,8 @@ for tool in dnsperf nsd knotd; do
 done
 
 # AVIATOR_BIN runs another build (an earlier commit's, say) against the same anchors.
-aviator=${AVIATOR_BIN:-$root/target/release/aviator}
-[ -n "${AVIATOR_BIN:-}" ] || cargo build --release --locked --quiet --manifest-path "$root/Cargo.toml" -p aviator-dns
+aviator=${AVIATOR_BIN:-$root/target/dist/aviator}
+[ -n "${AVIATOR_BIN:-}" ] || cargo build --profile dist --locked --quiet --manifest-path "$root/Cargo.toml" -p aviator-dns
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
@@ -136,11 +139,40 @@ start() { # name -> sets port; starts the server in the background
   wait_for "$port"
 }
 
-# Prints "qps lost%" from a dnsperf report.
+# CPU ticks (user + system) of process $1 and all its descendants (NSD forks its servers).
+tree_ticks() {
+  python3 - "$1" <<'P'
+import os, sys
+procs = {}
+for d in os.listdir("/proc"):
+    if d.isdigit():
+        try:
+            s = open(f"/proc/{d}/stat").read()
+        except OSError:
+            continue
+        f = s[s.rindex(")") + 2:].split()
+        procs[int(d)] = (int(f[1]), int(f[11]) + int(f[12]))
+total, todo = 0, [int(sys.argv[1])]
+while todo:
+    p = todo.pop()
+    total += procs.get(p, (0, 0))[1]
+    todo += [c for c, (parent, _) in procs.items() if parent == p]
+print(total)
+P
+}
+hz=$(getconf CLK_TCK)
+
+# Prints "qps lost% cpu-us-per-query" from a dnsperf report and the server's CPU time.
 throughput() {
+  local t0 t1
+  t0=$(tree_ticks "$pid")
   dnsperf -s 127.0.0.1 -p "$port" -d "$work/queries.txt" -c 4 -q 200 -l "$secs" \
     | awk '/Queries per second/ {q=$4} /Queries lost/ {gsub(/[()%]/,"",$4); l=$4}
-           END {printf "%.0f %s\n", q, l}'
+           END {printf "%.0f %s\n", q, l}' > "$work/throughput"
+  t1=$(tree_ticks "$pid")
+  read -r q l < "$work/throughput"
+  echo "$q $l $(awk -v d=$((t1 - t0)) -v hz="$hz" -v q="$q" -v s="$secs" \
+    'BEGIN {printf "%.2f", d / hz * 1e6 / (q * s)}')"
 }
 
 # Prints the p99 latency in ms at a fixed offered rate.
@@ -152,28 +184,32 @@ p99() {
 
 median() { printf '%s\n' "$@" | sort -n | awk '{v[NR]=$1} END {print (NR%2 ? v[(NR+1)/2] : (v[NR/2]+v[NR/2+1])/2)}'; }
 
-declare -A qps lost lat
+declare -A qps lost lat cpu
 servers=(aviator nsd knot)
 echo "mix: $(wc -l < "$work/queries.txt") names, $(grep -c . "$config" | xargs) config lines${services:+, $services services}"
-printf '%-8s %-5s %12s %8s %10s\n' server round "queries/s" "lost %" "p99 ms"
+printf '%-8s %-5s %12s %8s %10s %12s\n' server round "queries/s" "lost %" "p99 ms" "cpu us/query"
 for round in 1 2; do
   for server in "${servers[@]}"; do
     start "$server"
-    read -r q l < <(throughput)
+    read -r q l c < <(throughput)
     p=$(p99)
     kill "$pid"; wait "$pid" 2>/dev/null || true
-    qps[$server]+="$q "; lost[$server]+="$l "; lat[$server]+="$p "
-    printf '%-8s %-5s %12s %8s %10s\n' "$server" "$round" "$q" "$l" "$p"
+    qps[$server]+="$q "; lost[$server]+="$l "; lat[$server]+="$p "; cpu[$server]+="$c "
+    printf '%-8s %-5s %12s %8s %10s %12s\n' "$server" "$round" "$q" "$l" "$p" "$c"
   done
 done
 echo
-printf '%-8s %12s %8s %10s\n' median "queries/s" "lost %" "p99 ms"
-declare -A m
+printf '%-8s %12s %8s %10s %12s\n' median "queries/s" "lost %" "p99 ms" "cpu us/query"
+declare -A m mc
 for server in "${servers[@]}"; do
   # shellcheck disable=SC2086
   m[$server]=$(median ${qps[$server]})
   # shellcheck disable=SC2086
-  printf '%-8s %12s %8s %10s\n' "$server" "${m[$server]}" "$(median ${lost[$server]})" "$(median ${lat[$server]})"
+  mc[$server]=$(median ${cpu[$server]})
+  # shellcheck disable=SC2086
+  printf '%-8s %12s %8s %10s %12s\n' "$server" "${m[$server]}" "$(median ${lost[$server]})" "$(median ${lat[$server]})" "${mc[$server]}"
 done
 best=nsd; awk -v k="${m[knot]}" -v n="${m[nsd]}" 'BEGIN {exit !(k > n)}' && best=knot
 echo "aviator / $best (the better anchor) = $(awk -v a="${m[aviator]}" -v b="${m[$best]}" 'BEGIN {printf "%.2f", a/b}')x queries/s"
+cheapest=nsd; awk -v k="${mc[knot]}" -v n="${mc[nsd]}" 'BEGIN {exit !(k < n)}' && cheapest=knot
+echo "aviator / $cheapest (the cheaper anchor) = $(awk -v a="${mc[aviator]}" -v b="${mc[$cheapest]}" 'BEGIN {printf "%.2f", a/b}')x CPU per query"

@@ -13,8 +13,8 @@ work=$(mktemp -d)
 cleanup() { [ -n "${pid:-}" ] && kill "$pid" 2>/dev/null || true; rm -rf "$work"; }
 trap cleanup EXIT
 # AVIATOR_BIN runs another build (an earlier commit's, say) beside this one's.
-bin=${AVIATOR_BIN:-$root/target/release/aviator}
-[ -n "${AVIATOR_BIN:-}" ] || cargo build --release --locked --quiet --manifest-path "$root/Cargo.toml" -p aviator-dns
+bin=${AVIATOR_BIN:-$root/target/dist/aviator}
+[ -n "${AVIATOR_BIN:-}" ] || cargo build --profile dist --locked --quiet --manifest-path "$root/Cargo.toml" -p aviator-dns
 "$root/bench/gen-clusterset.sh" "$services" > "$work/clusterset.yaml"
 port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 dns=$(port); admin=$(port)
@@ -23,10 +23,13 @@ dns=$(port); admin=$(port)
 pid=$!
 hz=$(getconf CLK_TCK)
 ticks() { awk '{print $14 + $15}' "/proc/$pid/stat"; }
-rss_mib() { awk '/VmRSS/ {printf "%.1f", $2 / 1024}' "/proc/$pid/status"; }
+# Resident memory, and how much of it is the heap and stacks (anonymous) and how much the
+# binary's own pages (file-backed, shared with any other process running it).
+rss_mib() { awk '/VmRSS|RssAnon|RssFile/ {v[$1] = $2 / 1024}
+  END {printf "%.1f MiB (%.1f MB; anonymous %.1f MiB, file-backed %.1f MiB)", v["VmRSS:"], v["VmRSS:"] * 1.048576, v["RssAnon:"], v["RssFile:"]}' "/proc/$pid/status"; }
 sleep "$settle"
 t0=$(ticks); sleep "$measure"; t1=$(ticks)
-echo "services $services: control-plane CPU $(awk -v d=$((t1 - t0)) -v hz="$hz" -v s="$measure" 'BEGIN {printf "%.1f", 100 * d / hz / s}')% of a core over ${measure}s, RSS $(rss_mib) MiB"
+echo "services $services: control-plane CPU $(awk -v d=$((t1 - t0)) -v hz="$hz" -v s="$measure" 'BEGIN {printf "%.1f", 100 * d / hz / s}')% of a core over ${measure}s, RSS $(rss_mib)"
 python3 - "$dns" "$admin" <<'P'
 import socket, struct, sys, time, urllib.request
 dns, admin = int(sys.argv[1]), int(sys.argv[2])

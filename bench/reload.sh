@@ -15,8 +15,8 @@ pid=""; writer=""
 cleanup() { for p in $pid $writer; do kill "$p" 2>/dev/null || true; done; rm -rf "$work"; }
 trap cleanup EXIT
 command -v dnsperf >/dev/null || { echo "bench: dnsperf is not installed (apt-get install -y dnsperf)" >&2; exit 2; }
-bin=${AVIATOR_BIN:-$root/target/release/aviator}
-[ -n "${AVIATOR_BIN:-}" ] || cargo build --release --locked --quiet --manifest-path "$root/Cargo.toml" -p aviator-dns
+bin=${AVIATOR_BIN:-$root/target/dist/aviator}
+[ -n "${AVIATOR_BIN:-}" ] || cargo build --profile dist --locked --quiet --manifest-path "$root/Cargo.toml" -p aviator-dns
 
 "$root/bench/gen-clusterset.sh" "$services" > "$work/original.yaml"
 cp "$work/original.yaml" "$work/clusterset.yaml"
