@@ -1,6 +1,6 @@
 //! A real HTTP backend for probe tests: answers every request after a settable delay, on a
 //! loopback address of the test's choosing, and can be killed (connections then are refused)
-//! or black-holed (it keeps accepting, never answers).
+//! black-holed (it keeps accepting, never answers) or made to fail (HTTP 503).
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -11,10 +11,7 @@ use std::time::Duration;
 
 pub struct Backend {
     pub addr: SocketAddr,
-    delay_ms: Arc<AtomicU64>,
-    silent: Arc<AtomicBool>,
-    failing: Arc<AtomicBool>,
-    stop: Arc<AtomicBool>,
+    switches: Arc<Switches>,
     thread: Option<JoinHandle<()>>,
 }
 
@@ -23,54 +20,44 @@ impl Backend {
     pub fn start(ip: &str) -> Self {
         let listener = TcpListener::bind((ip, 0)).expect("bind backend");
         let addr = listener.local_addr().unwrap();
-        let delay_ms = Arc::new(AtomicU64::new(0));
-        let silent = Arc::new(AtomicBool::new(false));
-        let failing = Arc::new(AtomicBool::new(false));
-        let stop = Arc::new(AtomicBool::new(false));
-        let switches = Switches {
-            delay_ms: delay_ms.clone(),
-            silent: silent.clone(),
-            failing: failing.clone(),
-            stop: stop.clone(),
-        };
+        let switches = Arc::new(Switches::default());
+        let shared = switches.clone();
         let thread = std::thread::spawn(move || {
             for stream in listener.incoming() {
-                if switches.stop.load(Ordering::SeqCst) {
+                if shared.stop.load(Ordering::SeqCst) {
                     return;
                 }
                 let Ok(stream) = stream else { continue };
-                let switches = switches.clone();
-                std::thread::spawn(move || serve(stream, &switches));
+                let shared = shared.clone();
+                std::thread::spawn(move || serve(stream, &shared));
             }
         });
         Self {
             addr,
-            delay_ms,
-            silent,
-            failing,
-            stop,
+            switches,
             thread: Some(thread),
         }
     }
 
     pub fn set_delay(&self, delay: Duration) {
-        self.delay_ms
+        self.switches
+            .delay_ms
             .store(delay.as_millis() as u64, Ordering::SeqCst);
     }
 
     /// Keeps accepting connections but never answers a request.
     pub fn black_hole(&self) {
-        self.silent.store(true, Ordering::SeqCst);
+        self.switches.silent.store(true, Ordering::SeqCst);
     }
 
     /// Answers every request with HTTP 503 while `failing`, as a service whose pods fail.
     pub fn set_failing(&self, failing: bool) {
-        self.failing.store(failing, Ordering::SeqCst);
+        self.switches.failing.store(failing, Ordering::SeqCst);
     }
 
     /// Closes the listener: new connections are refused from now on.
     pub fn kill(&mut self) {
-        self.stop.store(true, Ordering::SeqCst);
+        self.switches.stop.store(true, Ordering::SeqCst);
         // Wake the accept loop so it sees the flag and drops the listener.
         let _ = TcpStream::connect_timeout(&self.addr, Duration::from_secs(1));
         if let Some(thread) = self.thread.take() {
@@ -85,13 +72,13 @@ impl Drop for Backend {
     }
 }
 
-/// What the serving threads read: the backend's switches.
-#[derive(Clone)]
+/// What the test sets and the serving threads read.
+#[derive(Default)]
 struct Switches {
-    delay_ms: Arc<AtomicU64>,
-    silent: Arc<AtomicBool>,
-    failing: Arc<AtomicBool>,
-    stop: Arc<AtomicBool>,
+    delay_ms: AtomicU64,
+    silent: AtomicBool,
+    failing: AtomicBool,
+    stop: AtomicBool,
 }
 
 fn serve(mut stream: TcpStream, switches: &Switches) {
